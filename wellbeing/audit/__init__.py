@@ -1,0 +1,1 @@
+"""The audit trail's tables, the supervisor console and break-glass access."""

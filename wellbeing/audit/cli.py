@@ -1,0 +1,56 @@
+"""``wellbeing audit verify|checkpoint|seal``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..core import audit
+
+
+@click.group("audit")
+def group() -> None:
+    """The tamper-evident audit trail."""
+
+
+@group.command("seal")
+def seal() -> None:
+    """Seal committed entries into the chain now (the scheduler does this every few seconds)."""
+    from ..cli import app_context
+
+    with app_context() as ctx:
+        click.echo(f"sealed {audit.seal_pending(ctx.db)} entries")
+
+
+@group.command("checkpoint")
+def checkpoint() -> None:
+    """Seal everything committed, then write a signed checkpoint to WELLBEING_AUDIT_CHECKPOINT_DIR."""
+    from ..cli import app_context
+
+    with app_context() as ctx:
+        cp = audit.write_checkpoint(ctx.db, Path(ctx.settings.audit_checkpoint_dir))
+    click.echo(f"checkpoint at seq {cp.seq}, head {cp.head_mac[:16]}…")
+
+
+@group.command("verify")
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Default: the newest file in WELLBEING_AUDIT_CHECKPOINT_DIR, if any.")  # fmt: skip
+def verify(checkpoint_file: Path | None) -> None:
+    """Walk the chain; exit 0 when intact, 3 naming the first bad entry otherwise."""
+    from ..cli import EXIT_INTEGRITY, app_context
+
+    with app_context() as ctx:
+        path = checkpoint_file or audit.latest_checkpoint_file(Path(ctx.settings.audit_checkpoint_dir))
+        try:
+            cp = audit.Checkpoint.load(path) if path else None
+        except (ValueError, TypeError, OSError):
+            click.echo(f"error: {path} is not a readable checkpoint file", err=True)
+            raise SystemExit(EXIT_INTEGRITY) from None
+        result = audit.verify_and_record(ctx.db, cp)
+    against = f" against checkpoint seq {cp.seq}" if cp else " (no checkpoint)"
+    click.echo(f"checked {result.checked} sealed entries{against}; {result.unsealed} not sealed yet")
+    if not result.ok:
+        click.echo(f"TAMPERED: {result.message}", err=True)
+        raise SystemExit(EXIT_INTEGRITY)
+    click.echo("intact")

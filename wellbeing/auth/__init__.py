@@ -1,0 +1,1 @@
+"""Accounts, memberships, login with a second factor, server-side sessions, API tokens."""

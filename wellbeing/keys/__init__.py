@@ -1,0 +1,1 @@
+"""Data keys: stored wrapped under the master key; rotation and rewrap."""

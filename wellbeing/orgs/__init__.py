@@ -1,0 +1,1 @@
+"""District, schools, grades and classes."""
