@@ -51,7 +51,7 @@ def create_app(config: Settings | dict[str, Any] | None = None, *, db: Database 
     settings = config if isinstance(config, Settings) else load_settings(**(config or {}))
     from . import modules
 
-    modules.import_models()
+    modules.import_services()
     db = db or Database(settings.database_url)
     keyring = open_keyring(db, settings)
 

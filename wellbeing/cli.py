@@ -62,7 +62,7 @@ def app_context() -> Iterator[Context]:
     from . import open_keyring
 
     settings = settings_or_exit()
-    modules.import_models()
+    modules.import_services()
     db = Database(settings.database_url)
     try:
         keyring = open_keyring(db, settings)

@@ -29,6 +29,13 @@ def import_models() -> None:
         _optional(f"{name}.models")
 
 
+def import_services() -> None:
+    """Import every module's services so event subscriptions are in place."""
+    import_models()
+    for name in MODULES:
+        _optional(f"{name}.services")
+
+
 def iter_parts(part: str, attribute: str) -> Iterator[Any]:
     for name in MODULES:
         module = _optional(f"{name}.{part}")

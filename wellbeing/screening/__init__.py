@@ -1,0 +1,1 @@
+"""Screening: questionnaires defined as data (YAML) and a pure scoring engine."""

@@ -1,0 +1,1 @@
+"""Students: roster import (parsing, validation) and the student register."""
