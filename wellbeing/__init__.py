@@ -95,8 +95,9 @@ def create_app(config: Settings | dict[str, Any] | None = None, *, db: Database 
     from .ui import init_ui
 
     init_ui(app)
-    for blueprint in modules.iter_parts("views", "bp"):
-        app.register_blueprint(blueprint)
+    for part in ("views", "api"):  # <module>/views.py (HTML) and <module>/api.py (JSON, /api/v1)
+        for blueprint in modules.iter_parts(part, "bp"):
+            app.register_blueprint(blueprint)
     return app
 
 

@@ -9,8 +9,8 @@ from types import ModuleType
 from typing import Any
 
 MODULES = (
-    "keys", "orgs", "auth", "students", "audit", "notify", "screening", "risk", "followups",
-    "plans", "notes", "referrals", "reports", "api",
+    "keys", "orgs", "auth", "students", "audit", "notify", "risk", "alerts", "screening",
+    "concerns", "crisis", "followups", "plans", "notes", "referrals", "reports", "api",
 )  # fmt: skip
 
 

@@ -94,6 +94,7 @@ def _after_request(response: Response) -> Response:
             response = _error_response(503 if _db_down() else 500)
         finally:
             session.close()
+    audit.flush_after_request(get_db())
     _security_headers(response)
     return response
 
@@ -117,6 +118,10 @@ def _teardown(_exc: BaseException | None) -> None:
     if session is not None:
         session.rollback()
         session.close()
+    try:
+        audit.flush_after_request(get_db())
+    except Exception:  # the request already failed; never mask its error with this one
+        current_app.logger.exception("deferred audit entries of request %s", g.get("request_id"))
     token = g.pop("keyring_token", None)
     if token is not None:
         crypto.unbind_keyring(token)

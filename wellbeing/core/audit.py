@@ -82,6 +82,9 @@ class AuditAction(enum.StrEnum):
     ALERT_ESCALATE = "case:alert:escalate"
     CONCERN_CREATE = "case:concern:create"
     CONCERN_VIEW = "case:concern:view"
+    CONCERN_UPDATE = "case:concern:update"
+    HOTLINE_VIEW = "case:hotline:view"
+    GUARDIAN_CONTACT_VIEW = "case:guardian_contact:view"
     HOTLINE_CALL = "case:hotline:create"
     CRISIS_UPDATE = "case:crisis:update"
     CRISIS_VIEW = "case:crisis:view"
@@ -99,6 +102,8 @@ class AuditAction(enum.StrEnum):
     AUDIT_CHECKPOINT = "audit:trail:checkpoint"
     AUDIT_VERIFY = "audit:trail:verify"
     CALENDAR_TOKEN = "auth:calendar_token:change"
+    FOLLOWUP_CANCEL = "case:followup:cancel"
+    EMAIL_FAILED = "system:email:failed"
 
 
 class Outcome(enum.StrEnum):
@@ -207,9 +212,27 @@ def record(
 
 def record_now(db: Database, action: AuditAction, **kwargs: Any) -> None:
     """Record in a transaction of its own: for events that must survive the request's rollback
-    (denied access, failed logins)."""
+    (denied access, failed logins).
+
+    Inside a request that already holds a database session the entry is written right after
+    that session ends (see ``wellbeing.web``): opening a second write transaction while the
+    first is still open would wait on SQLite's single writer lock."""
+    if has_request_context() and "db_session" in g:
+        kwargs.setdefault("actor", current_actor())
+        g.setdefault("audit_after_request", []).append((action, kwargs))
+        g.setdefault("audit_actions", []).append(str(action))
+        return
     with db.session() as session:
         record(session, action, **kwargs)
+
+
+def flush_after_request(db: Database) -> None:
+    """Write the entries :func:`record_now` deferred until the request's session ended."""
+    pending = g.pop("audit_after_request", None) if has_request_context() else None
+    if pending:
+        with db.session() as session:
+            for action, kwargs in pending:
+                record(session, action, **kwargs)
 
 
 # --------------------------------------------------------------------------- the chain

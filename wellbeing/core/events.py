@@ -17,6 +17,8 @@ _handlers: dict[str, list[Handler]] = defaultdict(list)
 TIER_CHANGED = "tier_changed"  # (session, student, old_tier: int, new_tier: int, decision)
 ALERT_RAISED = "alert_raised"  # (session, alert)
 STUDENT_TRANSFERRED = "student_transferred"  # (session, student, old_school_id)
+CRITICAL_RESPONSE = "critical_response"  # (session, student, response_id: uuid, instrument: str)
+BREAK_GLASS_STARTED = "break_glass_started"  # (session, grant: BreakGlass)
 
 
 def subscribe(event: str, handler: Handler) -> Handler:
