@@ -113,7 +113,7 @@ def db_session(env: Env, app: Flask) -> Iterator[Session]:
         session.close()
         transaction.rollback()
         connection.close()
-        env.db.sessionmaker.configure(bind=env.db.engine, join_transaction_mode="conservative_savepoint")
+        env.db.sessionmaker.configure(bind=env.db.engine, join_transaction_mode="conditional_savepoint")
         crypto.install_keyring(None)
 
 

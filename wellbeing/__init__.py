@@ -27,7 +27,7 @@ def open_keyring(db: Database, settings: Settings) -> crypto.Keyring:
     material = crypto.load_key_material(settings.key_file, settings.master_key)
     try:
         with db.session() as session:
-            return load_keyring(session, material)
+            return load_keyring(session, material, db)
     except (OperationalError, ProgrammingError):
         raise ConfigError(
             "the database is not initialised (or unreachable): run `wellbeing init`"

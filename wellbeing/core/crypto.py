@@ -23,6 +23,8 @@ import os
 import secrets
 import stat
 import struct
+import threading
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable
@@ -36,7 +38,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import LargeBinary, TypeDecorator
-from sqlalchemy.types import UserDefinedType
 
 FORMAT_VERSION = 1
 HEADER = struct.Struct(">BI")
@@ -205,39 +206,74 @@ class StoredKey:
 
 
 class Keyring:
-    """Unwrapped data keys in memory; encrypts with the primary key of a purpose."""
+    """Unwrapped data keys in memory; encrypts with the primary key of a purpose.
 
-    def __init__(self, material: KeyMaterial, stored: list[StoredKey]) -> None:
+    With a ``loader`` the keyring follows key rotation done by another process (``wellbeing
+    keys rotate`` while the app serves): a ciphertext naming a key it does not know makes it
+    reload the stored keys once, and it re-reads them every ``refresh_seconds`` so that new
+    writes move to a new primary key soon after a rotation starts.
+    """
+
+    def __init__(
+        self,
+        material: KeyMaterial,
+        stored: list[StoredKey],
+        loader: Callable[[], list[StoredKey]] | None = None,
+        refresh_seconds: float = 15.0,
+    ) -> None:
         self.material = material
-        self._aead: dict[int, AESGCM] = {}
-        self._purpose_of: dict[int, str] = {}
-        self._primary: dict[str, int] = {}
+        self._loader = loader
+        self._refresh_seconds = refresh_seconds
+        self._lock = threading.Lock()
+        self._index_keys: dict[str, bytes] = {}
+        self._install(stored)
+
+    def _install(self, stored: list[StoredKey]) -> None:
+        aead: dict[int, AESGCM] = {}
+        purpose_of: dict[int, str] = {}
+        primary: dict[str, int] = {}
         index_root = None
         for key in stored:
-            raw = unwrap_data_key(material, key.wrapped, key.purpose, key.version)
+            raw = unwrap_data_key(self.material, key.wrapped, key.purpose, key.version)
             if key.purpose == Purpose.INDEX:
                 if key.primary:
                     index_root = raw
                 continue
-            self._aead[key.key_id] = AESGCM(raw)
-            self._purpose_of[key.key_id] = key.purpose
+            aead[key.key_id] = AESGCM(raw)
+            purpose_of[key.key_id] = key.purpose
             if key.primary:
-                self._primary[key.purpose] = key.key_id
-        missing = [p for p in ENCRYPTION_PURPOSES if p not in self._primary]
+                primary[key.purpose] = key.key_id
+        missing = [p for p in ENCRYPTION_PURPOSES if p not in primary]
         if missing or index_root is None:
             raise KeyConfigError(
                 "the database has no data keys yet: run `wellbeing init` first"
                 if not stored
                 else f"the database lacks primary data keys for {missing or ['index']}"
             )
+        if getattr(self, "_index_root", index_root) != index_root:
+            self._index_keys = {}
+        # Swap whole dictionaries: readers in other threads never see a half-built keyring.
+        self._aead, self._purpose_of, self._primary = aead, purpose_of, primary
         self._index_root = index_root
-        self._index_keys: dict[str, bytes] = {}
+        self._loaded_at = time.monotonic()
+
+    def refresh(self) -> None:
+        """Re-read the stored data keys (no-op without a loader)."""
+        if self._loader is None:
+            return
+        with self._lock:
+            self._install(self._loader())
+
+    def _refresh_if_due(self) -> None:
+        if self._loader is not None and time.monotonic() - self._loaded_at > self._refresh_seconds:
+            self.refresh()
 
     # ---- field encryption
     def primary_key_id(self, purpose: str) -> int:
         return self._primary[purpose]
 
     def encrypt(self, plaintext: bytes, purpose: str, context: bytes) -> bytes:
+        self._refresh_if_due()
         key_id = self._primary[purpose]
         header = HEADER.pack(FORMAT_VERSION, key_id)
         nonce = os.urandom(NONCE_BYTES)
@@ -250,6 +286,9 @@ class Keyring:
         if version != FORMAT_VERSION:
             raise IntegrityError(f"unknown ciphertext format version {version}")
         aead = self._aead.get(key_id)
+        if aead is None and self._loader is not None:
+            self.refresh()  # a rotation elsewhere may have added the key
+            aead = self._aead.get(key_id)
         if aead is None:
             raise IntegrityError(f"ciphertext names unknown data key {key_id}")
         header, nonce = blob[: HEADER.size], blob[HEADER.size : HEADER.size + NONCE_BYTES]
@@ -489,8 +528,6 @@ def encrypted_fields(purpose: str | None = None) -> list[tuple[type, Encrypted]]
     return [(m, f) for m, f in Encrypted.registry if purpose is None or f.purpose == purpose]
 
 
-KeyLoader = Callable[[], list[StoredKey]]
-
 __all__ = [
     "BlindIndexSpec",
     "CryptoError",
@@ -502,5 +539,4 @@ __all__ = [
     "Keyring",
     "Kind",
     "Purpose",
-    "UserDefinedType",
 ]

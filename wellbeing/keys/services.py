@@ -49,9 +49,33 @@ def ensure_data_keys(session: Session, material: KeyMaterial) -> list[str]:
     return created
 
 
-def load_keyring(session: Session, material: KeyMaterial) -> Keyring:
-    """Unwrap every data key; raises KeyConfigError on a wrong or missing master key."""
-    return Keyring(material, stored_keys(session))
+def load_keyring(session: Session, material: KeyMaterial, db: Database | None = None) -> Keyring:
+    """Unwrap every data key; raises KeyConfigError on a wrong or missing master key.
+
+    With ``db`` the keyring re-reads the keys when another process rotates them."""
+    loader = stored_keys_loader(db) if db is not None else None
+    return Keyring(material, stored_keys(session), loader=loader)
+
+
+def stored_keys_loader(db: Database) -> Callable[[], list[StoredKey]]:
+    """Read the data keys on a connection of its own, outside any transaction of the caller
+    (a plain DBAPI cursor: no ``BEGIN IMMEDIATE`` on SQLite, so it never waits on a writer)."""
+    table = DataKey.__table__
+
+    def load() -> list[StoredKey]:
+        connection = db.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(
+                f"SELECT id, purpose, version, wrapped, state FROM {table.name} ORDER BY id"  # noqa: S608 (constant table name)
+            )
+            rows = cursor.fetchall()
+            connection.rollback()
+        finally:
+            connection.close()
+        return [StoredKey(r[0], r[1], r[2], bytes(r[3]), r[4] == "primary") for r in rows]
+
+    return load
 
 
 @dataclass
@@ -110,42 +134,56 @@ def reencrypt_purpose(
     *,
     batch_size: int = 500,
     on_progress: Callable[[int], None] | None = None,
+    max_passes: int = 3,
 ) -> int:
     """Re-encrypt every value of ``purpose`` not under its primary key, batch by batch.
 
-    Each batch is its own short transaction, so the app keeps serving. Returns values rewritten.
+    Each batch is its own short transaction, so the app keeps serving. A value written under
+    the old key by a process that had not yet reloaded its keyring (it does within seconds) is
+    picked up by the next pass; whatever is still left stays readable under the old key, which
+    is then not retired (``keys status`` shows it). Returns the number of values rewritten.
     """
     keyring = crypto.current_keyring()
     primary_id = keyring.primary_key_id(purpose)
     rewritten = 0
-    for model, field in crypto.encrypted_fields(purpose):
-        table = model.__table__
-        id_col, blob_col = table.c.id, table.c[field.column]
-        last_id = None
-        while True:
-            with db.session() as session:
-                stmt = select(id_col, type_coerce(blob_col, LargeBinary)).where(
-                    type_coerce(blob_col, LargeBinary).is_not(None)
-                )
-                if last_id is not None:
-                    stmt = stmt.where(id_col > last_id)
-                rows = session.execute(stmt.order_by(id_col).limit(batch_size)).all()
-                if not rows:
-                    break
-                last_id = rows[-1][0]
-                for row_id, blob in rows:
-                    if crypto.ciphertext_key_id(blob) == primary_id:
-                        continue
-                    new_blob = field.reencrypt(row_id, blob)
-                    session.execute(
-                        update(table)
-                        .where(and_(id_col == row_id, type_coerce(blob_col, LargeBinary) == blob))
-                        .values({field.column: new_blob})
-                    )
-                    rewritten += 1
-                if on_progress:
-                    on_progress(len(rows))
+    for number in range(max_passes):
+        done = sum(
+            _reencrypt_field(db, model, field, primary_id, batch_size, on_progress if number == 0 else None)
+            for model, field in crypto.encrypted_fields(purpose)
+        )
+        rewritten += done
+        if done == 0:
+            break
     return rewritten
+
+
+def _reencrypt_field(  # type: ignore[no-untyped-def]
+    db: Database, model, field, primary_id: int, batch_size: int, on_progress
+) -> int:
+    table = model.__table__
+    id_col, blob_col = table.c.id, type_coerce(table.c[field.column], LargeBinary)
+    rewritten, last_id = 0, None
+    while True:
+        with db.session() as session:
+            stmt = select(id_col, blob_col).where(blob_col.is_not(None))
+            if last_id is not None:
+                stmt = stmt.where(id_col > last_id)
+            rows = session.execute(stmt.order_by(id_col).limit(batch_size)).all()
+            if not rows:
+                return rewritten
+            last_id = rows[-1][0]
+            for row_id, blob in rows:
+                if crypto.ciphertext_key_id(blob) == primary_id:
+                    continue
+                # Compare-and-swap: a value the app changed meanwhile is left as the app wrote it.
+                result = session.execute(
+                    update(table)
+                    .where(and_(id_col == row_id, blob_col == blob))
+                    .values({field.column: field.reencrypt(row_id, blob)})
+                )
+                rewritten += result.rowcount
+            if on_progress:
+                on_progress(len(rows))
 
 
 def total_values(session: Session, purpose: str) -> int:
