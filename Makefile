@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint format translations bench clean migration
+.PHONY: run test lint format translations extract bench clean migration
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,12 @@ $(DEV_STAMP): $(STAMP)
 	touch $@
 
 translations: $(STAMP)
-	$(BIN)/pybabel compile --use-fuzzy -d wellbeing/translations -f >/dev/null 2>&1 || $(BIN)/pybabel compile -d wellbeing/translations
+	$(BIN)/pybabel -q compile -d wellbeing/translations
+
+# Maintainers: refresh the catalogs after changing user-facing strings, then translate zh_CN.
+extract: $(STAMP)
+	$(BIN)/pybabel -q extract -F wellbeing/translations/babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 --no-location --sort-output -o wellbeing/translations/messages.pot .
+	$(BIN)/pybabel -q update -i wellbeing/translations/messages.pot -d wellbeing/translations --no-fuzzy-matching
 
 run: $(STAMP) translations
 	$(BIN)/wellbeing demo

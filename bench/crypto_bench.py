@@ -112,7 +112,8 @@ def table_figures(count: int) -> None:
             with Session(engine) as session:
                 seen = sum(1 for row in session.scalars(select(model)) if read(row)[0])
             select_s = time.perf_counter() - start
-            assert seen == count
+            if seen != count:
+                raise SystemExit(f"read back {seen} of {count} rows")
             results[label] = (insert_s, select_s)
             print(f"{label:>9}: insert {count:,} rows {insert_s:.2f} s ({count / insert_s:,.0f} rows/s), "
                   f"select+read {select_s:.2f} s ({count / select_s:,.0f} rows/s)")  # fmt: skip

@@ -41,6 +41,25 @@ TEST_OVERRIDES = {
 }
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the message catalogs when a .po is newer than its .mo (``make test`` does it
+    too; this keeps a bare ``pytest`` honest about translations)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parents[1] / "wellbeing" / "translations"
+    for po_path in root.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file)
+        tmp = mo_path.with_suffix(f".mo.{os.getpid()}")
+        with tmp.open("wb") as mo_file:
+            write_mo(mo_file, catalog)
+        tmp.replace(mo_path)
+
+
 @dataclass
 class Env:
     """A migrated database with its key file, settings and keyring."""
@@ -113,7 +132,9 @@ def db_session(env: Env, app: Flask) -> Iterator[Session]:
         session.close()
         transaction.rollback()
         connection.close()
-        env.db.sessionmaker.configure(bind=env.db.engine, join_transaction_mode="conditional_savepoint")
+        env.db.sessionmaker.configure(
+            bind=env.db.engine, join_transaction_mode="conditional_savepoint"
+        )
         crypto.install_keyring(None)
 
 
@@ -134,11 +155,11 @@ class CsrfClient(FlaskClient):
     def open(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         method = kwargs.get("method", "GET").upper()
         data = kwargs.get("data")
-        if method in {"POST", "PUT", "PATCH", "DELETE"} and kwargs.pop("csrf", True):
-            if data is None or isinstance(data, dict):
-                data = dict(data or {})
-                data.setdefault("csrf_token", self.csrf_token())
-                kwargs["data"] = data
+        wants_token = method in {"POST", "PUT", "PATCH", "DELETE"} and kwargs.pop("csrf", True)
+        if wants_token and (data is None or isinstance(data, dict)):
+            data = dict(data or {})
+            data.setdefault("csrf_token", self.csrf_token())
+            kwargs["data"] = data
         return super().open(*args, **kwargs)
 
     def csrf_token(self) -> str:
