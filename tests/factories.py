@@ -38,7 +38,9 @@ def make_school(session: Session, code: str | None = None, name: str | None = No
     return create_school(session, None, code, name or f"学校{code}")
 
 
-def make_class(session: Session, school: School, grade: int = 7, label: str | None = None) -> SchoolClass:
+def make_class(
+    session: Session, school: School, grade: int = 7, label: str | None = None
+) -> SchoolClass:
     return create_class(session, None, school, grade, label or unique("班"))
 
 
@@ -94,7 +96,9 @@ def staff_set(session: Session, settings: Settings, school: School) -> dict[str,
     klass = make_class(session, school)
     return {
         "psych_teacher": make_user(session, settings, Role.PSYCH_TEACHER, school=school),
-        "class_teacher": make_user(session, settings, Role.CLASS_TEACHER, school=school, school_class=klass),
+        "class_teacher": make_user(
+            session, settings, Role.CLASS_TEACHER, school=school, school_class=klass
+        ),
         "school_leader": make_user(session, settings, Role.SCHOOL_LEADER, school=school),
         "counsellor": make_user(session, settings, Role.COUNSELLOR),
         "partner": make_user(session, settings, Role.PARTNER),

@@ -24,14 +24,20 @@ def _routes(app):
 
 def test_every_route_declares_a_permission(app):
     missing = [
-        rule.rule for rule, _ in _routes(app) if not hasattr(app.view_functions[rule.endpoint], "permission")
+        rule.rule
+        for rule, _ in _routes(app)
+        if not hasattr(app.view_functions[rule.endpoint], "permission")
     ]
     assert missing == []
 
 
 def test_every_route_is_in_an_authorization_matrix(app):
     covered = {(case.method, case.rule) for case in _all_cases()}
-    uncovered = [f"{method} {rule.rule}" for rule, method in _routes(app) if (method, rule.rule) not in covered]
+    uncovered = [
+        f"{method} {rule.rule}"
+        for rule, method in _routes(app)
+        if (method, rule.rule) not in covered
+    ]
     assert uncovered == []
 
 

@@ -46,7 +46,9 @@ def _secret_key(settings: Settings, instance: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def create_app(config: Settings | dict[str, Any] | None = None, *, db: Database | None = None) -> Flask:
+def create_app(
+    config: Settings | dict[str, Any] | None = None, *, db: Database | None = None
+) -> Flask:
     """Build the app from settings (validated) and an opened keyring; refuse to start otherwise."""
     settings = config if isinstance(config, Settings) else load_settings(**(config or {}))
     from . import modules

@@ -135,7 +135,9 @@ def init() -> None:
         created = initialise(settings)
     except crypto.KeyConfigError as exc:
         raise Refused(str(exc)) from None
-    click.echo(f"database ready; data keys created: {', '.join(created) or 'none (already present)'}")
+    click.echo(
+        f"database ready; data keys created: {', '.join(created) or 'none (already present)'}"
+    )
 
 
 @main.group()
@@ -218,7 +220,9 @@ def keys_generate(file: Path) -> None:
         crypto.write_key_file(file, crypto.generate_key_material())
     except FileExistsError:
         raise Refused(f"{file} already exists; refusing to overwrite a key file") from None
-    click.echo(f"wrote {file} (mode 0600). Back it up somewhere safe: lose it and the data is gone.")
+    click.echo(
+        f"wrote {file} (mode 0600). Back it up somewhere safe: lose it and the data is gone."
+    )
 
 
 @keys.command("status")
@@ -229,7 +233,9 @@ def keys_status() -> None:
     with app_context() as ctx, ctx.db.session() as session:
         click.echo(f"{'purpose':<10} {'version':>7} {'key id':>6} {'state':<8} {'values':>10}")
         for row in key_status(session):
-            click.echo(f"{row.purpose:<10} {row.version:>7} {row.key_id:>6} {row.state:<8} {row.values:>10}")
+            click.echo(
+                f"{row.purpose:<10} {row.version:>7} {row.key_id:>6} {row.state:<8} {row.values:>10}"
+            )
 
 
 @keys.command("rotate")
@@ -238,7 +244,13 @@ def keys_status() -> None:
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100000))
 def keys_rotate(purpose: tuple[str, ...], batch_size: int) -> None:
     """Make a new data key primary and re-encrypt old values in batches (resumable)."""
-    from .keys.services import load_keyring, reencrypt_purpose, retire_unused, start_rotation, total_values
+    from .keys.services import (
+        load_keyring,
+        reencrypt_purpose,
+        retire_unused,
+        start_rotation,
+        total_values,
+    )
 
     with app_context() as ctx:
         for name in purpose or [str(p) for p in crypto.ENCRYPTION_PURPOSES]:
@@ -249,7 +261,9 @@ def keys_rotate(purpose: tuple[str, ...], batch_size: int) -> None:
                 crypto.install_keyring(load_keyring(session, ctx.keyring.material))
                 total = total_values(session, name)
             with click.progressbar(length=total, label=f"re-encrypting {name}") as bar:
-                done = reencrypt_purpose(ctx.db, name, batch_size=batch_size, on_progress=bar.update)
+                done = reencrypt_purpose(
+                    ctx.db, name, batch_size=batch_size, on_progress=bar.update
+                )
             click.echo(f"{name}: now v{new.version}; {done} values re-encrypted")
         with ctx.db.session() as session:
             retired = retire_unused(session)
@@ -257,7 +271,9 @@ def keys_rotate(purpose: tuple[str, ...], batch_size: int) -> None:
 
 
 @keys.command("rewrap")
-@click.option("--new-key-file", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--new-key-file", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
 def keys_rewrap(new_key_file: Path) -> None:
     """Move every data key under the master key in FILE; rows are not touched."""
     from .keys.services import rewrap_all

@@ -112,7 +112,9 @@ def validate(settings: Settings) -> None:
     try:
         zoneinfo.ZoneInfo(settings.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{PREFIX}TIMEZONE is not a known time zone: {settings.timezone!r}") from None
+        raise ConfigError(
+            f"{PREFIX}TIMEZONE is not a known time zone: {settings.timezone!r}"
+        ) from None
     if settings.locale not in SUPPORTED_LOCALES:
         raise ConfigError(
             f"{PREFIX}LOCALE must be one of {', '.join(SUPPORTED_LOCALES)}, got {settings.locale!r}"

@@ -17,8 +17,8 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
-    Integer,
     Engine,
+    Integer,
     MetaData,
     String,
     TypeDecorator,
@@ -26,7 +26,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 
 from .config import sqlite_path
 
@@ -57,7 +57,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",

@@ -30,7 +30,12 @@ def nav_item(endpoint: str, label: object, permission: Permission, order: int = 
         NAV.sort(key=lambda item: item.order)
 
 
-TIER_NAMES = {0: _l("Green: no risk"), 1: _l("Yellow: general concern"), 2: _l("Orange: key concern"), 3: _l("Red: crisis")}
+TIER_NAMES = {
+    0: _l("Green: no risk"),
+    1: _l("Yellow: general concern"),
+    2: _l("Orange: key concern"),
+    3: _l("Red: crisis"),
+}
 TIER_SHORT = {0: _l("Green"), 1: _l("Yellow"), 2: _l("Orange"), 3: _l("Red")}
 TIER_CLASSES = {0: "tier-green", 1: "tier-yellow", 2: "tier-orange", 3: "tier-red"}
 
@@ -42,7 +47,9 @@ def _visible_nav() -> list[dict[str, object]]:
         if item.endpoint not in current_app.view_functions or not can(principal, item.permission):
             continue
         url = url_for(item.endpoint)
-        items.append({"url": url, "label": item.label, "active": request.path.startswith(url) and url != "/"})
+        items.append(
+            {"url": url, "label": item.label, "active": request.path.startswith(url) and url != "/"}
+        )
     return items
 
 

@@ -9,9 +9,20 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from .core import audit, crypto
@@ -100,9 +111,16 @@ def _after_request(response: Response) -> Response:
 
 
 def _db_down() -> bool:
+    """Is the database unreachable? Probed on a raw DBAPI connection: going through the engine
+    would BEGIN IMMEDIATE on SQLite and wait for the write lock (a busy database is not down)."""
     try:
-        with get_db().engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
+        raw = get_db().engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        finally:
+            raw.close()
     except Exception:
         return True
     return False
@@ -195,8 +213,12 @@ def _handle_http(exc: HTTPException) -> Response:
 
 
 def _handle_db_error(exc: Exception) -> Response:
-    current_app.logger.error("database error in request %s: %s", g.get("request_id"), type(exc).__name__)
-    return _error_response(503 if isinstance(exc, OperationalError) or _db_down() else 500)
+    current_app.logger.error(
+        "database error in request %s: %s", g.get("request_id"), type(exc).__name__
+    )
+    # 503 only when the database is really unreachable (a bad query is a 500, even when
+    # SQLite reports it as an OperationalError).
+    return _error_response(503 if _db_down() else 500)
 
 
 def _handle_any(exc: Exception) -> Response:

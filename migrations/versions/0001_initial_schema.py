@@ -57,12 +57,15 @@ def upgrade() -> None:
     sa.UniqueConstraint('seq', name=op.f('uq_audit_entry_seq'))
     )
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
-        batch_op.create_index('ix_audit_entry_action_time', ['action', 'occurred_at'], unique=False)
-        batch_op.create_index('ix_audit_entry_actor_time', ['actor_user_id', 'occurred_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_audit_entry_occurred_at'), ['occurred_at'], unique=False)
-        batch_op.create_index('ix_audit_entry_outcome_time', ['outcome', 'occurred_at'], unique=False)
-        batch_op.create_index('ix_audit_entry_school_time', ['school_id', 'occurred_at'], unique=False)
-        batch_op.create_index('ix_audit_entry_student_time', ['student_id', 'occurred_at'], unique=False)
+        batch_op.create_index('ix_audit_entry_action_time', ['action', 'occurred_at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_entry_actor_time', ['actor_user_id', 'occurred_at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_entry_break_glass', ['break_glass_id', 'occurred_at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_entry_outcome_time', ['outcome', 'occurred_at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_entry_request', ['request_id'], unique=False)
+        batch_op.create_index('ix_audit_entry_school_time', ['school_id', 'occurred_at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_entry_student_time', ['student_id', 'occurred_at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_entry_time_id', ['occurred_at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_entry_unsealed', ['id'], unique=False, postgresql_where=sa.text('seq IS NULL'), sqlite_where=sa.text('seq IS NULL'))
 
     op.create_table('audit_verification',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -84,7 +87,7 @@ def upgrade() -> None:
     sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('retired_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_data_key')),
-    sa.UniqueConstraint('purpose', 'version', name=op.f('uq_data_key_purpose'))
+    sa.UniqueConstraint('purpose', 'version', name=op.f('uq_data_key_purpose_version'))
     )
     op.create_table('district',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -102,7 +105,7 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=200), nullable=False),
     sa.Column('locale', sa.String(length=8), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('totp_secret_ct', wellbeing.core.crypto.EncryptedBlob(), nullable=True),
+    sa.Column('totp_secret_ct', wellbeing.core.fields.EncryptedBlob(), nullable=True),
     sa.Column('totp_enabled', sa.Boolean(), nullable=False),
     sa.Column('totp_last_step', sa.Integer(), nullable=False),
     sa.Column('on_duty', sa.Boolean(), nullable=False),
@@ -128,6 +131,70 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_token_user_id'), ['user_id'], unique=False)
+
+    op.create_table('calendar_token',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('user_id', sa.Uuid(), nullable=False),
+    sa.Column('token_digest', sa.String(length=64), nullable=False),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_calendar_token_user_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_calendar_token')),
+    sa.UniqueConstraint('token_digest', name=op.f('uq_calendar_token_token_digest'))
+    )
+    with op.batch_alter_table('calendar_token', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_calendar_token_user_id'), ['user_id'], unique=False)
+
+    op.create_table('district_policy',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('district_id', sa.Uuid(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('body', sa.JSON(), nullable=False),
+    sa.Column('created_by', sa.Uuid(), nullable=True),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['user_account.id'], name=op.f('fk_district_policy_created_by_user_account')),
+    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_district_policy_district_id_district')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_district_policy')),
+    sa.UniqueConstraint('district_id', 'version', name=op.f('uq_district_policy_district_id_version'))
+    )
+    with op.batch_alter_table('district_policy', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_district_policy_district_id'), ['district_id'], unique=False)
+
+    op.create_table('notice',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('user_id', sa.Uuid(), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('ref', sa.String(length=64), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_notice_user_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notice'))
+    )
+    with op.batch_alter_table('notice', schema=None) as batch_op:
+        batch_op.create_index('ix_notice_user_kind_ref', ['user_id', 'kind', 'ref'], unique=True)
+        batch_op.create_index('ix_notice_user_read', ['user_id', 'read_at'], unique=False)
+
+    op.create_table('outbox_message',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('user_id', sa.Uuid(), nullable=True),
+    sa.Column('recipient_ct', wellbeing.core.fields.EncryptedBlob(), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('state', sa.String(length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_error', sa.String(length=40), nullable=True),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_outbox_message_user_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_message'))
+    )
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_message_state_next', ['state', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_message_user_id'), ['user_id'], unique=False)
 
     op.create_table('school',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -168,10 +235,49 @@ def upgrade() -> None:
     sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_school_class_school_id_school')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_school_class')),
-    sa.UniqueConstraint('school_id', 'grade', 'label', name=op.f('uq_school_class_school_id'))
+    sa.UniqueConstraint('school_id', 'grade', 'label', name=op.f('uq_school_class_school_id_grade_label'))
     )
     with op.batch_alter_table('school_class', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_school_class_school_id'), ['school_id'], unique=False)
+
+    op.create_table('screening_campaign',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('district_id', sa.Uuid(), nullable=False),
+    sa.Column('school_id', sa.Uuid(), nullable=True),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('instruments', sa.JSON(), nullable=False),
+    sa.Column('grades', sa.JSON(), nullable=False),
+    sa.Column('opens_on', sa.Date(), nullable=False),
+    sa.Column('closes_on', sa.Date(), nullable=False),
+    sa.Column('consent_text', sa.Text(), nullable=False),
+    sa.Column('created_by', sa.Uuid(), nullable=True),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['user_account.id'], name=op.f('fk_screening_campaign_created_by_user_account')),
+    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_screening_campaign_district_id_district')),
+    sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_screening_campaign_school_id_school')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_screening_campaign'))
+    )
+    with op.batch_alter_table('screening_campaign', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_screening_campaign_district_id'), ['district_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_screening_campaign_school_id'), ['school_id'], unique=False)
+
+    op.create_table('screening_column_mapping',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('district_id', sa.Uuid(), nullable=False),
+    sa.Column('school_id', sa.Uuid(), nullable=True),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('mapping', sa.JSON(), nullable=False),
+    sa.Column('created_by', sa.Uuid(), nullable=True),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['user_account.id'], name=op.f('fk_screening_column_mapping_created_by_user_account')),
+    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_screening_column_mapping_district_id_district')),
+    sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_screening_column_mapping_school_id_school')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_screening_column_mapping')),
+    sa.UniqueConstraint('district_id', 'name', name=op.f('uq_screening_column_mapping_district_id_name'))
+    )
+    with op.batch_alter_table('screening_column_mapping', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_screening_column_mapping_school_id'), ['school_id'], unique=False)
 
     op.create_table('membership',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -192,6 +298,36 @@ def upgrade() -> None:
         batch_op.create_index('ix_membership_school_role', ['school_id', 'role'], unique=False)
         batch_op.create_index(batch_op.f('ix_membership_user_id'), ['user_id'], unique=False)
 
+    op.create_table('screening_campaign_school',
+    sa.Column('campaign_id', sa.Uuid(), nullable=False),
+    sa.Column('school_id', sa.Uuid(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['screening_campaign.id'], name=op.f('fk_screening_campaign_school_campaign_id_screening_campaign')),
+    sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_screening_campaign_school_school_id_school')),
+    sa.PrimaryKeyConstraint('campaign_id', 'school_id', name=op.f('pk_screening_campaign_school'))
+    )
+    with op.batch_alter_table('screening_campaign_school', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_screening_campaign_school_school_id'), ['school_id'], unique=False)
+
+    op.create_table('screening_kiosk',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('token_digest', sa.String(length=64), nullable=False),
+    sa.Column('campaign_id', sa.Uuid(), nullable=False),
+    sa.Column('school_id', sa.Uuid(), nullable=False),
+    sa.Column('student_ids', sa.JSON(), nullable=False),
+    sa.Column('done_ids', sa.JSON(), nullable=False),
+    sa.Column('opened_by', sa.Uuid(), nullable=False),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['campaign_id'], ['screening_campaign.id'], name=op.f('fk_screening_kiosk_campaign_id_screening_campaign')),
+    sa.ForeignKeyConstraint(['opened_by'], ['user_account.id'], name=op.f('fk_screening_kiosk_opened_by_user_account')),
+    sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_screening_kiosk_school_id_school')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_screening_kiosk')),
+    sa.UniqueConstraint('token_digest', name=op.f('uq_screening_kiosk_token_digest'))
+    )
+    with op.batch_alter_table('screening_kiosk', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_screening_kiosk_campaign_id'), ['campaign_id'], unique=False)
+
     op.create_table('student',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('school_id', sa.Uuid(), nullable=False),
@@ -203,26 +339,63 @@ def upgrade() -> None:
     sa.Column('district_involved', sa.Boolean(), nullable=False),
     sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('student_number_ct', wellbeing.core.crypto.EncryptedBlob(), nullable=False),
+    sa.Column('student_number_ct', wellbeing.core.fields.EncryptedBlob(), nullable=False),
     sa.Column('student_number_bidx', sa.LargeBinary(length=16), nullable=False),
-    sa.Column('name_ct', wellbeing.core.crypto.EncryptedBlob(), nullable=False),
+    sa.Column('name_ct', wellbeing.core.fields.EncryptedBlob(), nullable=False),
     sa.Column('name_bidx', sa.LargeBinary(length=16), nullable=False),
     sa.Column('name_initials_bidx', sa.LargeBinary(length=16), nullable=True),
-    sa.Column('sex_ct', wellbeing.core.crypto.EncryptedBlob(), nullable=True),
-    sa.Column('birth_date_ct', wellbeing.core.crypto.EncryptedBlob(), nullable=True),
-    sa.Column('national_id_ct', wellbeing.core.crypto.EncryptedBlob(), nullable=True),
-    sa.Column('guardians_ct', wellbeing.core.crypto.EncryptedBlob(), nullable=True),
-    sa.Column('special_care_ct', wellbeing.core.crypto.EncryptedBlob(), nullable=True),
+    sa.Column('sex_ct', wellbeing.core.fields.EncryptedBlob(), nullable=True),
+    sa.Column('birth_date_ct', wellbeing.core.fields.EncryptedBlob(), nullable=True),
+    sa.Column('national_id_ct', wellbeing.core.fields.EncryptedBlob(), nullable=True),
+    sa.Column('guardians_ct', wellbeing.core.fields.EncryptedBlob(), nullable=True),
+    sa.Column('special_care_ct', wellbeing.core.fields.EncryptedBlob(), nullable=True),
     sa.ForeignKeyConstraint(['class_id'], ['school_class.id'], name=op.f('fk_student_class_id_school_class')),
     sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_student_school_id_school')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_student')),
-    sa.UniqueConstraint('school_id', 'student_number_bidx', name=op.f('uq_student_school_id'))
+    sa.UniqueConstraint('school_id', 'student_number_bidx', name=op.f('uq_student_school_id_student_number_bidx'))
     )
     with op.batch_alter_table('student', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_student_class_id'), ['class_id'], unique=False)
         batch_op.create_index('ix_student_initials_bidx', ['name_initials_bidx'], unique=False)
         batch_op.create_index('ix_student_name_bidx', ['name_bidx'], unique=False)
         batch_op.create_index('ix_student_school_tier', ['school_id', 'tier'], unique=False)
+
+    op.create_table('alert',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('kind', sa.String(length=24), nullable=False),
+    sa.Column('district_id', sa.Uuid(), nullable=False),
+    sa.Column('school_id', sa.Uuid(), nullable=True),
+    sa.Column('student_id', sa.Uuid(), nullable=True),
+    sa.Column('source_id', sa.Uuid(), nullable=True),
+    sa.Column('dedupe_key', sa.String(length=80), nullable=True),
+    sa.Column('tier', sa.SmallInteger(), nullable=True),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('raised_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('rung', sa.SmallInteger(), nullable=False),
+    sa.Column('next_step_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reminders', sa.Integer(), nullable=False),
+    sa.Column('acknowledged_by_id', sa.Uuid(), nullable=True),
+    sa.Column('acknowledged_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_by_id', sa.Uuid(), nullable=True),
+    sa.Column('resolved_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolution_note_ct', wellbeing.core.fields.EncryptedBlob(), nullable=True),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['acknowledged_by_id'], ['user_account.id'], name=op.f('fk_alert_acknowledged_by_id_user_account')),
+    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_alert_district_id_district')),
+    sa.ForeignKeyConstraint(['resolved_by_id'], ['user_account.id'], name=op.f('fk_alert_resolved_by_id_user_account')),
+    sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_alert_school_id_school')),
+    sa.ForeignKeyConstraint(['student_id'], ['student.id'], name=op.f('fk_alert_student_id_student')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alert')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_alert_dedupe_key'))
+    )
+    with op.batch_alter_table('alert', schema=None) as batch_op:
+        batch_op.create_index('ix_alert_district_state', ['district_id', 'state', 'raised_at'], unique=False)
+        batch_op.create_index('ix_alert_kind_source', ['kind', 'source_id', 'state'], unique=False)
+        batch_op.create_index('ix_alert_school_state', ['school_id', 'state'], unique=False)
+        batch_op.create_index('ix_alert_state_due', ['state', 'due_at'], unique=False)
+        batch_op.create_index('ix_alert_state_next_step', ['state', 'next_step_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_alert_student_id'), ['student_id'], unique=False)
 
     op.create_table('break_glass',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -231,27 +404,337 @@ def upgrade() -> None:
     sa.Column('started_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('expires_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('ended_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('reason_ct', wellbeing.core.crypto.EncryptedBlob(), nullable=False),
+    sa.Column('reason_ct', wellbeing.core.fields.EncryptedBlob(), nullable=False),
     sa.Column('reviewed_by_id', sa.Uuid(), nullable=True),
     sa.Column('reviewed_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('review_comment_ct', wellbeing.core.crypto.EncryptedBlob(), nullable=True),
+    sa.Column('review_comment_ct', wellbeing.core.fields.EncryptedBlob(), nullable=True),
     sa.ForeignKeyConstraint(['reviewed_by_id'], ['user_account.id'], name=op.f('fk_break_glass_reviewed_by_id_user_account')),
     sa.ForeignKeyConstraint(['student_id'], ['student.id'], name=op.f('fk_break_glass_student_id_student')),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_break_glass_user_id_user_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_break_glass'))
     )
     with op.batch_alter_table('break_glass', schema=None) as batch_op:
+        batch_op.create_index('ix_break_glass_review', ['reviewed_at', 'started_at'], unique=False)
         batch_op.create_index('ix_break_glass_user_student', ['user_id', 'student_id', 'expires_at'], unique=False)
 
+    op.create_table('crisis',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('student_id', sa.Uuid(), nullable=False),
+    sa.Column('school_id', sa.Uuid(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('opened_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decision_id', sa.Uuid(), nullable=True),
+    sa.Column('closed_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_by_id', sa.Uuid(), nullable=True),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['closed_by_id'], ['user_account.id'], name=op.f('fk_crisis_closed_by_id_user_account')),
+    sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_crisis_school_id_school')),
+    sa.ForeignKeyConstraint(['student_id'], ['student.id'], name=op.f('fk_crisis_student_id_student')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crisis'))
+    )
+    with op.batch_alter_table('crisis', schema=None) as batch_op:
+        batch_op.create_index('ix_crisis_opened', ['opened_at'], unique=False)
+        batch_op.create_index('ix_crisis_status_school_opened', ['status', 'school_id', 'opened_at'], unique=False)
+        batch_op.create_index('ix_crisis_student_status', ['student_id', 'status'], unique=False)
+
+    op.create_table('followup',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('student_id', sa.Uuid(), nullable=False),
+    sa.Column('school_id', sa.Uuid(), nullable=False),
+    sa.Column('owner_id', sa.Uuid(), nullable=False),
+    sa.Column('due_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('source', sa.String(length=12), nullable=False),
+    sa.Column('source_id', sa.Uuid(), nullable=True),
+    sa.Column('state', sa.String(length=12), nullable=False),
+    sa.Column('outcome', sa.String(length=12), nullable=True),
+    sa.Column('note_ct', wellbeing.core.fields.EncryptedBlob(), nullable=True),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_by', sa.Uuid(), nullable=True),
+    sa.Column('overdue_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('completed_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('completed_by', sa.Uuid(), nullable=True),
+    sa.Column('cancelled_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['completed_by'], ['user_account.id'], name=op.f('fk_followup_completed_by_user_account')),
+    sa.ForeignKeyConstraint(['created_by'], ['user_account.id'], name=op.f('fk_followup_created_by_user_account')),
+    sa.ForeignKeyConstraint(['owner_id'], ['user_account.id'], name=op.f('fk_followup_owner_id_user_account')),
+    sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_followup_school_id_school')),
+    sa.ForeignKeyConstraint(['student_id'], ['student.id'], name=op.f('fk_followup_student_id_student')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_followup'))
+    )
+    with op.batch_alter_table('followup', schema=None) as batch_op:
+        batch_op.create_index('ix_followup_owner_state_due', ['owner_id', 'state', 'due_at'], unique=False)
+        batch_op.create_index('ix_followup_state_due', ['state', 'due_at'], unique=False)
+        batch_op.create_index('ix_followup_student_state', ['student_id', 'state'], unique=False)
+
+    op.create_table('hotline_call',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('district_id', sa.Uuid(), nullable=False),
+    sa.Column('counsellor_id', sa.Uuid(), nullable=False),
+    sa.Column('called_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('duration_minutes', sa.SmallInteger(), nullable=False),
+    sa.Column('caller_type', sa.String(length=12), nullable=False),
+    sa.Column('anonymous', sa.Boolean(), nullable=False),
+    sa.Column('risk_level', sa.SmallInteger(), nullable=False),
+    sa.Column('school_id', sa.Uuid(), nullable=True),
+    sa.Column('student_id', sa.Uuid(), nullable=True),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('topics_ct', wellbeing.core.fields.EncryptedBlob(), nullable=False),
+    sa.Column('notes_ct', wellbeing.core.fields.EncryptedBlob(), nullable=True),
+    sa.ForeignKeyConstraint(['counsellor_id'], ['user_account.id'], name=op.f('fk_hotline_call_counsellor_id_user_account')),
+    sa.ForeignKeyConstraint(['district_id'], ['district.id'], name=op.f('fk_hotline_call_district_id_district')),
+    sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_hotline_call_school_id_school')),
+    sa.ForeignKeyConstraint(['student_id'], ['student.id'], name=op.f('fk_hotline_call_student_id_student')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_hotline_call'))
+    )
+    with op.batch_alter_table('hotline_call', schema=None) as batch_op:
+        batch_op.create_index('ix_hotline_call_district_called', ['district_id', 'called_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_hotline_call_student_id'), ['student_id'], unique=False)
+
+    op.create_table('screening_response',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('campaign_id', sa.Uuid(), nullable=False),
+    sa.Column('student_id', sa.Uuid(), nullable=False),
+    sa.Column('school_id', sa.Uuid(), nullable=False),
+    sa.Column('class_id', sa.Uuid(), nullable=True),
+    sa.Column('grade', sa.SmallInteger(), nullable=False),
+    sa.Column('instrument', sa.String(length=32), nullable=False),
+    sa.Column('total_band', sa.String(length=32), nullable=True),
+    sa.Column('bands', sa.JSON(), nullable=False),
+    sa.Column('tier', sa.SmallInteger(), nullable=False),
+    sa.Column('tier_rule', sa.String(length=64), nullable=True),
+    sa.Column('critical', sa.Boolean(), nullable=False),
+    sa.Column('voided', sa.Boolean(), nullable=False),
+    sa.Column('incomplete', sa.Boolean(), nullable=False),
+    sa.Column('source', sa.String(length=8), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=100), nullable=True),
+    sa.Column('entered_by', sa.Uuid(), nullable=True),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('data_ct', wellbeing.core.fields.EncryptedBlob(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['screening_campaign.id'], name=op.f('fk_screening_response_campaign_id_screening_campaign')),
+    sa.ForeignKeyConstraint(['class_id'], ['school_class.id'], name=op.f('fk_screening_response_class_id_school_class')),
+    sa.ForeignKeyConstraint(['entered_by'], ['user_account.id'], name=op.f('fk_screening_response_entered_by_user_account')),
+    sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_screening_response_school_id_school')),
+    sa.ForeignKeyConstraint(['student_id'], ['student.id'], name=op.f('fk_screening_response_student_id_student')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_screening_response')),
+    sa.UniqueConstraint('campaign_id', 'idempotency_key', name=op.f('uq_screening_response_campaign_id_idempotency_key')),
+    sa.UniqueConstraint('campaign_id', 'student_id', 'instrument', name=op.f('uq_screening_response_campaign_id_student_id_instrument'))
+    )
+    with op.batch_alter_table('screening_response', schema=None) as batch_op:
+        batch_op.create_index('ix_screening_response_progress', ['campaign_id', 'school_id', 'grade', 'class_id', 'student_id'], unique=False)
+        batch_op.create_index('ix_screening_response_student', ['student_id', 'created_at'], unique=False)
+
+    op.create_table('tier_decision',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('student_id', sa.Uuid(), nullable=False),
+    sa.Column('school_id', sa.Uuid(), nullable=False),
+    sa.Column('from_tier', sa.SmallInteger(), nullable=False),
+    sa.Column('to_tier', sa.SmallInteger(), nullable=False),
+    sa.Column('source', sa.String(length=12), nullable=False),
+    sa.Column('source_id', sa.Uuid(), nullable=True),
+    sa.Column('provisional', sa.Boolean(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('decided_by', sa.Uuid(), nullable=True),
+    sa.Column('decided_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('effective_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('approved_by', sa.Uuid(), nullable=True),
+    sa.Column('approved_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reason_ct', wellbeing.core.fields.EncryptedBlob(), nullable=True),
+    sa.ForeignKeyConstraint(['approved_by'], ['user_account.id'], name=op.f('fk_tier_decision_approved_by_user_account')),
+    sa.ForeignKeyConstraint(['decided_by'], ['user_account.id'], name=op.f('fk_tier_decision_decided_by_user_account')),
+    sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_tier_decision_school_id_school')),
+    sa.ForeignKeyConstraint(['student_id'], ['student.id'], name=op.f('fk_tier_decision_student_id_student')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_tier_decision'))
+    )
+    with op.batch_alter_table('tier_decision', schema=None) as batch_op:
+        batch_op.create_index('ix_tier_decision_status_school', ['status', 'school_id'], unique=False)
+        batch_op.create_index('ix_tier_decision_student_effective', ['student_id', 'effective_at'], unique=False)
+
+    op.create_table('alert_inbox',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('alert_id', sa.Uuid(), nullable=False),
+    sa.Column('user_id', sa.Uuid(), nullable=False),
+    sa.Column('is_open', sa.Boolean(), nullable=False),
+    sa.Column('added_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['alert_id'], ['alert.id'], name=op.f('fk_alert_inbox_alert_id_alert')),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_alert_inbox_user_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_inbox')),
+    sa.UniqueConstraint('alert_id', 'user_id', name=op.f('uq_alert_inbox_alert_id_user_id'))
+    )
+    with op.batch_alter_table('alert_inbox', schema=None) as batch_op:
+        batch_op.create_index('ix_alert_inbox_user_open', ['user_id', 'is_open', 'added_at'], unique=False)
+
+    op.create_table('alert_step',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('alert_id', sa.Uuid(), nullable=False),
+    sa.Column('rung', sa.SmallInteger(), nullable=False),
+    sa.Column('role', sa.String(length=20), nullable=False),
+    sa.Column('step', sa.String(length=12), nullable=False),
+    sa.Column('at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recipient_count', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['alert_id'], ['alert.id'], name=op.f('fk_alert_step_alert_id_alert')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_step'))
+    )
+    with op.batch_alter_table('alert_step', schema=None) as batch_op:
+        batch_op.create_index('ix_alert_step_alert', ['alert_id', 'at'], unique=False)
+
+    op.create_table('concern',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('school_id', sa.Uuid(), nullable=False),
+    sa.Column('student_id', sa.Uuid(), nullable=False),
+    sa.Column('reporter_id', sa.Uuid(), nullable=False),
+    sa.Column('source', sa.String(length=12), nullable=False),
+    sa.Column('hotline_call_id', sa.Uuid(), nullable=True),
+    sa.Column('urgency', sa.String(length=20), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('raised_to', sa.SmallInteger(), nullable=True),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('seen_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('seen_by_id', sa.Uuid(), nullable=True),
+    sa.Column('acted_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('acted_by_id', sa.Uuid(), nullable=True),
+    sa.Column('category_ct', wellbeing.core.fields.EncryptedBlob(), nullable=False),
+    sa.Column('text_ct', wellbeing.core.fields.EncryptedBlob(), nullable=False),
+    sa.Column('action_note_ct', wellbeing.core.fields.EncryptedBlob(), nullable=True),
+    sa.ForeignKeyConstraint(['acted_by_id'], ['user_account.id'], name=op.f('fk_concern_acted_by_id_user_account')),
+    sa.ForeignKeyConstraint(['hotline_call_id'], ['hotline_call.id'], name=op.f('fk_concern_hotline_call_id_hotline_call')),
+    sa.ForeignKeyConstraint(['reporter_id'], ['user_account.id'], name=op.f('fk_concern_reporter_id_user_account')),
+    sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_concern_school_id_school')),
+    sa.ForeignKeyConstraint(['seen_by_id'], ['user_account.id'], name=op.f('fk_concern_seen_by_id_user_account')),
+    sa.ForeignKeyConstraint(['student_id'], ['student.id'], name=op.f('fk_concern_student_id_student')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_concern'))
+    )
+    with op.batch_alter_table('concern', schema=None) as batch_op:
+        batch_op.create_index('ix_concern_created', ['created_at'], unique=False)
+        batch_op.create_index('ix_concern_reporter_created', ['reporter_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_concern_school_status_created', ['school_id', 'status', 'created_at'], unique=False)
+        batch_op.create_index('ix_concern_student_created', ['student_id', 'created_at'], unique=False)
+
+    op.create_table('guardian_contact',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('student_id', sa.Uuid(), nullable=False),
+    sa.Column('school_id', sa.Uuid(), nullable=False),
+    sa.Column('crisis_id', sa.Uuid(), nullable=True),
+    sa.Column('staff_id', sa.Uuid(), nullable=False),
+    sa.Column('relation', sa.String(length=20), nullable=False),
+    sa.Column('channel', sa.String(length=12), nullable=False),
+    sa.Column('contacted_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('summary_ct', wellbeing.core.fields.EncryptedBlob(), nullable=False),
+    sa.ForeignKeyConstraint(['crisis_id'], ['crisis.id'], name=op.f('fk_guardian_contact_crisis_id_crisis')),
+    sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_guardian_contact_school_id_school')),
+    sa.ForeignKeyConstraint(['staff_id'], ['user_account.id'], name=op.f('fk_guardian_contact_staff_id_user_account')),
+    sa.ForeignKeyConstraint(['student_id'], ['student.id'], name=op.f('fk_guardian_contact_student_id_student')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_guardian_contact'))
+    )
+    with op.batch_alter_table('guardian_contact', schema=None) as batch_op:
+        batch_op.create_index('ix_guardian_contact_student_at', ['student_id', 'contacted_at'], unique=False)
+
+    op.create_table('alert_recipient',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('alert_id', sa.Uuid(), nullable=False),
+    sa.Column('step_id', sa.Uuid(), nullable=False),
+    sa.Column('user_id', sa.Uuid(), nullable=False),
+    sa.Column('rung', sa.SmallInteger(), nullable=False),
+    sa.Column('channel', sa.String(length=8), nullable=False),
+    sa.Column('notified_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('outbox_id', sa.Uuid(), nullable=True),
+    sa.ForeignKeyConstraint(['alert_id'], ['alert.id'], name=op.f('fk_alert_recipient_alert_id_alert')),
+    sa.ForeignKeyConstraint(['step_id'], ['alert_step.id'], name=op.f('fk_alert_recipient_step_id_alert_step')),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_alert_recipient_user_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_recipient'))
+    )
+    with op.batch_alter_table('alert_recipient', schema=None) as batch_op:
+        batch_op.create_index('ix_alert_recipient_alert_user', ['alert_id', 'user_id'], unique=False)
+        batch_op.create_index('ix_alert_recipient_step', ['step_id'], unique=False)
+
+    op.create_table('crisis_step',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('crisis_id', sa.Uuid(), nullable=False),
+    sa.Column('step', sa.String(length=24), nullable=False),
+    sa.Column('outcome', sa.String(length=16), nullable=True),
+    sa.Column('done_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('done_by_id', sa.Uuid(), nullable=False),
+    sa.Column('guardian_contact_id', sa.Uuid(), nullable=True),
+    sa.Column('followup_id', sa.Uuid(), nullable=True),
+    sa.Column('note_ct', wellbeing.core.fields.EncryptedBlob(), nullable=True),
+    sa.ForeignKeyConstraint(['crisis_id'], ['crisis.id'], name=op.f('fk_crisis_step_crisis_id_crisis')),
+    sa.ForeignKeyConstraint(['done_by_id'], ['user_account.id'], name=op.f('fk_crisis_step_done_by_id_user_account')),
+    sa.ForeignKeyConstraint(['guardian_contact_id'], ['guardian_contact.id'], name=op.f('fk_crisis_step_guardian_contact_id_guardian_contact')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_crisis_step')),
+    sa.UniqueConstraint('crisis_id', 'step', name=op.f('uq_crisis_step_crisis_id_step'))
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('crisis_step')
+    with op.batch_alter_table('alert_recipient', schema=None) as batch_op:
+        batch_op.drop_index('ix_alert_recipient_step')
+        batch_op.drop_index('ix_alert_recipient_alert_user')
+
+    op.drop_table('alert_recipient')
+    with op.batch_alter_table('guardian_contact', schema=None) as batch_op:
+        batch_op.drop_index('ix_guardian_contact_student_at')
+
+    op.drop_table('guardian_contact')
+    with op.batch_alter_table('concern', schema=None) as batch_op:
+        batch_op.drop_index('ix_concern_student_created')
+        batch_op.drop_index('ix_concern_school_status_created')
+        batch_op.drop_index('ix_concern_reporter_created')
+        batch_op.drop_index('ix_concern_created')
+
+    op.drop_table('concern')
+    with op.batch_alter_table('alert_step', schema=None) as batch_op:
+        batch_op.drop_index('ix_alert_step_alert')
+
+    op.drop_table('alert_step')
+    with op.batch_alter_table('alert_inbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_alert_inbox_user_open')
+
+    op.drop_table('alert_inbox')
+    with op.batch_alter_table('tier_decision', schema=None) as batch_op:
+        batch_op.drop_index('ix_tier_decision_student_effective')
+        batch_op.drop_index('ix_tier_decision_status_school')
+
+    op.drop_table('tier_decision')
+    with op.batch_alter_table('screening_response', schema=None) as batch_op:
+        batch_op.drop_index('ix_screening_response_student')
+        batch_op.drop_index('ix_screening_response_progress')
+
+    op.drop_table('screening_response')
+    with op.batch_alter_table('hotline_call', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_hotline_call_student_id'))
+        batch_op.drop_index('ix_hotline_call_district_called')
+
+    op.drop_table('hotline_call')
+    with op.batch_alter_table('followup', schema=None) as batch_op:
+        batch_op.drop_index('ix_followup_student_state')
+        batch_op.drop_index('ix_followup_state_due')
+        batch_op.drop_index('ix_followup_owner_state_due')
+
+    op.drop_table('followup')
+    with op.batch_alter_table('crisis', schema=None) as batch_op:
+        batch_op.drop_index('ix_crisis_student_status')
+        batch_op.drop_index('ix_crisis_status_school_opened')
+        batch_op.drop_index('ix_crisis_opened')
+
+    op.drop_table('crisis')
     with op.batch_alter_table('break_glass', schema=None) as batch_op:
         batch_op.drop_index('ix_break_glass_user_student')
+        batch_op.drop_index('ix_break_glass_review')
 
     op.drop_table('break_glass')
+    with op.batch_alter_table('alert', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_alert_student_id'))
+        batch_op.drop_index('ix_alert_state_next_step')
+        batch_op.drop_index('ix_alert_state_due')
+        batch_op.drop_index('ix_alert_school_state')
+        batch_op.drop_index('ix_alert_kind_source')
+        batch_op.drop_index('ix_alert_district_state')
+
+    op.drop_table('alert')
     with op.batch_alter_table('student', schema=None) as batch_op:
         batch_op.drop_index('ix_student_school_tier')
         batch_op.drop_index('ix_student_name_bidx')
@@ -259,11 +742,28 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_student_class_id'))
 
     op.drop_table('student')
+    with op.batch_alter_table('screening_kiosk', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_screening_kiosk_campaign_id'))
+
+    op.drop_table('screening_kiosk')
+    with op.batch_alter_table('screening_campaign_school', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_screening_campaign_school_school_id'))
+
+    op.drop_table('screening_campaign_school')
     with op.batch_alter_table('membership', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_membership_user_id'))
         batch_op.drop_index('ix_membership_school_role')
 
     op.drop_table('membership')
+    with op.batch_alter_table('screening_column_mapping', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_screening_column_mapping_school_id'))
+
+    op.drop_table('screening_column_mapping')
+    with op.batch_alter_table('screening_campaign', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_screening_campaign_school_id'))
+        batch_op.drop_index(batch_op.f('ix_screening_campaign_district_id'))
+
+    op.drop_table('screening_campaign')
     with op.batch_alter_table('school_class', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_school_class_school_id'))
 
@@ -276,6 +776,24 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_school_district_id'))
 
     op.drop_table('school')
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_message_user_id'))
+        batch_op.drop_index('ix_outbox_message_state_next')
+
+    op.drop_table('outbox_message')
+    with op.batch_alter_table('notice', schema=None) as batch_op:
+        batch_op.drop_index('ix_notice_user_read')
+        batch_op.drop_index('ix_notice_user_kind_ref')
+
+    op.drop_table('notice')
+    with op.batch_alter_table('district_policy', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_district_policy_district_id'))
+
+    op.drop_table('district_policy')
+    with op.batch_alter_table('calendar_token', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_calendar_token_user_id'))
+
+    op.drop_table('calendar_token')
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_token_user_id'))
 
@@ -285,10 +803,13 @@ def downgrade() -> None:
     op.drop_table('data_key')
     op.drop_table('audit_verification')
     with op.batch_alter_table('audit_entry', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_entry_unsealed', postgresql_where=sa.text('seq IS NULL'), sqlite_where=sa.text('seq IS NULL'))
+        batch_op.drop_index('ix_audit_entry_time_id')
         batch_op.drop_index('ix_audit_entry_student_time')
         batch_op.drop_index('ix_audit_entry_school_time')
+        batch_op.drop_index('ix_audit_entry_request')
         batch_op.drop_index('ix_audit_entry_outcome_time')
-        batch_op.drop_index(batch_op.f('ix_audit_entry_occurred_at'))
+        batch_op.drop_index('ix_audit_entry_break_glass')
         batch_op.drop_index('ix_audit_entry_actor_time')
         batch_op.drop_index('ix_audit_entry_action_time')
 

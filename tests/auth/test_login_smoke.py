@@ -17,7 +17,9 @@ def test_login_form_signs_in_and_audits(client, db_session, env, audit_entries):
 
 
 def test_wrong_password_is_refused_and_recorded(client, db_session, env, audit_entries):
-    make_user(db_session, env.settings, Role.PSYCH_TEACHER, school=make_school(db_session), username="wu")
+    make_user(
+        db_session, env.settings, Role.PSYCH_TEACHER, school=make_school(db_session), username="wu"
+    )
     response = client.post("/login", data={"username": "wu", "password": "nope-nope-1"})
     assert response.status_code == 200
     assert client.get("/").status_code == 302

@@ -89,7 +89,9 @@ def test_format_carries_version_and_key_id(keyring):
 
 def test_one_hundred_thousand_encryptions_use_distinct_nonces(keyring):
     start, end = crypto.HEADER.size, crypto.HEADER.size + crypto.NONCE_BYTES
-    nonces = {keyring.encrypt(b"same", Purpose.IDENTITY, CONTEXT)[start:end] for _ in range(100_000)}
+    nonces = {
+        keyring.encrypt(b"same", Purpose.IDENTITY, CONTEXT)[start:end] for _ in range(100_000)
+    }
     assert len(nonces) == 100_000
 
 
@@ -110,7 +112,9 @@ def test_blind_index_ignores_width_case_and_spaces_but_not_scope(keyring, value)
 
 
 def test_full_width_and_half_width_digits_share_an_index(keyring):
-    assert keyring.blind_index("i", "s", "Ｓ２０２４０１") == keyring.blind_index("i", "s", "s202401")
+    assert keyring.blind_index("i", "s", "Ｓ２０２４０１") == keyring.blind_index(
+        "i", "s", "s202401"
+    )
 
 
 def test_encrypted_attributes_round_trip_text_date_and_json(db_session):
@@ -152,7 +156,9 @@ def test_key_file_is_written_private_and_loads(tmp_path):
     material = crypto.generate_key_material()
     crypto.write_key_file(path, material)
     assert (path.stat().st_mode & 0o777) == 0o600
-    assert crypto.load_key_material(str(path), None).master_fingerprint == material.master_fingerprint
+    assert (
+        crypto.load_key_material(str(path), None).master_fingerprint == material.master_fingerprint
+    )
     with pytest.raises(FileExistsError):
         crypto.write_key_file(path, material)
 
@@ -160,7 +166,7 @@ def test_key_file_is_written_private_and_loads(tmp_path):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("not json", "not valid"),
+        ("not json", "not JSON"),
         (json.dumps({"format": "other"}), "format"),
         (json.dumps({"format": crypto.KEY_FILE_FORMAT, "master_key": "c2hvcnQ="}), "32"),
     ],

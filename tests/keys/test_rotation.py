@@ -45,7 +45,9 @@ def _read_all(env, keyring) -> dict:  # type: ignore[no-untyped-def]
     token = crypto.bind_keyring(keyring)
     try:
         with env.db.session() as session:
-            return {s.id: (s.name, s.national_id, s.guardians) for s in session.scalars(select(Student))}
+            return {
+                s.id: (s.name, s.national_id, s.guardians) for s in session.scalars(select(Student))
+            }
     finally:
         crypto.unbind_keyring(token)
 
@@ -63,7 +65,9 @@ def test_rotate_reencrypts_every_value_and_retires_the_old_key(fresh_env):
     with fresh_env.db.session() as session:
         rows = {(r.purpose, r.version): r for r in key_status(session)}
     assert rows[("identity", 1)].state == "retired" and rows[("identity", 1)].values == 0
-    assert rows[("identity", 2)].state == "primary" and rows[("identity", 2)].values >= 3 * len(expected)
+    assert rows[("identity", 2)].state == "primary" and rows[("identity", 2)].values >= 3 * len(
+        expected
+    )
 
     status = runner.invoke(main, ["keys", "status"], env=_cli_env(fresh_env))
     assert status.exit_code == 0
@@ -77,7 +81,9 @@ def test_rewrap_moves_keys_under_a_new_master_without_touching_rows(fresh_env, t
     new_file = tmp_path / "new-master.json"
     runner = CliRunner()
     assert runner.invoke(main, ["keys", "generate", str(new_file)]).exit_code == 0
-    result = runner.invoke(main, ["keys", "rewrap", "--new-key-file", str(new_file)], env=_cli_env(fresh_env))
+    result = runner.invoke(
+        main, ["keys", "rewrap", "--new-key-file", str(new_file)], env=_cli_env(fresh_env)
+    )
     assert result.exit_code == 0, result.output
 
     with fresh_env.db.session() as session:
@@ -116,7 +122,7 @@ def test_rotation_while_the_app_writes_loses_nothing(fresh_env):
                     assert student.name is not None  # a read under whichever key it carries
                     student.name = new_name
                 written[student_id] = new_name
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             crypto.unbind_keyring(token)

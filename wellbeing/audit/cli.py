@@ -25,7 +25,8 @@ def seal() -> None:
 
 @group.command("checkpoint")
 def checkpoint() -> None:
-    """Seal everything committed, then write a signed checkpoint to WELLBEING_AUDIT_CHECKPOINT_DIR."""
+    """Seal everything committed, then write a signed checkpoint to
+    WELLBEING_AUDIT_CHECKPOINT_DIR."""
     from ..cli import app_context
 
     with app_context() as ctx:
@@ -34,14 +35,18 @@ def checkpoint() -> None:
 
 
 @group.command("verify")
-@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              help="Default: the newest file in WELLBEING_AUDIT_CHECKPOINT_DIR, if any.")  # fmt: skip
+@click.option(
+    "--checkpoint", "checkpoint_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Default: the newest file in WELLBEING_AUDIT_CHECKPOINT_DIR, if any.",
+)  # fmt: skip
 def verify(checkpoint_file: Path | None) -> None:
     """Walk the chain; exit 0 when intact, 3 naming the first bad entry otherwise."""
     from ..cli import EXIT_INTEGRITY, app_context
 
     with app_context() as ctx:
-        path = checkpoint_file or audit.latest_checkpoint_file(Path(ctx.settings.audit_checkpoint_dir))
+        directory = Path(ctx.settings.audit_checkpoint_dir)
+        path = checkpoint_file or audit.latest_checkpoint_file(directory)
         try:
             cp = audit.Checkpoint.load(path) if path else None
         except (ValueError, TypeError, OSError):
@@ -49,8 +54,10 @@ def verify(checkpoint_file: Path | None) -> None:
             raise SystemExit(EXIT_INTEGRITY) from None
         result = audit.verify_and_record(ctx.db, cp)
     against = f" against checkpoint seq {cp.seq}" if cp else " (no checkpoint)"
-    click.echo(f"checked {result.checked} sealed entries{against}; {result.unsealed} not sealed yet")
+    click.echo(f"checked {result.checked} sealed entries{against}")
+    click.echo(f"{result.unsealed} entries not sealed yet")
     if not result.ok:
-        click.echo(f"TAMPERED: {result.message}", err=True)
+        where = f" (first bad entry: seq {result.first_bad_seq})" if result.first_bad_seq else ""
+        click.echo(f"TAMPERED: {result.message}{where}", err=True)
         raise SystemExit(EXIT_INTEGRITY)
     click.echo("intact")

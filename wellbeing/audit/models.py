@@ -6,7 +6,18 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Uuid,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.crypto import Encrypted, EncryptedBlob, Kind, Purpose
@@ -15,13 +26,23 @@ from ..db import Base, UTCDateTime, created_at, uuidpk
 
 class AuditEntry(Base):
     __tablename__ = "audit_entry"
+    # The console filters by one of these and pages by (occurred_at, id) descending: each index
+    # ends with both, so a filtered page is one index range scan on SQLite and PostgreSQL.
     __table_args__ = (
-        Index("ix_audit_entry_student_time", "student_id", "occurred_at"),
-        Index("ix_audit_entry_actor_time", "actor_user_id", "occurred_at"),
-        Index("ix_audit_entry_school_time", "school_id", "occurred_at"),
-        Index("ix_audit_entry_action_time", "action", "occurred_at"),
-        Index("ix_audit_entry_outcome_time", "outcome", "occurred_at"),
-    )
+        Index("ix_audit_entry_time_id", "occurred_at", "id"),
+        Index("ix_audit_entry_student_time", "student_id", "occurred_at", "id"),
+        Index("ix_audit_entry_actor_time", "actor_user_id", "occurred_at", "id"),
+        Index("ix_audit_entry_school_time", "school_id", "occurred_at", "id"),
+        Index("ix_audit_entry_action_time", "action", "occurred_at", "id"),
+        Index("ix_audit_entry_outcome_time", "outcome", "occurred_at", "id"),
+        Index("ix_audit_entry_break_glass", "break_glass_id", "occurred_at", "id"),
+        Index("ix_audit_entry_request", "request_id"),
+        # The sequencer's work list: entries not sealed yet, in insertion order.
+        Index(
+            "ix_audit_entry_unsealed", "id",
+            postgresql_where=text("seq IS NULL"), sqlite_where=text("seq IS NULL"),
+        ),
+    )  # fmt: skip
 
     # Insertion order; the chain order is ``seq``, assigned when the sequencer seals the entry.
     id: Mapped[int] = mapped_column(
@@ -29,7 +50,7 @@ class AuditEntry(Base):
     )
     seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     mac: Mapped[bytes | None] = mapped_column(LargeBinary(32))
-    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     actor_username: Mapped[str | None] = mapped_column(String(64))
     actor_role: Mapped[str | None] = mapped_column(String(20))
@@ -81,7 +102,10 @@ class BreakGlass(Base):
     """Time-boxed access to one student outside the actor's scope, with a written reason."""
 
     __tablename__ = "break_glass"
-    __table_args__ = (Index("ix_break_glass_user_student", "user_id", "student_id", "expires_at"),)
+    __table_args__ = (
+        Index("ix_break_glass_user_student", "user_id", "student_id", "expires_at"),
+        Index("ix_break_glass_review", "reviewed_at", "started_at"),
+    )
 
     id: Mapped[uuidpk]
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))

@@ -24,7 +24,9 @@ def group() -> None:
 @click.option("--class", "class_label", help="Class as GRADE/LABEL, e.g. 7/2班 (class teachers).")
 @click.option("--name", "display_name")
 @click.option("--email")
-@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
+@click.option(
+    "--password-stdin", is_flag=True, required=True, help="Read the password from standard input."
+)
 def create(username: str, role: str, school_code: str | None, class_label: str | None,
            display_name: str | None, email: str | None, password_stdin: bool) -> None:  # fmt: skip
     """Create a user with one membership."""
@@ -45,12 +47,33 @@ def create(username: str, role: str, school_code: str | None, class_label: str |
                     if school is None or "/" not in class_label:
                         raise OrgError("--class needs --school and the form GRADE/LABEL")
                     grade, label = class_label.split("/", 1)
-                    school_class = find_class(session, school.id, int(grade), label) if grade.isdigit() else None
+                    school_class = (
+                        find_class(session, school.id, int(grade), label)
+                        if grade.isdigit()
+                        else None
+                    )
                     if school_class is None:
                         raise OrgError(f"no class {class_label} in school {school_code}")
                 user = create_user(session, None, ctx.settings, username=username, password=password,
                                    display_name=display_name, email=email)  # fmt: skip
-                grant_membership(session, None, user, Role(role), school=school, school_class=school_class)
+                grant_membership(
+                    session, None, user, Role(role), school=school, school_class=school_class
+                )
         except (OrgError, PasswordPolicyError) as exc:
             raise Refused(str(exc)) from None
     click.echo(f"user {username.strip().lower()} created with role {role}")
+
+
+@group.command("reset-mfa")
+@click.argument("username")
+def reset_mfa(username: str) -> None:
+    """Remove USERNAME's second factor (lost phone); they enrol again at the next sign-in."""
+    from ..cli import Refused, app_context
+    from .services import admin_reset_mfa, find_user
+
+    with app_context() as ctx, ctx.db.session() as session:
+        user = find_user(session, username)
+        if user is None:
+            raise Refused(f"no user {username}")
+        admin_reset_mfa(session, None, user)
+    click.echo(f"two-factor authentication removed for {user.username}; all sessions ended")

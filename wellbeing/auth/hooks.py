@@ -1,17 +1,40 @@
-"""Per-request identification: browser session cookie or API bearer token → ``g.principal``."""
+"""Per-request identification: browser session cookie or API bearer token → ``g.principal``.
+
+Order of the checks on every request (one ``before_request``):
+
+1. identify: on ``/api/`` with an ``Authorization: Bearer`` header, only the token counts (an
+   unknown, expired or revoked token, or a disabled user, is a JSON 401 at once, whatever the
+   route); otherwise the browser session cookie;
+2. CSRF (Flask-WTF): checked here rather than before identification, and skipped only for
+   requests authenticated by a bearer token: browsers never attach that header on their own,
+   so a forged cross-site request cannot carry it. Cookie-authenticated posts to ``/api/``
+   still need the CSRF token (form field or ``X-CSRFToken`` header);
+3. second factor: a browser session of a user whose role requires TOTP and whose session has
+   not passed it (after an MFA reset, or a role granted later) may only enrol, sign out or
+   change the language.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
-from flask import Flask, current_app, g, request, session
-from sqlalchemy import select
+from flask import Flask, Response, current_app, g, redirect, request, session, url_for
 
 from ..core import crypto
-from ..core.authz import Permission
-from ..db import get_session, utcnow
-from .models import ApiToken, User
-from .services import build_principal, load_session
+from ..db import get_session
+from ..extensions import csrf
+from .models import User
+from .services import (
+    TOKEN_PREFIX,
+    authenticate_token,
+    build_principal,
+    load_session,
+    mfa_required,
+    token_permissions,
+)
+
+# Endpoints a session that still owes its second factor may use.
+MFA_PENDING_ENDPOINTS = frozenset({"auth.mfa_enrol", "auth.logout", "auth.set_locale", "static"})
 
 
 def _identify_browser() -> None:
@@ -29,20 +52,26 @@ def _identify_browser() -> None:
     g.user_session = row
 
 
-def _identify_bearer(header: str) -> None:
-    token = header.removeprefix("Bearer ").strip()
+def _identify_bearer(header: str) -> Response | None:
+    from ..web import api_error
+
+    g.auth_method = "bearer"
+    token = header[len("Bearer ") :].strip()
     db_session = get_session()
-    row = db_session.scalar(select(ApiToken).where(ApiToken.token_digest == crypto.token_digest(token)))
-    now = utcnow()
-    if row is None or not row.usable(now):
-        return
-    user = db_session.get(User, row.user_id)
-    if user is None or not user.active:
-        return
-    row.last_used_at = now
-    scopes = frozenset(Permission(s) for s in row.scope_list if s in Permission._value2member_map_)
-    principal = dataclasses.replace(build_principal(db_session, user), token_scopes=scopes)
-    _set_principal(user, principal, "token:" + row.prefix)
+    found = authenticate_token(db_session, token)
+    if found is None:
+        response = api_error(401, "invalid_token", "The API token is unknown, expired or revoked.")
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+    row, user = found
+    principal = dataclasses.replace(
+        build_principal(db_session, user), token_scopes=token_permissions(row.scope_list)
+    )
+    g.api_token = row
+    # audit_entry.session_hash holds 16 characters: "tok:" and the 8 characters that follow
+    # "wbp_" (the prefix shown on the account page), so entries can be traced to the token.
+    _set_principal(user, principal, "tok:" + row.prefix.removeprefix(TOKEN_PREFIX)[:12])
+    return None
 
 
 def _set_principal(user: User, principal, session_hash: str) -> None:  # type: ignore[no-untyped-def]
@@ -57,15 +86,45 @@ def _set_principal(user: User, principal, session_hash: str) -> None:  # type: i
     )
 
 
-def _identify() -> None:
-    if request.endpoint == "static":
-        return
+def _is_bearer() -> bool:
     header = request.headers.get("Authorization", "")
-    if request.path.startswith("/api/") and header.startswith("Bearer "):
-        _identify_bearer(header)
+    return request.path.startswith("/api/") and header.startswith("Bearer ")
+
+
+def _check_csrf() -> None:
+    if not current_app.config.get("WTF_CSRF_ENABLED", True) or g.get("auth_method") == "bearer":
+        return
+    csrf.protect(apply_exemptions=True)
+
+
+def _enforce_mfa() -> Response | None:
+    row = g.get("user_session")
+    if row is None or row.mfa_passed or request.endpoint in MFA_PENDING_ENDPOINTS:
+        return None
+    if not mfa_required(g.user):
+        return None
+    if request.path.startswith("/api/"):
+        from ..web import api_error
+
+        return api_error(403, "mfa_required", "Set up two-factor authentication first.")
+    return redirect(url_for("auth.mfa_enrol"))
+
+
+def _identify() -> Response | None:
+    if request.endpoint == "static":
+        return None
+    if _is_bearer():
+        refused = _identify_bearer(request.headers["Authorization"])
+        if refused is not None:
+            return refused
     else:
         _identify_browser()
+    _check_csrf()
+    return _enforce_mfa()
 
 
 def init_auth(app: Flask) -> None:
+    # CSRF is checked in ``_identify`` (after identification) instead of Flask-WTF's own hook,
+    # which would run first and could not exempt bearer-token requests.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     app.before_request(_identify)

@@ -1,19 +1,43 @@
-"""Sign in (password, then TOTP), sign out, language, the account page."""
+"""Sign in (password, then TOTP or forced enrolment), sign out, language, the account page:
+second factor enrolment and reset, password change, personal API tokens."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+import datetime as dt
+import uuid
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 
 from ..config import SUPPORTED_LOCALES
 from ..core.authz import Permission
-from ..db import get_session
+from ..db import get_session, utcnow
 from ..extensions import limiter
+from ..ui import nav_item
 from ..web import require
 from . import services
-from .forms import LoginForm, TotpForm
+from .forms import LoginForm, MfaResetForm, PasswordChangeForm, TokenForm, TotpForm
+from .models import User
 
 bp = Blueprint("auth", __name__)
+
+# The password step is valid for this long: the second factor (or enrolment) must follow.
+PENDING_LOGIN_SECONDS = 600
+
+nav_item("auth.account", _l("My account"), Permission.SELF_ACCOUNT, order=95)
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -28,8 +52,22 @@ def _username_key() -> str:
     return "login-user:" + (request.form.get("username", "") or "").strip().lower()[:64]
 
 
+def _pending_key() -> str:
+    return "login-pending:" + str(session.get("pending_user", ""))
+
+
+def _user_key() -> str:
+    user = g.get("user")
+    return "reauth:" + (str(user.id) if user is not None else request.remote_addr or "")
+
+
+def _failed(response) -> bool:  # type: ignore[no-untyped-def]
+    """Only failed attempts count towards the throttles (a success redirects)."""
+    return response.status_code != 302
+
+
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return url_for("auth.home")
 
@@ -40,20 +78,29 @@ def home():  # type: ignore[no-untyped-def]
     return render_template("auth/home.html")
 
 
+# --------------------------------------------------------------------------- sign in
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @require(Permission.PUBLIC)
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, key_func=_username_key, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed)
+@limiter.limit(_login_limit, key_func=_username_key, methods=["POST"], deduct_when=_failed)
 def login():  # type: ignore[no-untyped-def]
     form = LoginForm()
     if form.validate_on_submit():
-        step = services.check_password_step(get_session(), _settings(), form.username.data, form.password.data)
+        step = services.check_password_step(
+            get_session(), _settings(), form.username.data, form.password.data
+        )
         if step.user is None:
             services.record_failed_login(form.username.data, request.remote_addr, "password")
             flash(_("Wrong username or password."), "error")
             return render_template("auth/login.html", form=form), 200
-        session.clear()
+        locale = session.get("locale")
+        session.clear()  # a new login starts from a clean cookie (no fixation)
+        if locale:
+            session["locale"] = locale
         session["pending_user"] = str(step.user.id)
+        session["pending_at"] = int(utcnow().timestamp())
         session["next"] = _safe_next(request.args.get("next"))
         if step.needs_totp:
             return redirect(url_for("auth.login_totp"))
@@ -63,33 +110,40 @@ def login():  # type: ignore[no-untyped-def]
     return render_template("auth/login.html", form=form)
 
 
-def _pending_user():  # type: ignore[no-untyped-def]
-    from .models import User
-
-    user_id = session.get("pending_user")
-    if not user_id:
+def _pending_user() -> User | None:
+    """The user who passed the password step of this browser's login, if recent enough."""
+    user_id, started = session.get("pending_user"), session.get("pending_at")
+    if not user_id or not isinstance(started, int):
         return None
-    import uuid
-
-    user = get_session().get(User, uuid.UUID(user_id))
+    if int(utcnow().timestamp()) - started > PENDING_LOGIN_SECONDS:
+        session.pop("pending_user", None)
+        return None
+    try:
+        user = get_session().get(User, uuid.UUID(user_id))
+    except ValueError:
+        return None
     return user if user is not None and user.active else None
 
 
-def _finish_login(user, mfa_passed: bool):  # type: ignore[no-untyped-def]
+def _finish_login(user: User, mfa_passed: bool):  # type: ignore[no-untyped-def]
     next_url = session.get("next") or url_for("auth.home")
+    locale = session.get("locale")
     new = services.complete_login(get_session(), user, request.remote_addr, mfa_passed)
     session.clear()
     session["sid"] = new.token
+    if locale:
+        session["locale"] = locale
     session.permanent = False
     return redirect(next_url)
 
 
 @bp.route("/login/totp", methods=["GET", "POST"])
 @require(Permission.PUBLIC)
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed)
+@limiter.limit(_login_limit, key_func=_pending_key, methods=["POST"], deduct_when=_failed)
 def login_totp():  # type: ignore[no-untyped-def]
     user = _pending_user()
-    if user is None:
+    if user is None or not user.totp_enabled:
         return redirect(url_for("auth.login"))
     form = TotpForm()
     if form.validate_on_submit():
@@ -121,14 +175,171 @@ def set_locale():  # type: ignore[no-untyped-def]
     return redirect(_safe_next(request.form.get("next")))
 
 
+# --------------------------------------------------------------------------- account
+
+
 @bp.get("/account")
 @require(Permission.SELF_ACCOUNT)
 def account():  # type: ignore[no-untyped-def]
-    return render_template("auth/account.html")
+    return render_template(
+        "auth/account.html",
+        mfa_required=services.mfa_required(g.user),
+        locales=SUPPORTED_LOCALES,
+    )
 
 
 @bp.route("/account/mfa/enrol", methods=["GET", "POST"])
 @require(Permission.PUBLIC)
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed)
 def mfa_enrol():  # type: ignore[no-untyped-def]
-    """Placeholder until enrolment lands: see issue 2 (TOTP enrolment by QR code)."""
-    return redirect(url_for("auth.login"))
+    """Set up TOTP: for a signed-in user, or right after the password step of a user whose role
+    requires a second factor (who gets a session only once this succeeds)."""
+    signed_in = g.get("user") is not None and g.get("user_session") is not None
+    user = g.user if signed_in else _pending_user()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    if user.totp_enabled:
+        if signed_in:
+            flash(_("Two-factor authentication is already set up."), "success")
+            return redirect(url_for("auth.account"))
+        return redirect(url_for("auth.login_totp"))
+    secret = services.pending_totp_secret(user)
+    form = TotpForm()
+    if form.validate_on_submit():
+        if services.confirm_enrolment(get_session(), user, form.code.data):
+            if not signed_in:
+                return _finish_login(user, mfa_passed=True)
+            services.mark_session_mfa(g.user_session)
+            flash(_("Two-factor authentication is set up."), "success")
+            return redirect(url_for("auth.account"))
+        flash(_("That code is not valid, or was already used."), "error")
+    uri = services.totp_uri(user, secret)
+    return render_template(
+        "auth/enrol.html",
+        form=form,
+        secret=secret,
+        qr_svg=Markup(services.totp_qr_svg(uri)),  # noqa: S704 (generated SVG: a path only)
+        required=services.mfa_required(user),
+        signed_in=signed_in,
+    )
+
+
+def _reauth_form(form):  # type: ignore[no-untyped-def]
+    if not g.user.totp_enabled:
+        del form.code
+    return form
+
+
+def _reauthenticated(form, purpose: str) -> bool:  # type: ignore[no-untyped-def]
+    code = form.code.data if "code" in form else None
+    ok = services.reauthenticate(
+        get_session(), _settings(), g.user, form.current_password.data, code,
+        purpose=purpose, current=g.user_session,
+    )  # fmt: skip
+    if not ok:
+        flash(_("Your current password or code is not right."), "error")
+    return ok
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@require(Permission.SELF_ACCOUNT)
+@limiter.limit(_login_limit, key_func=_user_key, methods=["POST"], deduct_when=_failed)
+def change_password():  # type: ignore[no-untyped-def]
+    form = _reauth_form(PasswordChangeForm())
+    if form.validate_on_submit() and _reauthenticated(form, "password"):
+        try:
+            ended = services.change_password(
+                get_session(), _settings(), g.user, form.new_password.data, g.user_session
+            )
+        except services.PasswordPolicyError as exc:
+            form.new_password.errors = [*form.new_password.errors, str(exc)]
+        else:
+            flash(
+                _("Your password was changed. Other sessions signed out: %(n)d.", n=ended),
+                "success",
+            )
+            return redirect(url_for("auth.account"))
+    return render_template("auth/password.html", form=form)
+
+
+@bp.route("/account/mfa/reset", methods=["GET", "POST"])
+@require(Permission.SELF_ACCOUNT)
+@limiter.limit(_login_limit, key_func=_user_key, methods=["POST"], deduct_when=_failed)
+def mfa_reset():  # type: ignore[no-untyped-def]
+    if not g.user.totp_enabled:
+        return redirect(url_for("auth.mfa_enrol"))
+    form = _reauth_form(MfaResetForm())
+    if form.validate_on_submit() and _reauthenticated(form, "mfa_reset"):
+        services.reset_mfa(get_session(), g.user, g.user_session)
+        flash(
+            _("Two-factor authentication was removed. Set it up again with your new device."),
+            "success",
+        )
+        return redirect(url_for("auth.mfa_enrol"))
+    return render_template("auth/mfa_reset.html", form=form, required=services.mfa_required(g.user))
+
+
+# --------------------------------------------------------------------------- API tokens
+
+
+def _token_form() -> TokenForm:
+    form = TokenForm()
+    form.scopes.choices = [
+        (s.name, f"{s.name} — {s.label}") for s in services.scopes_for(g.principal)
+    ]
+    form.days.choices = [(d, _("%(n)d days", n=d)) for d in services.TOKEN_DAYS]
+    if request.method == "GET":
+        form.days.data = 90
+    return form
+
+
+def _render_tokens(form: TokenForm, new_token: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    tokens = services.list_api_tokens(get_session(), g.user)
+    return render_template(
+        "auth/tokens.html",
+        form=form,
+        tokens=tokens,
+        new_token=new_token,
+        now=utcnow(),
+        scopes=services.API_SCOPES,
+    ), status
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@require(Permission.SELF_TOKENS)
+def tokens():  # type: ignore[no-untyped-def]
+    form = _token_form()
+    if form.validate_on_submit():
+        try:
+            new = services.create_api_token(
+                get_session(), g.principal, g.user,
+                name=form.name.data, scopes=list(form.scopes.data), days=form.days.data,
+            )  # fmt: skip
+        except services.TokenError as exc:
+            flash(str(exc), "error")
+        else:
+            # Shown once, in this response only (not flashed: the cookie would carry it).
+            return _render_tokens(_token_form(), new_token=new.token)
+    return _render_tokens(form)
+
+
+@bp.post("/account/tokens/<uuid:token_id>/revoke")
+@require(Permission.SELF_TOKENS)
+def revoke_token(token_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    try:
+        services.revoke_api_token(get_session(), g.principal, token_id)
+    except services.TokenNotFound:
+        abort(404)
+    flash(_("The token was revoked."), "success")
+    return redirect(url_for("auth.tokens"))
+
+
+def token_state(token, now: dt.datetime) -> str:  # type: ignore[no-untyped-def]
+    if token.revoked_at is not None:
+        return "revoked"
+    return "active" if token.expires_at > now else "expired"
+
+
+@bp.app_template_global("token_state")
+def _token_state_global(token, now):  # type: ignore[no-untyped-def]
+    return token_state(token, now)

@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import base64
 import contextvars
+import dataclasses
 import datetime as dt
 import enum
 import json
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import g, has_request_context
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
-from ..audit.models import AuditCheckpoint, AuditEntry, AuditVerification
+from ..audit.models import AuditCheckpoint, AuditEntry, AuditVerification, BreakGlass
 from ..db import Database, utcnow
 from . import crypto
 
@@ -39,12 +40,12 @@ class AuditAction(enum.StrEnum):
     LOGIN_FAILED = "auth:session:login_failed"
     LOGOUT = "auth:session:logout"
     SESSION_REVOKED = "auth:session:revoked"
-    PASSWORD_CHANGE = "auth:password:change"
+    PASSWORD_CHANGE = "auth:password:change"  # noqa: S105 (an audit tag)
     MFA_ENROL = "auth:mfa:enrol"
     MFA_RESET = "auth:mfa:reset"
     REAUTH_FAILED = "auth:reauth:failed"
-    TOKEN_CREATE = "auth:token:create"
-    TOKEN_REVOKE = "auth:token:revoke"
+    TOKEN_CREATE = "auth:token:create"  # noqa: S105 (an audit tag)
+    TOKEN_REVOKE = "auth:token:revoke"  # noqa: S105 (an audit tag)
     LOCALE_CHANGE = "auth:locale:change"
     ACCESS_DENIED = "access:route:denied"
     BREAK_GLASS_START = "access:breakglass:start"
@@ -80,6 +81,7 @@ class AuditAction(enum.StrEnum):
     ALERT_ACK = "case:alert:acknowledge"
     ALERT_RESOLVE = "case:alert:resolve"
     ALERT_ESCALATE = "case:alert:escalate"
+    ALERT_LIST = "case:alert:list"
     CONCERN_CREATE = "case:concern:create"
     CONCERN_VIEW = "case:concern:view"
     CONCERN_UPDATE = "case:concern:update"
@@ -101,7 +103,10 @@ class AuditAction(enum.StrEnum):
     AUDIT_EXPORT = "audit:trail:export"
     AUDIT_CHECKPOINT = "audit:trail:checkpoint"
     AUDIT_VERIFY = "audit:trail:verify"
-    CALENDAR_TOKEN = "auth:calendar_token:change"
+    AUDIT_STUDENT_VIEW = "audit:trail:student"
+    AUDIT_QUEUE_VIEW = "audit:queue:view"
+    BREAK_GLASS_VIEW = "audit:breakglass:view"
+    CALENDAR_TOKEN = "auth:calendar_token:change"  # noqa: S105 (an audit tag)
     FOLLOWUP_CANCEL = "case:followup:cancel"
     EMAIL_FAILED = "system:email:failed"
 
@@ -182,7 +187,7 @@ def record(
     actor: Actor | None = None,
 ) -> AuditEntry:
     """Add one entry to ``session`` (committed with the change it records)."""
-    who = actor or current_actor()
+    who = _with_break_glass(session, actor or current_actor(), student_id)
     entry = AuditEntry(
         occurred_at=utcnow(),
         actor_user_id=who.user_id,
@@ -208,6 +213,28 @@ def record(
     if has_request_context():
         g.setdefault("audit_actions", []).append(str(action))
     return entry
+
+
+def _with_break_glass(session: Session, who: Actor, student_id: Any) -> Actor:
+    """In a request whose principal reaches ``student_id`` through a break-glass grant, tag the
+    entry with that grant (grants are only given for students outside the user's scope)."""
+    if who.break_glass_id is not None or student_id is None or not has_request_context():
+        return who
+    principal = g.get("principal")
+    if principal is None or principal.user_id != who.user_id:
+        return who
+    if student_id not in principal.break_glass_students:
+        return who
+    cache: dict[Any, uuid.UUID | None] = g.setdefault("break_glass_grants", {})
+    if student_id not in cache:
+        cache[student_id] = session.scalar(
+            select(BreakGlass.id)
+            .where(BreakGlass.user_id == who.user_id, BreakGlass.student_id == student_id,
+                   BreakGlass.ended_at.is_(None))
+            .order_by(BreakGlass.started_at.desc()).limit(1)
+        )  # fmt: skip
+    grant_id = cache[student_id]
+    return dataclasses.replace(who, break_glass_id=grant_id) if grant_id else who
 
 
 def record_now(db: Database, action: AuditAction, **kwargs: Any) -> None:
@@ -244,11 +271,15 @@ _CHAINED_FIELDS = (
 )  # fmt: skip
 
 
-def canonical(entry: AuditEntry, seq: int) -> bytes:
+def canonical(entry: Any, seq: int) -> bytes:
     """The bytes the MAC covers: every recorded field plus the sequence number."""
+    return _canonical_values([getattr(entry, name) for name in _CHAINED_FIELDS], seq)
+
+
+def _canonical_values(values: Sequence[Any], seq: int) -> bytes:
+    """:func:`canonical` of the values of ``_CHAINED_FIELDS``, in that order."""
     doc: dict[str, Any] = {"seq": seq}
-    for name in _CHAINED_FIELDS:
-        value = getattr(entry, name)
+    for name, value in zip(_CHAINED_FIELDS, values, strict=True):
         if isinstance(value, uuid.UUID):
             value = str(value)
         elif isinstance(value, dt.datetime):
@@ -271,25 +302,54 @@ def _chain_head(session: Session) -> tuple[int, bytes]:
     return (0, GENESIS) if row is None else (row[0], row[1])
 
 
-def seal_pending(db: Database, batch_size: int = 5000) -> int:
-    """Seal committed unsealed entries in insertion order; returns how many were sealed."""
+_TABLE = AuditEntry.__table__
+_ENTRY_COLUMNS = [_TABLE.c[name] for name in ("id", "seq", "mac", *_CHAINED_FIELDS)]
+_SEAL = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("b_id"))
+    .values(seq=bindparam("b_seq"), mac=bindparam("b_mac"))
+)
+
+
+def seal_batch(session: Session, limit: int = 5000) -> int:
+    """Seal up to ``limit`` committed unsealed entries inside ``session``'s transaction.
+
+    Only the sequencer takes the chain lock; requests only INSERT unsealed rows, so they never
+    wait for it (nor for each other) on the chain head.
+    """
+    session.flush()
     keyring = crypto.current_keyring()
+    _lock_chain(session)
+    seq, mac = _chain_head(session)
+    pending = session.execute(
+        select(*_ENTRY_COLUMNS).where(_TABLE.c.seq.is_(None)).order_by(_TABLE.c.id).limit(limit)
+    ).all()
+    params = []
+    for entry in pending:
+        seq += 1
+        mac = keyring.audit_mac(mac, _canonical_values(entry[3:], seq))
+        params.append({"b_id": entry.id, "b_seq": seq, "b_mac": mac})
+    if params:
+        session.execute(_SEAL, params, execution_options={"synchronize_session": False})
+    return len(params)
+
+
+def seal_pending(db: Database, batch_size: int = 5000) -> int:
+    """Seal committed unsealed entries in insertion order, one short transaction per batch;
+    returns how many were sealed."""
     sealed = 0
     while True:
         with db.session() as session:
-            _lock_chain(session)
-            seq, mac = _chain_head(session)
-            pending = session.scalars(
-                select(AuditEntry).where(AuditEntry.seq.is_(None))
-                .order_by(AuditEntry.id).limit(batch_size)
-            ).all()  # fmt: skip
-            for entry in pending:
-                seq += 1
-                mac = keyring.audit_mac(mac, canonical(entry, seq))
-                entry.seq, entry.mac = seq, mac
-            sealed += len(pending)
-        if len(pending) < batch_size:
+            count = seal_batch(session, batch_size)
+        sealed += count
+        if count < batch_size:
             return sealed
+
+
+def count_unsealed(session: Session) -> int:
+    return (
+        session.scalar(select(func.count()).select_from(_TABLE).where(_TABLE.c.seq.is_(None))) or 0
+    )
 
 
 @dataclass
@@ -308,19 +368,34 @@ class Checkpoint:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
 
 
-def write_checkpoint(db: Database, directory: Path) -> Checkpoint:
+def sign_head(session: Session, now: dt.datetime | None = None) -> Checkpoint:
+    """A signed statement of the current chain head (sealed entries only)."""
+    keyring = crypto.current_keyring()
+    seq, mac = _chain_head(session)
+    now = now or utcnow()
+    cp = Checkpoint(seq, mac.hex(), now.isoformat(), keyring.public_key_pem())
+    cp.signature = base64.b64encode(keyring.sign(cp.payload())).decode()
+    return cp
+
+
+def write_checkpoint(db: Database, directory: Path, now: dt.datetime | None = None) -> Checkpoint:
     """Seal everything committed, then sign the chain head into ``directory``."""
     seal_pending(db)
-    keyring = crypto.current_keyring()
+    now = now or utcnow()
     with db.session() as session:
-        seq, mac = _chain_head(session)
-        cp = Checkpoint(seq, mac.hex(), utcnow().isoformat(), keyring.public_key_pem())
-        cp.signature = base64.b64encode(keyring.sign(cp.payload())).decode()
+        _lock_chain(session)
+        cp = sign_head(session, now)
         directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"checkpoint-{seq:012d}-{utcnow():%Y%m%dT%H%M%S}.json"
+        path = directory / f"checkpoint-{cp.seq:012d}-{now:%Y%m%dT%H%M%S%f}.json"
         path.write_text(json.dumps(asdict(cp), indent=2), encoding="utf-8")
-        session.add(AuditCheckpoint(seq=seq, head_mac=cp.head_mac, signature=cp.signature, path=str(path)))
-        record(session, AuditAction.AUDIT_CHECKPOINT, object_type="checkpoint", detail={"seq": seq})
+        session.add(
+            AuditCheckpoint(
+                seq=cp.seq, head_mac=cp.head_mac, signature=cp.signature, path=str(path)
+            )
+        )
+        record(
+            session, AuditAction.AUDIT_CHECKPOINT, object_type="checkpoint", detail={"seq": cp.seq}
+        )
     return cp
 
 
@@ -338,26 +413,32 @@ class VerifyResult:
     message: str = "intact"
 
 
-def _iter_sealed(session: Session, batch: int = 10000) -> Iterator[AuditEntry]:
+def _iter_sealed(session: Session, batch: int = 10000) -> Iterator[Any]:
+    """Sealed entries in chain order as plain rows (keyset pages; nothing kept in the session)."""
     last = 0
     while True:
-        rows = session.scalars(
-            select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
+        rows = session.execute(
+            select(*_ENTRY_COLUMNS).where(_TABLE.c.seq > last).order_by(_TABLE.c.seq).limit(batch)
         ).all()
         if not rows:
             return
         yield from rows
-        last = rows[-1].seq or last
-        session.expunge_all()
+        last = rows[-1].seq
+
+
+def _signature_ok(checkpoint: Checkpoint) -> bool:
+    try:
+        signature = base64.b64decode(checkpoint.signature, validate=True)
+        return crypto.verify_signature(checkpoint.public_key, signature, checkpoint.payload())
+    except (ValueError, TypeError):
+        return False
 
 
 def verify_chain(session: Session, checkpoint: Checkpoint | None = None) -> VerifyResult:
     """Walk the sealed chain; name the first entry that breaks it."""
     keyring = crypto.current_keyring()
-    unsealed = session.scalar(select(func.count()).where(AuditEntry.seq.is_(None))) or 0
-    if checkpoint is not None and not crypto.verify_signature(
-        checkpoint.public_key, base64.b64decode(checkpoint.signature), checkpoint.payload()
-    ):
+    unsealed = count_unsealed(session)
+    if checkpoint is not None and not _signature_ok(checkpoint):
         return VerifyResult(False, 0, unsealed, None, "checkpoint signature is invalid")
     if checkpoint is not None and checkpoint.public_key != keyring.public_key_pem():
         return VerifyResult(False, 0, unsealed, None, "checkpoint was signed by another key")
@@ -369,7 +450,7 @@ def verify_chain(session: Session, checkpoint: Checkpoint | None = None) -> Veri
                 False, checked, unsealed, expected_seq,
                 f"entry seq {expected_seq} is missing (next is {entry.seq}, id {entry.id})",
             )  # fmt: skip
-        mac = keyring.audit_mac(mac, canonical(entry, entry.seq))
+        mac = keyring.audit_mac(mac, _canonical_values(entry[3:], entry.seq))
         if entry.mac != mac:
             return VerifyResult(
                 False, checked, unsealed, entry.seq,
@@ -387,26 +468,40 @@ def verify_chain(session: Session, checkpoint: Checkpoint | None = None) -> Veri
     if not checkpoint_seen:
         return VerifyResult(
             False, checked, unsealed, checked + 1,
-            f"chain ends at seq {checked} but the checkpoint covers seq {checkpoint.seq}"  # type: ignore[union-attr]
-            " (truncated tail)",
+            f"entries from seq {checked + 1} are missing: the chain ends at seq {checked} but "
+            f"the checkpoint covers seq {checkpoint.seq} (truncated tail)",  # type: ignore[union-attr]
         )  # fmt: skip
     return VerifyResult(True, checked, unsealed)
 
 
+def _record_verification(session: Session, result: VerifyResult) -> AuditVerification:
+    row = AuditVerification(
+        ok=result.ok, checked=result.checked, unsealed=result.unsealed,
+        first_bad_seq=result.first_bad_seq, message=result.message[:300],
+    )  # fmt: skip
+    session.add(row)
+    record(
+        session, AuditAction.AUDIT_VERIFY, object_type="chain",
+        outcome=Outcome.ALLOWED if result.ok else Outcome.ERROR,
+        detail={"checked": result.checked, "first_bad_seq": result.first_bad_seq},
+    )  # fmt: skip
+    return row
+
+
 def verify_and_record(db: Database, checkpoint: Checkpoint | None) -> VerifyResult:
+    """``audit verify``: seal, walk the chain, keep the result for the integrity panel."""
     seal_pending(db)
     with db.session() as session:
         result = verify_chain(session, checkpoint)
     with db.session() as session:
-        session.add(
-            AuditVerification(
-                ok=result.ok, checked=result.checked, unsealed=result.unsealed,
-                first_bad_seq=result.first_bad_seq, message=result.message[:300],
-            )
-        )  # fmt: skip
-        record(
-            session, AuditAction.AUDIT_VERIFY, object_type="chain",
-            outcome=Outcome.ALLOWED if result.ok else Outcome.ERROR,
-            detail={"checked": result.checked, "first_bad_seq": result.first_bad_seq},
-        )  # fmt: skip
+        _record_verification(session, result)
+    return result
+
+
+def verify_in_session(session: Session, checkpoint: Checkpoint | None = None) -> VerifyResult:
+    """The same inside one (request) transaction: seal what is committed, verify, record."""
+    while seal_batch(session) > 0:
+        pass
+    result = verify_chain(session, checkpoint)
+    _record_verification(session, result)
     return result

@@ -115,6 +115,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         _SIGNED_IN | {
             P.AUDIT_READ, P.AUDIT_EXPORT, P.AUDIT_REVIEW, P.AUDIT_INTEGRITY, P.BREAK_GLASS,
             P.SELF_INBOX,
+            P.STATS_DISTRICT,  # counts only: names need RECORD_READ, which supervisors lack
         }
     ),  # fmt: skip
     Role.ADMIN: frozenset(

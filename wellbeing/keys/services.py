@@ -97,7 +97,9 @@ def _iter_ciphertexts(session: Session, purpose: str) -> Iterator[bytes]:
 def key_status(session: Session) -> list[KeyStatus]:
     counts: Counter[int] = Counter()
     for purpose in crypto.ENCRYPTION_PURPOSES:
-        counts.update(crypto.ciphertext_key_id(blob) for blob in _iter_ciphertexts(session, purpose))
+        counts.update(
+            crypto.ciphertext_key_id(blob) for blob in _iter_ciphertexts(session, purpose)
+        )
     keys = session.scalars(select(DataKey).order_by(DataKey.purpose, DataKey.version)).all()
     return [KeyStatus(k.purpose, k.version, k.id, k.state, counts.get(k.id, 0)) for k in keys]
 
@@ -124,7 +126,9 @@ def start_rotation(session: Session, material: KeyMaterial, purpose: str) -> Dat
 
 def count_stale(session: Session, purpose: str, primary_id: int) -> int:
     return sum(
-        1 for blob in _iter_ciphertexts(session, purpose) if crypto.ciphertext_key_id(blob) != primary_id
+        1
+        for blob in _iter_ciphertexts(session, purpose)
+        if crypto.ciphertext_key_id(blob) != primary_id
     )
 
 
@@ -148,7 +152,9 @@ def reencrypt_purpose(
     rewritten = 0
     for number in range(max_passes):
         done = sum(
-            _reencrypt_field(db, model, field, primary_id, batch_size, on_progress if number == 0 else None)
+            _reencrypt_field(
+                db, model, field, primary_id, batch_size, on_progress if number == 0 else None
+            )
             for model, field in crypto.encrypted_fields(purpose)
         )
         rewritten += done

@@ -22,7 +22,9 @@ class OrgError(ValueError):
 def default_district(session: Session) -> District:
     district = session.scalar(select(District).order_by(District.created_at).limit(1))
     if district is None:
-        raise OrgError("no district exists yet: create one with `wellbeing demo` or `wellbeing schools add`")
+        raise OrgError(
+            "no district exists yet: create one with `wellbeing demo` or `wellbeing schools add`"
+        )
     return district
 
 
@@ -59,7 +61,9 @@ def create_school(session: Session, actor: Principal | None, code: str, name: st
     return school
 
 
-def update_school(session: Session, actor: Principal, school: School, name: str, active: bool) -> None:
+def update_school(
+    session: Session, actor: Principal, school: School, name: str, active: bool
+) -> None:
     ensure(actor, Permission.SCHOOLS_MANAGE)
     if not name.strip() or len(name) > 200:
         raise OrgError("school name must be 1-200 characters")
@@ -68,10 +72,14 @@ def update_school(session: Session, actor: Principal, school: School, name: str,
                  school_id=school.id, fields=["name", "active"])  # fmt: skip
 
 
-def find_class(session: Session, school_id: uuid.UUID, grade: int, label: str) -> SchoolClass | None:
+def find_class(
+    session: Session, school_id: uuid.UUID, grade: int, label: str
+) -> SchoolClass | None:
     return session.scalar(
         select(SchoolClass).where(
-            SchoolClass.school_id == school_id, SchoolClass.grade == grade, SchoolClass.label == label
+            SchoolClass.school_id == school_id,
+            SchoolClass.grade == grade,
+            SchoolClass.label == label,
         )
     )
 

@@ -46,6 +46,7 @@ text, a mapping ``{zh_CN: str, en: str}``):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import math
@@ -58,6 +59,8 @@ from typing import Any, Literal, NoReturn
 import jsonschema
 import yaml
 
+from .schema import SCHEMA, describe_error, error_path
+
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "instruments"
 
 
@@ -67,56 +70,6 @@ class InstrumentError(ValueError):
     def __init__(self, file: str, path: str, message: str) -> None:
         self.file, self.path, self.reason = file, path, message
         super().__init__(f"{file}: {path}: {message}" if path else f"{file}: {message}")
-
-
-def _obj(required: list[str], **props: Any) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": required,
-        "additionalProperties": False,
-        "properties": props,
-    }
-
-
-def _list(items: dict[str, Any], min_items: int = 0) -> dict[str, Any]:
-    return {"type": "array", "items": items, "minItems": min_items}
-
-
-_STR, _NUM, _BOOL = {"type": "string"}, {"type": "number"}, {"type": "boolean"}
-_CODE = {**_STR, "pattern": "^[a-z][a-z0-9_]*$",
-         "x-message": "must be a code: lower-case letters, digits and underscores"}  # fmt: skip
-_TEXT = {**_STR, "minLength": 1}
-_LT = _obj(["zh_CN", "en"], zh_CN=_TEXT, en=_TEXT)
-_OPTION = _obj(["value", "label"], value={"type": "integer"}, label=_LT)
-_BOUNDS = {"at_least": _NUM, "at_most": _NUM}
-_BAND = _obj(["code", "lower", "upper", "label"], code=_CODE, lower=_NUM, upper=_NUM, label=_LT)
-_SCALE_PROPS = {
-    "code": _CODE, "name": _LT, "method": {"enum": ["sum", "mean"]},
-    "items": _list(_STR, 1), "scales": _list(_STR, 1),
-    "max_missing": {"type": "integer", "minimum": 0},
-    "decimals": {"type": "integer", "minimum": 0, "maximum": 4},
-    "bands": _list(_BAND, 1), "void": _obj(["reason"], reason=_CODE, **_BOUNDS),
-}  # fmt: skip
-SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    **_obj(
-        ["code", "version", "name", "licence", "grades", "items"],
-        code=_CODE, version=_TEXT, name=_LT, description=_LT, licence=_TEXT,
-        show_item_texts=_BOOL, stem=_LT,
-        grades={**_list({"type": "integer", "minimum": 1, "maximum": 12}, 1), "uniqueItems": True},
-        option_sets={"type": "object", "additionalProperties": _list(_OPTION, 2)},
-        items=_list(_obj(["code", "text", "options"], code=_CODE, text=_LT, reverse=_BOOL,
-                         scored=_BOOL, options={"type": ["string", "array"], "items": _OPTION}), 1),
-        scales=_list(_obj(["code", "name"], **_SCALE_PROPS)),
-        total=_obj(["name"], **_SCALE_PROPS),
-        critical=_list(_obj(["code", "item"], code=_CODE, item=_STR, label=_LT, **_BOUNDS)),
-        tier_rules=_list(_obj(["code", "tier"], code=_CODE, provisional=_BOOL, label=_LT,
-                              tier={"type": "integer", "minimum": 0, "maximum": 3}, scale=_STR,
-                              bands=_list(_STR, 1), critical=_STR, **_BOUNDS)),
-        metadata={"type": "object", "properties": {"loinc": _obj(
-            [], panel=_STR, scales={"type": "object", "additionalProperties": _STR})}},
-    ),
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -142,15 +95,15 @@ class Item:
     reverse: bool = False
     scored: bool = True
 
-    @property
+    @functools.cached_property
     def values(self) -> frozenset[int]:
         return frozenset(o.value for o in self.options)
 
-    @property
+    @functools.cached_property
     def min_value(self) -> int:
         return min(self.values)
 
-    @property
+    @functools.cached_property
     def max_value(self) -> int:
         return max(self.values)
 
@@ -259,8 +212,12 @@ class Instrument:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
 
+    @functools.cached_property
+    def items_by_code(self) -> dict[str, Item]:
+        return {i.code: i for i in self.items}
+
     def item(self, code: str) -> Item:
-        return next(i for i in self.items if i.code == code)
+        return self.items_by_code[code]
 
     def scale(self, code: str) -> Scale:
         return next(s for s in self.scales if s.code == code)
@@ -278,40 +235,6 @@ def round_half_up(value: Fraction, decimals: int = 0) -> Fraction:
     psychology teacher computes by hand."""
     q = Fraction(10) ** decimals
     return Fraction(math.floor(value * q + Fraction(1, 2)), q)
-
-
-def _path(parts: Any) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out
-
-
-_TYPES = {"integer": "an integer", "string": "a string", "boolean": "true or false",
-          "number": "a number", "array": "a list", "object": "a mapping"}  # fmt: skip
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    """A jsonschema error as a short phrase completing "<file>: <path>: ..."."""
-    v, val, inst = error.validator, error.validator_value, error.instance
-    if v == "type":
-        return "must be " + " or ".join(_TYPES[t] for t in ([val] if isinstance(val, str) else val))
-    if v == "required":
-        return f"missing required key '{next(k for k in val if k not in inst)}'"
-    if v == "additionalProperties":
-        extra = sorted(set(inst) - set(error.schema.get("properties", {})))
-        return "unknown key " + ", ".join(f"'{k}'" for k in extra)
-    if v == "pattern":
-        return error.schema.get("x-message", f"must match {val}")
-    simple = {
-        "enum": f"must be one of {val}",
-        "minLength": "must not be empty",
-        "minItems": "must not be empty" if val == 1 else f"must have at least {val} entries",
-        "minimum": f"must be at least {val}",
-        "maximum": f"must be at most {val}",
-        "uniqueItems": "must not contain duplicates",
-    }
-    return simple.get(str(v), error.message)
 
 
 def _lt(d: Mapping[str, str] | None) -> LocalizedText | None:
@@ -346,7 +269,7 @@ def parse_instrument(data: Any, source: str = "<instrument>") -> Instrument:
     if errors:
         err = jsonschema.exceptions.best_match(errors)
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        fail(_path(err.absolute_path), _describe(err) + more)
+        fail(error_path(err.absolute_path), describe_error(err) + more)
     sets = data.get("option_sets", {})
     items: list[Item] = []
     for n, it in enumerate(data["items"]):
@@ -501,6 +424,19 @@ def _build_rule(
         if not any(x.code == b for x in scale.bands):
             fail(f"{p}.bands[{n}]", f"scale '{scale.code}' has no band '{b}'")
     return TierRule(**base, scale=scale.code, bands=tuple(r["bands"]))
+
+
+def with_tier_rules(instrument: Instrument, rules: list[dict[str, Any]]) -> Instrument:
+    """``instrument`` with other tier rules (a district policy's), validated like the file's."""
+
+    def fail(path: str, message: str) -> NoReturn:
+        raise InstrumentError("district policy", f"screening_rules.{instrument.code}{path}", message)
+
+    scales = {s.code: s for s in instrument.scales}
+    built: list[TierRule] = []
+    for n, rule in enumerate(rules):
+        built.append(_build_rule(f"[{n}]", rule, scales, list(instrument.critical_rules), built, fail))
+    return dataclasses.replace(instrument, tier_rules=tuple(built))
 
 
 def load_instrument(path: str | Path) -> Instrument:

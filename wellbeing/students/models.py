@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import unicodedata
 import uuid
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, SmallInteger, String, UniqueConstraint
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    LargeBinary,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    event,
+    inspect,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.crypto import BlindIndexSpec, Encrypted, EncryptedBlob, Kind, Purpose
@@ -62,3 +73,80 @@ class Student(Base):
     @property
     def student_id(self) -> uuid.UUID:
         return self.id
+
+
+# --------------------------------------------------------------------------- pinyin initials
+
+# Surnames whose reading differs from the character's most common one (单 is Shan, not Dan).
+_SURNAME_INITIALS = {
+    "单": "s", "曾": "z", "解": "x", "仇": "q", "朴": "p", "区": "o", "查": "z", "盖": "g",
+    "覃": "q", "缪": "m", "乐": "y", "秘": "b", "折": "s", "员": "y", "召": "s", "翟": "z",
+    "种": "c", "尉": "y", "祭": "z", "句": "g", "长": "c", "万": "w", "尹": "y",
+}  # fmt: skip
+INITIALS_INDEX = "student.name_initials"
+
+
+def name_initials(name: str) -> str | None:
+    """Pinyin initials of a name for the initials search: 张小明 → "zxm", "Tom Li" → "tl".
+
+    Each Chinese character counts with its most common reading (the first character with its
+    reading as a surname); each run of Latin letters or digits counts with its first letter.
+    """
+    text = normalize_name(name)
+    letters: list[str] = []
+    in_word = False
+    for position, char in enumerate(text):
+        if char.isascii():
+            if char.isalnum() and not in_word:
+                letters.append(char.lower())
+            in_word = char.isalnum()
+            continue
+        in_word = False
+        if position == 0 and char in _SURNAME_INITIALS:
+            letters.append(_SURNAME_INITIALS[char])
+        else:
+            letters.append(_char_initial(char))
+    return "".join(letters) or None
+
+
+@functools.lru_cache(maxsize=16384)
+def _char_initial(char: str) -> str:
+    """First letter of the character's most common reading, from pypinyin's character table
+    (not ``lazy_pinyin``: its phrase tables cost tens of megabytes and names are not phrases)."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    readings = pinyin_dict.get(ord(char))
+    if not readings:
+        return ""
+    first = unicodedata.normalize("NFKD", readings[0])[0]  # "ǎ" -> "a" + combining mark
+    return first.lower() if first.isascii() and first.isalpha() else ""
+
+
+def normalize_name(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", name).split())
+
+
+def initials_index(school_id: uuid.UUID, initials: str) -> bytes:
+    from ..core.crypto import current_keyring
+
+    return current_keyring().blind_index(INITIALS_INDEX, str(school_id), initials)
+
+
+def _refresh_initials(target: Student) -> None:
+    name = target.name
+    initials = name_initials(name) if name else None
+    target.name_initials_bidx = (
+        None if initials is None else initials_index(target.school_id, initials)
+    )
+
+
+@event.listens_for(Student, "before_insert")
+def _initials_on_insert(_mapper: object, _connection: object, target: Student) -> None:
+    _refresh_initials(target)
+
+
+@event.listens_for(Student, "before_update")
+def _initials_on_update(_mapper: object, _connection: object, target: Student) -> None:
+    state = inspect(target)
+    if state.attrs.name_ct.history.has_changes() or state.attrs.school_id.history.has_changes():
+        _refresh_initials(target)

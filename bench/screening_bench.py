@@ -1,0 +1,224 @@
+"""Screening import at district scale: 300,000 students × (PHQ-9 + GAD-7) through the real path.
+
+Run: ``.venv/bin/python -m bench.screening_bench [--students 300000] [--schools 200]
+[--database-url postgresql+psycopg://...]``
+
+A child process builds a fresh database (migrations, keys), a synthetic district and the CSV
+file of one campaign (so its memory does not count); this process then runs
+``wellbeing.screening.importer.import_file`` on the file, exactly as ``wellbeing screening
+import`` does (validation pass, then scoring, encryption, tier decisions, commit) and prints
+total time, responses/s and peak RSS. The raw limit is measured in the same run: Python's
+``sqlite3.executemany`` of as many pre-built rows of the same width (same columns, same
+ciphertext length) into a bare table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import multiprocessing
+import os
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from .common import peak_rss_mb
+
+PHQ = [f"phq9_{n}" for n in range(1, 11)]
+GAD = [f"gad7_{n}" for n in range(1, 8)]
+
+
+def _settings(url: str, key_file: Path):  # type: ignore[no-untyped-def]
+    from wellbeing.config import load_settings
+
+    return load_settings(environ={}, database_url=url, key_file=str(key_file), secret_key="x" * 48)
+
+
+def _prepare(url: str, key_file: str, csv_path: str, students: int, schools: int, queue) -> None:  # type: ignore[no-untyped-def]
+    """Child process: schema, keys, district, campaign, CSV. Puts the campaign id on ``queue``."""
+    try:
+        queue.put(_build(url, key_file, csv_path, students, schools))
+    except BaseException as exc:
+        queue.put(f"error: {type(exc).__name__}: {exc}")
+        raise
+
+
+def _build(url: str, key_file: str, csv_path: str, students: int, schools: int) -> str:
+    from wellbeing import open_keyring
+    from wellbeing.cli import initialise
+    from wellbeing.core import crypto
+    from wellbeing.db import Database
+    from wellbeing.orgs.models import School
+    from wellbeing.screening.services import create_campaign
+
+    from .synthetic import answers, generate_district, iter_students, today
+
+    settings = _settings(url, Path(key_file))
+    initialise(settings)
+    db = Database(url)
+    crypto.install_keyring(open_keyring(db, settings))
+    start = time.perf_counter()
+    with db.session() as session:
+        codes = generate_district(session, students=students, schools=schools)
+    print(f"district: {students} students in {schools} schools written in {time.perf_counter() - start:.1f} s")
+    with db.session() as session:
+        from sqlalchemy import select
+
+        all_schools = list(session.scalars(select(School).order_by(School.code)))
+        day = today()
+        campaign = create_campaign(
+            session, None, name="Bench screening", instruments=["phq9", "gad7"], schools=all_schools,
+            grades=list(range(4, 13)), opens_on=day, closes_on=day, district_wide=True,
+        )  # fmt: skip
+        campaign_id = str(campaign.id)
+    rng = random.Random(7)
+    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["school_code", "student_number", *PHQ, *GAD])
+        for student in iter_students(codes, students):
+            phq, gad = answers(rng)
+            writer.writerow([student.school_code, student.student_number, *phq, *gad])
+    db.dispose()
+    return campaign_id
+
+
+def _fresh_postgres(url: str) -> str:
+    base = make_url(url)
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{base.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{base.database}"'))
+    admin.dispose()
+    return base.render_as_string(hide_password=False)
+
+
+def _raw_limit(count: int, width_sample: dict[str, object], directory: Path) -> float:
+    """Seconds for sqlite3.executemany of ``count`` pre-built rows shaped like ``width_sample``."""
+    columns = list(width_sample)
+    path = directory / "raw.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    defs = ", ".join(f"{c} PRIMARY KEY" if c == "id" else c for c in columns)
+    conn.execute(f"CREATE TABLE raw ({defs})")
+    sql = f"INSERT INTO raw VALUES ({', '.join('?' for _ in columns)})"
+
+    def value(sample: object) -> object:
+        if isinstance(sample, bytes):
+            return os.urandom(len(sample))
+        if isinstance(sample, str) and len(sample) == 32:
+            return uuid.uuid4().hex
+        return sample
+
+    elapsed = 0.0
+    chunk = 50_000
+    conn.execute("BEGIN")
+    for start in range(0, count, chunk):
+        rows = [tuple(value(width_sample[c]) for c in columns) for _ in range(min(chunk, count - start))]
+        t0 = time.perf_counter()
+        conn.executemany(sql, rows)
+        elapsed += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    conn.execute("COMMIT")
+    elapsed += time.perf_counter() - t0
+    conn.close()
+    return elapsed
+
+
+def _sample_row(db, campaign_id: uuid.UUID) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT * FROM screening_response WHERE campaign_id = :c LIMIT 1"),
+            {"c": campaign_id.hex if db.engine.dialect.name == "sqlite" else campaign_id},
+        ).mappings().first()  # fmt: skip
+    sample: dict[str, object] = {}
+    for key, value in dict(row).items():
+        if isinstance(value, uuid.UUID):
+            value = value.hex
+        elif isinstance(value, memoryview):
+            value = bytes(value)
+        elif not isinstance(value, str | int | float | bytes | type(None)):
+            value = str(value)
+        sample[key] = value
+    return sample
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=300_000)
+    parser.add_argument("--schools", type=int, default=200)
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (database is recreated)")
+    parser.add_argument("--keep", action="store_true", help="Keep the temporary directory.")
+    args = parser.parse_args(argv)
+
+    directory = Path(tempfile.mkdtemp(prefix="wellbeing-screening-bench-"))
+    key_file = directory / "key.json"
+    from wellbeing.core import crypto
+
+    crypto.write_key_file(key_file, crypto.generate_key_material())
+    url = _fresh_postgres(args.database_url) if args.database_url else f"sqlite:///{directory / 'bench.db'}"
+    csv_path = directory / "screening.csv"
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_prepare, args=(url, str(key_file), str(csv_path), args.students, args.schools, queue))
+    child.start()
+    answer = queue.get()
+    child.join()
+    if child.exitcode or answer.startswith("error"):
+        print(f"preparation failed: {answer}", file=sys.stderr)
+        return 1
+    campaign_id = uuid.UUID(answer)
+
+    from wellbeing import modules, open_keyring
+    from wellbeing.core import audit
+    from wellbeing.db import Database
+    from wellbeing.screening.importer import import_file
+    from wellbeing.screening.models import Campaign
+
+    modules.import_services()
+    settings = _settings(url, key_file)
+    db = Database(url)
+    crypto.install_keyring(open_keyring(db, settings))
+    audit.set_actor(audit.Actor(username="bench", role="system", scope="bench"))
+    rss_before = peak_rss_mb()
+    start = time.perf_counter()
+    with db.session() as session:
+        campaign = session.get(Campaign, campaign_id)
+        report = import_file(session, None, campaign, csv_path)
+        if not report.ok:
+            for error in report.errors[:20]:
+                print(error, file=sys.stderr)
+            return 1
+    elapsed = time.perf_counter() - start
+    peak = peak_rss_mb()
+    responses = report.created
+    sample = _sample_row(db, campaign_id)
+    db.dispose()
+    raw = _raw_limit(responses, sample, directory)
+
+    backend = "postgresql" if args.database_url else "sqlite"
+    print(f"backend: {backend}; students: {args.students}; schools: {args.schools}; file: {csv_path.stat().st_size / 1e6:.1f} MB")
+    for line in report.summary_lines():
+        print(f"  {line}")
+    print(f"import (validate + score + encrypt + tier + commit): {elapsed:.1f} s")
+    print(f"responses/s: {responses / elapsed:,.0f}")
+    print(f"peak RSS: {peak:.0f} MB (before the import: {rss_before:.0f} MB)")
+    print(f"raw limit (sqlite3.executemany of {responses} rows × {len(sample)} columns): {raw:.1f} s")
+    print(f"ratio import / raw limit: {elapsed / raw:.1f}×")
+    print(f"goal ≤ 60 s: {'met' if elapsed <= 60 else 'NOT met'}; peak ≤ 500 MB: {'met' if peak <= 500 else 'NOT met'}")
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(directory, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

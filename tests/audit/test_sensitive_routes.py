@@ -1,0 +1,214 @@
+"""Every route marked ``sensitive=True`` (it shows a child's data) writes an audit entry that
+carries the request's id and the student's id.
+
+The harness walks the app's sensitive routes. Each needs a URL builder in ``BUILDERS`` below:
+a function of the test :class:`~tests.authz.World` returning a :class:`Visit` (URL, the role of
+a user allowed to see it, the student whose id the entry must carry, optionally method/data).
+A sensitive route without a builder fails the test, so a new sensitive page cannot ship
+unchecked. Module owners: register yours with ``@builder("endpoint")`` (create the objects the
+page needs in the builder, through factories or services).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import g
+from sqlalchemy import select
+
+from wellbeing.audit.models import AuditEntry, BreakGlass
+from wellbeing.db import utcnow
+
+from ..authz import World, build_world
+from ..conftest import login
+
+
+@dataclass
+class Visit:
+    url: str
+    role: str  # a key of ``World.users``
+    student: Any  # the student whose id the audit entry must carry (in student_id or detail)
+    method: str = "GET"
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Builder = Callable[[World], Visit]
+BUILDERS: dict[str, Builder] = {}
+
+
+def builder(endpoint: str) -> Callable[[Builder], Builder]:
+    def register(function: Builder) -> Builder:
+        BUILDERS[endpoint] = function
+        return function
+
+    return register
+
+
+# --------------------------------------------------------------------------- builders: audit
+
+
+@builder("audit.student_accesses")
+def _audit_student(w: World) -> Visit:
+    return Visit(f"/audit/students/{w.own_student.id}", "supervisor", w.own_student)
+
+
+@builder("audit.break_glass_review")
+def _audit_break_glass_review(w: World) -> Visit:
+    now = utcnow()
+    grant = BreakGlass(
+        user_id=w.users["counsellor"].id, student_id=w.other_student.id, started_at=now,
+        expires_at=now + dt.timedelta(minutes=60), reason="Sensitive-route harness: emergency",
+    )  # fmt: skip
+    w.session.add(grant)
+    w.session.flush()
+    return Visit(f"/audit/break-glass/{grant.id}", "supervisor", w.other_student)
+
+
+# --------------------------------------------------------------------------- builders: students
+
+
+@builder("students.record")
+def _students_record(w: World) -> Visit:
+    return Visit(f"/students/{w.own_student.id}", "psych_teacher", w.own_student)
+
+
+@builder("students.search")
+def _students_search(w: World) -> Visit:
+    return Visit(f"/students/search?q={w.own_student.name}", "psych_teacher", w.own_student)
+
+
+# --------------------------------------------------------------------------- builders: pages of one student
+
+
+@builder("risk.student_tier")
+def _risk_student_tier(w: World) -> Visit:
+    return Visit(f"/students/{w.own_student.id}/tier", "psych_teacher", w.own_student)
+
+
+@builder("risk.stepdown_queue")
+def _risk_stepdown_queue(w: World) -> Visit:
+    from wellbeing.auth.services import build_principal
+    from wellbeing.risk.services import apply_tier
+
+    apply_tier(w.session, None, w.own_student, 3, source="concern")
+    requester = build_principal(w.session, w.users["psych_teacher"])
+    apply_tier(w.session, requester, w.own_student, 1, source="manual", reason="harness")
+    return Visit("/tier/stepdowns", "school_leader", w.own_student)
+
+
+@builder("followups.schedule")
+def _followups_schedule(w: World) -> Visit:
+    return Visit(f"/students/{w.own_student.id}/followups/new", "psych_teacher", w.own_student)
+
+
+def _followup_for(w: World):  # type: ignore[no-untyped-def]
+    from wellbeing.followups.services import schedule_followup
+
+    return schedule_followup(
+        w.session, None, w.own_student, due_at=utcnow() + dt.timedelta(hours=2),
+        owner_id=w.users["psych_teacher"].id, source="manual",
+    )  # fmt: skip
+
+
+@builder("followups.agenda")
+def _followups_agenda(w: World) -> Visit:
+    _followup_for(w)
+    return Visit("/agenda", "psych_teacher", w.own_student)
+
+
+@builder("followups.complete")
+def _followups_complete(w: World) -> Visit:
+    return Visit(f"/followups/{_followup_for(w).id}/complete", "psych_teacher", w.own_student)
+
+
+@builder("crisis.guardian_contacts")
+def _crisis_guardian_contacts(w: World) -> Visit:
+    return Visit(
+        f"/crisis/students/{w.own_student.id}/guardian-contacts", "psych_teacher", w.own_student
+    )
+
+
+# --------------------------------------------------------------------------- builders: alerts
+
+
+def _alert_about(w: World):  # type: ignore[no-untyped-def]
+    from wellbeing.alerts.services import raise_alert
+
+    return raise_alert(
+        w.session, kind="red_tier", school_id=w.own_school.id, student_id=w.own_student.id, tier=3
+    )
+
+
+@builder("alerts.inbox")
+def _alerts_inbox(w: World) -> Visit:
+    _alert_about(w)
+    return Visit("/alerts", "psych_teacher", w.own_student)
+
+
+@builder("alerts.detail")
+def _alerts_detail(w: World) -> Visit:
+    return Visit(f"/alerts/{_alert_about(w).id}", "psych_teacher", w.own_student)
+
+
+# --------------------------------------------------------------------------- the walk
+
+
+def sensitive_endpoints(app) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    found = {}
+    for rule in app.url_map.iter_rules():
+        if getattr(app.view_functions.get(rule.endpoint), "sensitive", False):
+            found[rule.endpoint] = rule.rule
+    return found
+
+
+def _entry_names_student(entry: AuditEntry, student_id: Any) -> bool:
+    listed = entry.detail.get("students", []) if isinstance(entry.detail, dict) else []
+    return entry.student_id == student_id or str(student_id) in [str(s) for s in listed]
+
+
+def visit_and_check(client, db_session, world: World, endpoint: str) -> str | None:  # type: ignore[no-untyped-def]
+    """Request the page; return a problem description, or None when it was audited."""
+    visit = BUILDERS[endpoint](world)
+    db_session.flush()
+    with client.session_transaction() as sess:
+        sess.clear()
+    login(client, world.users[visit.role])
+    with client:
+        response = client.open(visit.url, method=visit.method, data=visit.data or None)
+        request_id = g.request_id
+    if response.status_code >= 400:
+        return f"{endpoint}: {visit.method} {visit.url} as {visit.role} gave {response.status_code}"
+    db_session.expire_all()
+    entries = db_session.scalars(
+        select(AuditEntry).where(AuditEntry.request_id == request_id)
+    ).all()
+    if not entries:
+        return f"{endpoint}: no audit entry carries request id {request_id}"
+    if not any(_entry_names_student(e, visit.student.id) for e in entries):
+        return f"{endpoint}: the request's entries do not name student {visit.student.id}"
+    return None
+
+
+def test_every_sensitive_route_has_a_builder(app):
+    missing = sorted(set(sensitive_endpoints(app)) - set(BUILDERS))
+    assert missing == [], f"sensitive routes without a URL builder in {__name__}: {missing}"
+
+
+def test_builders_name_sensitive_routes(app):
+    stale = sorted(set(BUILDERS) - set(sensitive_endpoints(app)))
+    assert stale == []
+
+
+def test_every_sensitive_route_writes_an_entry_naming_the_student(app, client, db_session, env):
+    world = build_world(db_session, env.settings)
+    problems = [
+        problem
+        for endpoint in sorted(sensitive_endpoints(app))
+        if endpoint in BUILDERS
+        for problem in [visit_and_check(client, db_session, world, endpoint)]
+        if problem
+    ]
+    assert problems == []

@@ -1,0 +1,45 @@
+"""Authorization matrix for the student register (expected statuses written by hand).
+
+Search: psychology teachers and school leaders (their school) and district counsellors; class
+teachers report concerns but never browse records. The student page needs a relationship: own
+school for school roles; counsellors only once the district is involved (not the case here).
+"""
+
+import io
+
+from ..authz import FORBIDDEN, LOGIN, OK, Case, build_world, everyone, run_cases
+
+SEARCHERS = everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=OK, school_leader=OK, counsellor=OK)
+OWN_RECORD = everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=OK, school_leader=OK)
+OTHER_RECORD = everyone(FORBIDDEN, anonymous=LOGIN)
+ADMIN_PAGE = everyone(FORBIDDEN, anonymous=LOGIN, admin=OK)
+
+
+def _student(w, where):  # type: ignore[no-untyped-def]
+    return w.own_student if where == "own" else w.other_student
+
+
+def _roster(w, where):  # type: ignore[no-untyped-def]
+    school = w.own_school if where == "own" else w.other_school
+    body = "学号,姓名,性别,出生日期,年级,班级\nM001,王小红,女,2012-05-01,7,9班\n".encode()
+    return {"school": str(school.id), "file": (io.BytesIO(body), "roster.csv")}
+
+
+CASES = [
+    Case("GET", "/students/", lambda w, where: "/students/", SEARCHERS),
+    Case(
+        "GET", "/students/search",
+        lambda w, where: f"/students/search?q={_student(w, where).student_number}", SEARCHERS,
+    ),
+    Case(
+        "GET", "/students/<uuid:student_id>", lambda w, where: f"/students/{_student(w, where).id}",
+        OWN_RECORD, OTHER_RECORD,
+    ),
+    Case("GET", "/students/import", lambda w, where: "/students/import", ADMIN_PAGE),
+    Case("POST", "/students/import", lambda w, where: "/students/import", ADMIN_PAGE, data=_roster),
+]  # fmt: skip
+
+
+def test_students_routes_matrix(client, db_session, env):
+    world = build_world(db_session, env.settings)
+    assert run_cases(client, world, CASES) == []

@@ -1,0 +1,1 @@
+"""Alerts with escalation ladders (in-app inbox, email through the outbox)."""

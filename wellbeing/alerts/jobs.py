@@ -1,0 +1,15 @@
+"""Scheduler jobs of the alerts module: the escalation scan, every minute."""
+
+from __future__ import annotations
+
+from ..core.jobs import Job, JobContext
+
+JOBS = [Job("alerts.escalation_scan", "wellbeing.alerts.jobs:escalation_scan", seconds=60)]
+
+
+def escalation_scan(ctx: JobContext) -> int:
+    """Climb the ladder for open alerts nobody acknowledged in time; returns steps recorded."""
+    from . import services
+
+    with services.using_settings(ctx.settings), ctx.db.session() as session:
+        return services.escalation_scan(session, ctx.now)

@@ -1,0 +1,177 @@
+"""The alerts inbox: list, detail, acknowledge, resolve; the navigation count."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+
+from ..core import audit
+from ..core.audit import AuditAction
+from ..core.authz import Permission, can
+from ..db import get_session, utcnow
+from ..ui import nav_item
+from ..web import require
+from . import queries, services
+from .forms import AcknowledgeForm, ResolveForm
+
+bp = Blueprint("alerts", __name__)
+
+KIND_LABELS = {
+    "red_tier": _l("New red tier"),
+    "critical_item": _l("Critical screening item"),
+    "urgent_concern": _l("Urgent concern"),
+    "first_response_overdue": _l("First response overdue"),
+    "followup_overdue": _l("Follow-up overdue"),
+    "referral_sla": _l("Referral past its deadline"),
+    "break_glass": _l("Break-glass access"),
+}
+STATE_LABELS = {"open": _l("Open"), "acknowledged": _l("Acknowledged"), "resolved": _l("Resolved")}
+FILTER_LABELS = {**STATE_LABELS, "all": _l("All")}
+ROLE_LABELS = {
+    "psych_teacher": _l("Psychology teacher"),
+    "school_leader": _l("School leader"),
+    "counsellor": _l("District counsellor"),
+    "supervisor": _l("Supervisor"),
+}
+STEP_LABELS = {
+    "raise": _l("Raised"),
+    "escalate": _l("Escalated"),
+    "widen": _l("Widened to all district counsellors"),
+    "remind": _l("Reminder"),
+}
+
+
+def inbox_count() -> int:
+    """Open alerts in the signed-in user's inbox (one indexed COUNT, once per request)."""
+    principal = g.get("principal")
+    if principal is None or not can(principal, Permission.SELF_INBOX):
+        return 0
+    if "alerts_inbox_count" not in g:
+        g.alerts_inbox_count = queries.open_count(get_session(), principal.user_id)
+    return g.alerts_inbox_count
+
+
+class _InboxLabel:
+    """The navigation label: "Alerts" plus the open count as a badge."""
+
+    def __str__(self) -> str:
+        return str(_("Alerts"))
+
+    def __html__(self) -> str:
+        count = inbox_count()
+        label = escape(str(self))
+        if not count:
+            return str(label)
+        return str(
+            label
+            + Markup(
+                ' <span class="badge" data-testid="inbox-count" aria-label="{}">{}</span>'
+            ).format(_("%(n)d open alerts", n=count), count)
+        )
+
+
+nav_item("alerts.inbox", _InboxLabel(), Permission.SELF_INBOX, 15)
+
+
+@bp.app_context_processor
+def _template_globals() -> dict[str, object]:
+    return {"inbox_count": inbox_count}
+
+
+def _load(alert_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    try:
+        return services.get_alert(get_session(), g.principal, alert_id)
+    except services.AlertNotFound:
+        abort(404)
+
+
+@bp.get("/alerts")
+@require(Permission.SELF_INBOX, sensitive=True)
+def inbox():  # type: ignore[no-untyped-def]
+    session = get_session()
+    state = request.args.get("state", "open")
+    if state not in queries.STATE_FILTERS:
+        state = "open"
+    page_no = request.args.get("page", 1, type=int) or 1
+    page = queries.inbox_page(session, g.user.id, state, page_no)
+    alerts = [row.alert for row in page.rows]
+    names = services.visible_student_names(session, g.principal, alerts)
+    audit.record(
+        session, AuditAction.ALERT_LIST, object_type="alert",
+        fields=["student.name"] if names else [],
+        detail={
+            "state": state, "page": page.page, "alerts": [a.id for a in alerts],
+            "students": sorted({str(a.student_id) for a in alerts if a.student_id}),
+        },
+    )  # fmt: skip
+    return render_template(
+        "alerts/inbox.html", page=page, names=names, state=state, filters=FILTER_LABELS,
+        kinds=KIND_LABELS, states=STATE_LABELS, now=utcnow(),
+    )  # fmt: skip
+
+
+@bp.get("/alerts/<uuid:alert_id>")
+@require(Permission.SELF_INBOX, sensitive=True)
+def detail(alert_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    session = get_session()
+    alert = _load(alert_id)
+    names = services.visible_student_names(session, g.principal, [alert])
+    show_note = alert.resolution_note_ct is not None and services.may_read_note(
+        session, g.principal, alert
+    )
+    fields = (["student.name"] if names else []) + (["resolution_note"] if show_note else [])
+    audit.record(
+        session, AuditAction.ALERT_VIEW, object_type="alert", object_id=alert.id,
+        student_id=alert.student_id, school_id=alert.school_id, fields=fields,
+        detail={"kind": alert.kind, "state": alert.state},
+    )  # fmt: skip
+    people = queries.display_names(session, alert.acknowledged_by_id, alert.resolved_by_id)
+    return render_template(
+        "alerts/detail.html", alert=alert, student_name=names.get(alert.id),
+        school_name=queries.school_name(session, alert.school_id),
+        steps=queries.alert_steps(session, alert.id), people=people,
+        note=alert.resolution_note if show_note else None,
+        ack_form=AcknowledgeForm(), resolve_form=ResolveForm(),
+        kinds=KIND_LABELS, states=STATE_LABELS, roles=ROLE_LABELS, step_labels=STEP_LABELS,
+        may_act=services.may_handle(session, g.principal, alert), now=utcnow(),
+    )  # fmt: skip
+
+
+@bp.post("/alerts/<uuid:alert_id>/acknowledge")
+@require(Permission.SELF_INBOX)
+def acknowledge(alert_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    form = AcknowledgeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.acknowledge(get_session(), g.principal, alert_id)
+    except services.AlertNotFound:
+        abort(404)
+    except services.AlertError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("Alert acknowledged. The escalation has stopped."), "success")
+    return redirect(url_for("alerts.detail", alert_id=alert_id))
+
+
+@bp.post("/alerts/<uuid:alert_id>/resolve")
+@require(Permission.SELF_INBOX)
+def resolve(alert_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    form = ResolveForm()
+    if not form.validate_on_submit():
+        _load(alert_id)  # 404/403 before telling what is missing
+        flash(_("Write what was done before resolving the alert."), "error")
+        return redirect(url_for("alerts.detail", alert_id=alert_id))
+    try:
+        services.resolve(get_session(), g.principal, alert_id, form.note.data)
+    except services.AlertNotFound:
+        abort(404)
+    except services.AlertError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("Alert resolved."), "success")
+    return redirect(url_for("alerts.detail", alert_id=alert_id))

@@ -1,0 +1,24 @@
+"""Scheduled work of the audit trail: the sequencer and the hourly signed checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..core import audit
+from ..core.jobs import Job, JobContext
+
+
+def seal(ctx: JobContext) -> int:
+    """Seal committed entries into the HMAC chain (every few seconds)."""
+    return audit.seal_pending(ctx.db)
+
+
+def checkpoint(ctx: JobContext) -> int:
+    """Seal, then write a signed checkpoint of the chain head; returns its sequence number."""
+    return audit.write_checkpoint(ctx.db, Path(ctx.settings.audit_checkpoint_dir), now=ctx.now).seq
+
+
+JOBS = [
+    Job("audit.seal", "wellbeing.audit.jobs:seal", seconds=5),
+    Job("audit.checkpoint", "wellbeing.audit.jobs:checkpoint", cron={"minute": 0}),
+]

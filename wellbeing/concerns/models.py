@@ -1,0 +1,86 @@
+"""Concerns reported by staff, and calls to the district hotline.
+
+Plaintext: ids, school, urgency (it routes the concern), status and who/when. Encrypted: the
+category and what was seen (content about a child), the hotline call's topics and notes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import ForeignKey, Index, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..core.crypto import Encrypted, EncryptedBlob, Kind, Purpose
+from ..db import Base, UTCDateTime, created_at, uuidpk
+
+CATEGORIES = ("mood", "self_harm_signs", "behaviour", "bullying", "family", "academic", "other")
+URGENCIES = ("routine", "soon", "immediate_danger")
+STATUSES = ("new", "seen", "acted")
+SOURCES = ("staff", "hotline")
+
+CALLER_TYPES = ("student", "guardian", "teacher", "other")
+HOTLINE_TOPICS = (
+    "mood", "anxiety", "self_harm", "family", "bullying", "academic", "relationships", "other",
+)  # fmt: skip
+RISK_LEVELS = (0, 1, 2, 3)  # the tier scale: green, yellow, orange, red
+
+
+class Concern(Base):
+    __tablename__ = "concern"
+    __table_args__ = (
+        Index("ix_concern_school_status_created", "school_id", "status", "created_at"),
+        Index("ix_concern_reporter_created", "reporter_id", "created_at"),
+        Index("ix_concern_student_created", "student_id", "created_at"),
+        Index("ix_concern_created", "created_at"),
+    )
+
+    id: Mapped[uuidpk]
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"))
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student.id"))
+    reporter_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
+    source: Mapped[str] = mapped_column(String(12), default="staff")
+    hotline_call_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("hotline_call.id"))
+    urgency: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), default="new")
+    # The tier the concern's rule raised the student to (None: no change).
+    raised_to: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[created_at]
+    seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    seen_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
+    acted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    acted_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
+
+    category_ct: Mapped[bytes] = mapped_column(EncryptedBlob)
+    text_ct: Mapped[bytes] = mapped_column(EncryptedBlob)
+    action_note_ct: Mapped[bytes | None] = mapped_column(EncryptedBlob)
+
+    category = Encrypted("category_ct", Kind.TEXT, Purpose.CLINICAL)
+    text = Encrypted("text_ct", Kind.TEXT, Purpose.CLINICAL)
+    action_note = Encrypted("action_note_ct", Kind.TEXT, Purpose.CLINICAL)
+
+
+class HotlineCall(Base):
+    """One call to the district hotline (心理咨询热线). Anonymous calls have no student."""
+
+    __tablename__ = "hotline_call"
+    __table_args__ = (Index("ix_hotline_call_district_called", "district_id", "called_at"),)
+
+    id: Mapped[uuidpk]
+    district_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("district.id"))
+    counsellor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
+    called_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    duration_minutes: Mapped[int] = mapped_column(SmallInteger)
+    caller_type: Mapped[str] = mapped_column(String(12))
+    anonymous: Mapped[bool] = mapped_column(default=True)
+    risk_level: Mapped[int] = mapped_column(SmallInteger, default=0)
+    school_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("school.id"))
+    student_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("student.id"), index=True)
+    created_at: Mapped[created_at]
+
+    topics_ct: Mapped[bytes] = mapped_column(EncryptedBlob)
+    notes_ct: Mapped[bytes | None] = mapped_column(EncryptedBlob)
+
+    topics = Encrypted("topics_ct", Kind.JSON, Purpose.CLINICAL)
+    notes = Encrypted("notes_ct", Kind.TEXT, Purpose.CLINICAL)

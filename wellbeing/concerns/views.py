@@ -1,0 +1,233 @@
+"""Concern form, the reporter's own list, the psych teacher's queue, the hotline log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from ..core import audit
+from ..core.audit import AuditAction
+from ..core.authz import Permission
+from ..db import get_session, utcnow
+from ..students.models import Student
+from ..ui import nav_item
+from ..web import require
+from . import services
+from .forms import (
+    CALLER_LABELS,
+    CATEGORY_LABELS,
+    RISK_LABELS,
+    STATUS_LABELS,
+    TOPIC_LABELS,
+    URGENCY_LABELS,
+    ConcernForm,
+    HotlineForm,
+    MarkForm,
+)
+
+bp = Blueprint("concerns", __name__)
+
+nav_item("concerns.new", _l("Report a concern"), Permission.CONCERN_REPORT, 20)
+nav_item("concerns.mine", _l("My reports"), Permission.CONCERN_OWN, 21)
+nav_item("concerns.queue", _l("Concerns"), Permission.RECORD_READ, 22)
+nav_item("concerns.hotline", _l("Hotline"), Permission.HOTLINE_LOG, 60)
+
+LABELS = {
+    "category": dict(CATEGORY_LABELS), "urgency": dict(URGENCY_LABELS), "status": STATUS_LABELS,
+    "caller": dict(CALLER_LABELS), "topic": dict(TOPIC_LABELS), "risk": dict(RISK_LABELS),
+}  # fmt: skip
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+@bp.route("/concerns/new", methods=["GET", "POST"])
+@require(Permission.CONCERN_REPORT, sensitive=True)
+def new():  # type: ignore[no-untyped-def]
+    session, principal = get_session(), g.principal
+    form = ConcernForm()
+    students = services.reportable_students(session, principal)
+    schools = [] if students else services.reporting_schools(session, principal)
+    if students:  # a class teacher's pick list; no lookup by number
+        form.student_id.choices = [("", "—")] + [(str(s.id), s.name) for s in students]
+        del form.school_id, form.student_number
+    else:
+        form.school_id.choices = [(str(s.id), f"{s.name} ({s.code})") for s in schools]
+        del form.student_id
+    # The pick list shows names of the reporter's own classes: recorded like any list.
+    audit.record(
+        session, AuditAction.STUDENT_LIST, object_type="concern_form", object_id="pick_list",
+        fields=["name"] if students else [], detail={"students": [str(s.id) for s in students]},
+    )  # fmt: skip
+    if form.validate_on_submit():
+        student = _chosen_student(session, form, students)
+        if student is not None:
+            try:
+                concern = services.create_concern(
+                    session, principal, student, category=form.category.data,
+                    urgency=form.urgency.data, text=form.text.data,
+                )  # fmt: skip
+            except services.ConcernError as exc:
+                form.text.errors = [*form.text.errors, str(exc)]
+            else:
+                if concern.urgency == "immediate_danger":
+                    flash(_("Reported. The psychology teacher and the school leader are alerted now. "
+                            "Stay with the student and do not leave them alone."), "error")  # fmt: skip
+                else:
+                    flash(
+                        _("Thank you. Your report was sent to the psychology teacher."), "success"
+                    )
+                return redirect(url_for("concerns.mine"))
+    return render_template("concerns/new.html", form=form, list_mode=bool(students))
+
+
+def _chosen_student(session, form: ConcernForm, students: list[Student]) -> Student | None:  # type: ignore[no-untyped-def]
+    if students:
+        chosen = {str(s.id): s for s in students}.get(form.student_id.data or "")
+        if chosen is None:
+            form.student_id.errors = [*form.student_id.errors, _("Choose a student of your class.")]
+        return chosen
+    school_id = _uuid(form.school_id.data)
+    student = None
+    if school_id is not None:
+        student = services.find_student_by_number(
+            session, school_id, form.student_number.data or ""
+        )
+    if student is None:
+        form.student_number.errors = [
+            *form.student_number.errors,
+            _("No student with this number at this school."),
+        ]
+    return student
+
+
+@bp.get("/concerns/mine")
+@require(Permission.CONCERN_OWN, sensitive=True)
+def mine():  # type: ignore[no-untyped-def]
+    rows = services.own_concerns(get_session(), g.principal)
+    return render_template("concerns/mine.html", rows=rows, labels=LABELS)
+
+
+@bp.get("/concerns/queue")
+@require(Permission.RECORD_READ, sensitive=True)
+def queue():  # type: ignore[no-untyped-def]
+    status = request.args.get("status", "open")
+    if status not in {"open", "new", "seen", "acted", ""}:
+        status = "open"
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    session = get_session()
+    rows = services.concern_queue(
+        session, g.principal, status=status or None, limit=51, offset=(page - 1) * 50
+    )
+    names = services.user_names(session, {c.reporter_id for c, _ in rows})
+    return render_template(
+        "concerns/queue.html", rows=rows[:50], names=names, labels=LABELS, status=status,
+        page=page, has_next=len(rows) > 50,
+    )  # fmt: skip
+
+
+@bp.get("/concerns/<uuid:concern_id>")
+@require(Permission.RECORD_READ, sensitive=True)
+def detail(concern_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    session = get_session()
+    found = services.get_concern(session, g.principal, concern_id)
+    if found is None:
+        abort(404)
+    concern, student = found
+    names = services.user_names(
+        session, {concern.reporter_id, concern.seen_by_id, concern.acted_by_id}
+    )
+    return render_template(
+        "concerns/detail.html", concern=concern, student=student, names=names, labels=LABELS,
+        form=MarkForm(),
+    )  # fmt: skip
+
+
+@bp.post("/concerns/<uuid:concern_id>/mark")
+@require(Permission.RECORD_WRITE)
+def mark(concern_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    session = get_session()
+    concern = session.get(services.Concern, concern_id)
+    if concern is None:
+        abort(404)
+    form = MarkForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.mark(session, g.principal, concern, form.action.data, note=form.note.data)
+    except services.ConcernError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(_("Saved."), "success")
+    return redirect(url_for("concerns.detail", concern_id=concern.id))
+
+
+# --------------------------------------------------------------------------- hotline
+
+
+@bp.get("/hotline")
+@require(Permission.HOTLINE_LOG)
+def hotline():  # type: ignore[no-untyped-def]
+    session = get_session()
+    calls = services.hotline_calls(session, g.principal)
+    since = utcnow() - dt.timedelta(days=365)
+    stats = services.hotline_stats(session, g.principal, since)
+    return render_template("concerns/hotline.html", calls=calls, stats=stats, labels=LABELS)
+
+
+@bp.route("/hotline/new", methods=["GET", "POST"])
+@require(Permission.HOTLINE_LOG)
+def hotline_new():  # type: ignore[no-untyped-def]
+    session, principal = get_session(), g.principal
+    form = HotlineForm()
+    form.school_id.choices = [("", "—")] + [
+        (str(s.id), f"{s.name} ({s.code})") for s in services.reporting_schools(session, principal)
+    ]
+    tz = current_app.extensions["wellbeing.settings"].tz
+    if request.method == "GET" and form.called_at.data is None:
+        form.called_at.data = utcnow().astimezone(tz).replace(second=0, microsecond=0, tzinfo=None)
+    if form.validate_on_submit():
+        try:
+            call = services.log_hotline_call(
+                session, principal, called_at=form.called_at.data.replace(tzinfo=tz),
+                duration_minutes=form.duration_minutes.data, caller_type=form.caller_type.data,
+                topics=list(form.topics.data or []), risk_level=int(form.risk_level.data),
+                notes=form.notes.data, school_id=_uuid(form.school_id.data),
+                student_number=form.student_number.data,
+            )  # fmt: skip
+        except services.ConcernError as exc:
+            form.notes.errors = [*form.notes.errors, str(exc)]
+        else:
+            if call.anonymous:
+                flash(_("Call recorded (anonymous)."), "success")
+            else:
+                flash(_("Call recorded; a concern was sent to the student's school."), "success")
+            return redirect(url_for("concerns.hotline"))
+    return render_template("concerns/hotline_new.html", form=form)
+
+
+@bp.get("/hotline/<uuid:call_id>")
+@require(Permission.HOTLINE_LOG, sensitive=True)
+def hotline_detail(call_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    call = services.get_hotline_call(get_session(), g.principal, call_id)
+    if call is None:
+        abort(404)
+    return render_template("concerns/hotline_detail.html", call=call, labels=LABELS)

@@ -1,0 +1,82 @@
+"""Crisis checklists and guardian contacts.
+
+Plaintext: ids, status, step codes, who/when, the guardian's relation and the channel (codes).
+Encrypted: what was said to the guardian and step notes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..core.crypto import Encrypted, EncryptedBlob, Kind, Purpose
+from ..db import Base, UTCDateTime, created_at, uuidpk
+
+# The checklist, in order. Every step records who did it and when.
+STEPS = (
+    "acknowledge", "assessment", "guardian_notified", "safety_plan", "referral", "followup_scheduled",
+)  # fmt: skip
+# Closing needs these (all of DESIGN.md §3's red first response; "referral" is satisfied by
+# "considered" as well as "made").
+MANDATORY_STEPS = frozenset(STEPS)
+REFERRAL_OUTCOMES = ("considered", "made")
+RELATIONS = ("mother", "father", "grandparent", "other_relative", "legal_guardian", "other")
+CHANNELS = ("phone", "in_person", "video", "message")
+
+
+class Crisis(Base):
+    __tablename__ = "crisis"
+    __table_args__ = (
+        Index("ix_crisis_status_school_opened", "status", "school_id", "opened_at"),
+        Index("ix_crisis_student_status", "student_id", "status"),
+        Index("ix_crisis_opened", "opened_at"),
+    )
+
+    id: Mapped[uuidpk]
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student.id"))
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"))
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | closed
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The tier decision that made the student red (rule or person).
+    decision_id: Mapped[uuid.UUID | None] = mapped_column()
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[created_at]
+
+
+class CrisisStep(Base):
+    __tablename__ = "crisis_step"
+    __table_args__ = (UniqueConstraint("crisis_id", "step"),)
+
+    id: Mapped[uuidpk]
+    crisis_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("crisis.id"))
+    step: Mapped[str] = mapped_column(String(24))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    done_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    done_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
+    guardian_contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("guardian_contact.id"))
+    followup_id: Mapped[uuid.UUID | None] = mapped_column()
+    note_ct: Mapped[bytes | None] = mapped_column(EncryptedBlob)
+    note = Encrypted("note_ct", Kind.TEXT, Purpose.CLINICAL)
+
+
+class GuardianContact(Base):
+    """Who told which guardian what, when, by which channel (in a crisis or not)."""
+
+    __tablename__ = "guardian_contact"
+    __table_args__ = (Index("ix_guardian_contact_student_at", "student_id", "contacted_at"),)
+
+    id: Mapped[uuidpk]
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student.id"))
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"))
+    crisis_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("crisis.id"))
+    staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
+    relation: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(12))
+    contacted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[created_at]
+    summary_ct: Mapped[bytes] = mapped_column(EncryptedBlob)
+    summary = Encrypted("summary_ct", Kind.TEXT, Purpose.CLINICAL)

@@ -1,0 +1,64 @@
+"""Follow-ups and per-user calendar feed tokens.
+
+A follow-up has a plaintext state machine (open → done | overdue | cancelled; overdue → done |
+cancelled) and due time, so scans read due rows through ``ix_followup_state_due`` and the agenda
+reads one owner's rows through ``ix_followup_owner_state_due``. The completion note is clinical
+content and is encrypted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..core.crypto import Encrypted, EncryptedBlob, Kind, Purpose
+from ..db import Base, UTCDateTime, created_at, uuidpk
+
+OPEN, DONE, OVERDUE, CANCELLED = "open", "done", "overdue", "cancelled"
+STATES = (OPEN, DONE, OVERDUE, CANCELLED)
+ACTIVE_STATES = (OPEN, OVERDUE)
+SOURCES = ("cadence", "manual", "plan", "review")
+OUTCOMES = ("seen", "not_seen", "rescheduled")
+
+
+class FollowUp(Base):
+    __tablename__ = "followup"
+    __table_args__ = (
+        Index("ix_followup_state_due", "state", "due_at"),
+        Index("ix_followup_owner_state_due", "owner_id", "state", "due_at"),
+        Index("ix_followup_student_state", "student_id", "state"),
+    )
+
+    id: Mapped[uuidpk]
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student.id"))
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"))
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(12))
+    source_id: Mapped[uuid.UUID | None] = mapped_column()
+    state: Mapped[str] = mapped_column(String(12), default=OPEN)
+    outcome: Mapped[str | None] = mapped_column(String(12))
+    note_ct: Mapped[bytes | None] = mapped_column(EncryptedBlob)
+    note = Encrypted("note_ct", Kind.TEXT, Purpose.CLINICAL)
+    created_at: Mapped[created_at]
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
+    overdue_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    completed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CalendarToken(Base):
+    """The secret of one user's iCalendar feed, stored as a digest; one live token per user."""
+
+    __tablename__ = "calendar_token"
+
+    id: Mapped[uuidpk]
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[created_at]
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

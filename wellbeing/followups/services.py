@@ -1,0 +1,410 @@
+"""Follow-ups: the one creation path, the tier cadence, completion, the overdue scan, the
+morning digest and calendar-feed tokens.
+
+Cadence (district policy, default DESIGN.md §3: yellow 30 days, orange 7, red 1, green none):
+a tier change cancels the student's open cadence follow-up and schedules the next one by the
+new cadence; completing any follow-up schedules the next cadence follow-up when none is open.
+The owner of a cadence follow-up is the school's psych teacher -- the first psych-teacher
+membership of the school (oldest grant) whose account is active; without one, the first school
+leader; without either, no follow-up is scheduled and a warning is logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
+
+from ..auth.models import Membership, User
+from ..config import Settings
+from ..core import audit, crypto, events
+from ..core.audit import AuditAction
+from ..core.authz import Permission, Principal, Role, ensure
+from ..db import utcnow
+from ..orgs.models import School
+from ..students.models import Student
+from .models import (
+    ACTIVE_STATES,
+    CANCELLED,
+    DONE,
+    OPEN,
+    OUTCOMES,
+    OVERDUE,
+    SOURCES,
+    CalendarToken,
+    FollowUp,
+)
+
+log = logging.getLogger("wellbeing.followups")
+
+DEFAULT_CADENCE_DAYS = {0: None, 1: 30, 2: 7, 3: 1}
+NOTE_MAX = 2000
+SCAN_BATCH = 1000
+
+
+class FollowUpError(ValueError):
+    """A refused follow-up operation (illegal transition, bad input); the message is safe to show."""
+
+
+# --------------------------------------------------------------------------- creation
+
+
+def schedule_followup(
+    session: Session,
+    actor: Principal | None,
+    student: Student,
+    *,
+    due_at: dt.datetime,
+    owner_id: uuid.UUID,
+    source: str,
+    source_id: uuid.UUID | None = None,
+) -> FollowUp:
+    """Create a follow-up (the only creation path). ``actor=None`` means a rule (system)."""
+    if actor is not None:
+        ensure(actor, Permission.FOLLOWUPS_MANAGE, student)
+    if source not in SOURCES:
+        raise FollowUpError(f"unknown follow-up source {source!r}")
+    if due_at.tzinfo is None:
+        raise FollowUpError("due time must be timezone-aware")
+    followup = FollowUp(
+        student_id=student.id,
+        school_id=student.school_id,
+        owner_id=owner_id,
+        due_at=due_at,
+        source=source,
+        source_id=source_id,
+        state=OPEN,
+        created_by=actor.user_id if actor is not None else None,
+    )
+    session.add(followup)
+    audit.record(
+        session, AuditAction.FOLLOWUP_CREATE, object_type="followup", object_id=followup.id,
+        student_id=student.id, school_id=student.school_id, fields=["due_at", "owner_id"],
+        detail={"source": source, "owner": owner_id, "due": due_at},
+    )  # fmt: skip
+    return followup
+
+
+def default_owner_id(session: Session, school_id: uuid.UUID) -> uuid.UUID | None:
+    """The school's psych teacher (oldest membership, active account), else its school leader."""
+    for role in (Role.PSYCH_TEACHER, Role.SCHOOL_LEADER):
+        owner = session.scalar(
+            select(Membership.user_id)
+            .join(User, User.id == Membership.user_id)
+            .where(
+                Membership.school_id == school_id,
+                Membership.role == str(role),
+                User.active.is_(True),
+            )
+            .order_by(Membership.created_at, Membership.id)
+            .limit(1)
+        )
+        if owner is not None:
+            return owner
+    return None
+
+
+def cadence_days(session: Session, student: Student, tier: int | None = None) -> int | None:
+    level = student.tier if tier is None else tier
+    district_id = session.scalar(select(School.district_id).where(School.id == student.school_id))
+    try:
+        from ..risk.policy import current_policy
+    except ImportError:  # pragma: no cover - the risk module ships with the app
+        return DEFAULT_CADENCE_DAYS.get(level)
+    return current_policy(session, district_id).followup_days.get(level)
+
+
+def _active_cadence(session: Session, student_id: uuid.UUID) -> list[FollowUp]:
+    return list(
+        session.scalars(
+            select(FollowUp).where(
+                FollowUp.student_id == student_id,
+                FollowUp.state.in_(ACTIVE_STATES),
+                FollowUp.source == "cadence",
+            )
+        )
+    )
+
+
+def cancel_cadence(session: Session, student: Student, now: dt.datetime, reason: str) -> int:
+    cancelled = 0
+    for followup in _active_cadence(session, student.id):
+        followup.state, followup.cancelled_at = CANCELLED, now
+        audit.record(
+            session, AuditAction.FOLLOWUP_CANCEL, object_type="followup", object_id=followup.id,
+            student_id=student.id, school_id=student.school_id, detail={"reason": reason},
+        )  # fmt: skip
+        cancelled += 1
+    return cancelled
+
+
+def ensure_cadence(session: Session, student: Student, now: dt.datetime) -> FollowUp | None:
+    """Schedule the next cadence follow-up (now + cadence) unless one is open or the tier has none."""
+    days = cadence_days(session, student)
+    if not days or student.status != "active" or _active_cadence(session, student.id):
+        return None
+    owner = default_owner_id(session, student.school_id)
+    if owner is None:
+        log.warning(
+            "school %s has no psych teacher or leader: no cadence follow-up", student.school_id
+        )
+        return None
+    return schedule_followup(
+        session,
+        None,
+        student,
+        due_at=now + dt.timedelta(days=days),
+        owner_id=owner,
+        source="cadence",
+    )
+
+
+def on_tier_changed(
+    session: Session, student: Student, old_tier: int, new_tier: int, decision: Any = None
+) -> None:
+    now = utcnow()
+    cancel_cadence(session, student, now, "tier_changed")
+    session.flush()
+    ensure_cadence(session, student, now)
+
+
+def on_student_transferred(session: Session, student: Student, old_school_id: uuid.UUID) -> None:
+    """Open follow-ups move with the student; cadence ones go to the new school's psych teacher."""
+    now = utcnow()
+    session.execute(
+        update(FollowUp)
+        .where(
+            FollowUp.student_id == student.id,
+            FollowUp.state.in_(ACTIVE_STATES),
+            FollowUp.source != "cadence",
+        )
+        .values(school_id=student.school_id)
+    )
+    cancel_cadence(session, student, now, "transferred")
+    session.flush()
+    ensure_cadence(session, student, now)
+
+
+events.subscribe(events.TIER_CHANGED, on_tier_changed)
+events.subscribe(events.STUDENT_TRANSFERRED, on_student_transferred)
+
+
+# --------------------------------------------------------------------------- completion
+
+
+def get_followup(
+    session: Session, actor: Principal, followup_id: uuid.UUID
+) -> tuple[FollowUp, Student]:
+    """The follow-up and its student, if the actor may manage it (else Forbidden / LookupError)."""
+    followup = session.get(FollowUp, followup_id)
+    if followup is None:
+        raise LookupError("no such follow-up")
+    student = session.get(Student, followup.student_id)
+    ensure(actor, Permission.FOLLOWUPS_MANAGE, student)
+    return followup, student  # type: ignore[return-value]
+
+
+def complete_followup(
+    session: Session,
+    actor: Principal,
+    followup: FollowUp,
+    *,
+    outcome: str,
+    note: str,
+    reschedule_to: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> FollowUp | None:
+    """Record the outcome with a short encrypted note. ``rescheduled`` needs ``reschedule_to``
+    and creates the replacement follow-up; otherwise the next cadence follow-up is scheduled.
+    Returns the follow-up created next (or None)."""
+    now = now or utcnow()
+    student = session.get(Student, followup.student_id)
+    if student is None:
+        raise FollowUpError("the student of this follow-up no longer exists")
+    ensure(actor, Permission.FOLLOWUPS_MANAGE, student)
+    if followup.state not in ACTIVE_STATES:
+        raise FollowUpError("this follow-up is already closed")
+    if outcome not in OUTCOMES:
+        raise FollowUpError("choose an outcome")
+    note = (note or "").strip()
+    if not note or len(note) > NOTE_MAX:
+        raise FollowUpError(f"a note of 1 to {NOTE_MAX} characters is required")
+    if outcome == "rescheduled":
+        if reschedule_to is None or reschedule_to <= now:
+            raise FollowUpError("a rescheduled follow-up needs a new time in the future")
+    elif reschedule_to is not None:
+        raise FollowUpError("a new time is only given when the follow-up is rescheduled")
+    followup.state, followup.outcome, followup.note = DONE, outcome, note
+    followup.completed_at, followup.completed_by = now, actor.user_id
+    audit.record(
+        session, AuditAction.FOLLOWUP_COMPLETE, object_type="followup", object_id=followup.id,
+        student_id=student.id, school_id=student.school_id, fields=["note", "outcome"],
+        detail={"outcome": outcome, "source": followup.source},
+    )  # fmt: skip
+    session.flush()
+    if outcome == "rescheduled" and reschedule_to is not None:
+        return schedule_followup(
+            session, actor, student, due_at=reschedule_to, owner_id=followup.owner_id,
+            source=followup.source, source_id=followup.source_id,
+        )  # fmt: skip
+    return ensure_cadence(session, student, now)
+
+
+# --------------------------------------------------------------------------- overdue scan
+
+
+def overdue_scan(session: Session, now: dt.datetime, *, batch: int = SCAN_BATCH) -> int:
+    """Mark open follow-ups past their due time overdue and raise a ``followup_overdue`` alert
+    for each (which then climbs the ladder). Reads only due rows through ix_followup_state_due."""
+    from ..alerts.services import raise_alert
+
+    marked = 0
+    while True:
+        stmt = (
+            select(FollowUp, Student.tier)
+            .join(Student, Student.id == FollowUp.student_id)
+            .where(FollowUp.state == OPEN, FollowUp.due_at <= now)
+            .order_by(FollowUp.due_at)
+            .limit(batch)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, of=FollowUp)
+        rows = session.execute(stmt).all()
+        for followup, tier in rows:
+            followup.state, followup.overdue_at = OVERDUE, now
+            raise_alert(
+                session, kind="followup_overdue", school_id=followup.school_id,
+                student_id=followup.student_id, source_id=followup.id, tier=tier, now=now,
+            )  # fmt: skip
+        marked += len(rows)
+        session.flush()
+        if len(rows) < batch:
+            return marked
+
+
+# --------------------------------------------------------------------------- morning digest
+
+
+def local_day_bounds(now: dt.datetime, tz: Any) -> tuple[dt.datetime, dt.datetime]:
+    """Start and end (UTC) of ``now``'s calendar day in ``tz``."""
+    day = now.astimezone(tz).date()
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def digest_counts(session: Session, now: dt.datetime, tz: Any) -> dict[uuid.UUID, tuple[int, int]]:
+    """Per owner: (due later today, overdue) from active rows due before the end of today."""
+    _, end = local_day_bounds(now, tz)
+    is_overdue = (FollowUp.state == OVERDUE) | (FollowUp.due_at < now)
+    rows = session.execute(
+        select(
+            FollowUp.owner_id,
+            func.sum(case((is_overdue, 0), else_=1)),
+            func.sum(case((is_overdue, 1), else_=0)),
+        )
+        .where(FollowUp.state.in_(ACTIVE_STATES), FollowUp.due_at < end)
+        .group_by(FollowUp.owner_id)
+    ).all()
+    return {owner: (int(today or 0), int(overdue or 0)) for owner, today, overdue in rows}
+
+
+def digest_text(locale: str, today: int, overdue: int, url: str) -> tuple[str, str]:
+    """Subject and body of the digest e-mail: counts and a link, no names, no details."""
+    from ..notify.services import translations
+
+    t = translations(locale)
+    _, ngettext = t.gettext, t.ngettext
+    subject = _("Your follow-ups today")
+    lines = [
+        ngettext("%(num)d follow-up is due today.", "%(num)d follow-ups are due today.", today)
+        % {"num": today},
+        ngettext("%(num)d follow-up is overdue.", "%(num)d follow-ups are overdue.", overdue)
+        % {"num": overdue},
+        "",
+        _("Open your agenda: %(url)s") % {"url": url},
+    ]
+    return subject, "\n".join(lines) + "\n"
+
+
+def morning_digest(session: Session, settings: Settings, now: dt.datetime) -> int:
+    """One in-app notice and one e-mail (through the outbox) per user with follow-ups due today
+    or overdue, in the user's language, counts only. Idempotent per user and local day."""
+    from ..notify.services import post_notice, queue_email
+
+    day = now.astimezone(settings.tz).date().isoformat()
+    url = f"{settings.base_url.rstrip('/')}/agenda"
+    notified = 0
+    for owner_id, (today, overdue) in digest_counts(session, now, settings.tz).items():
+        user = session.get(User, owner_id)
+        if user is None or not user.active or (today == 0 and overdue == 0):
+            continue
+        notice = post_notice(
+            session, owner_id, "followup_digest", day, {"today": today, "overdue": overdue}
+        )
+        if notice is None:
+            continue  # already sent for this day
+        if user.email:
+            subject, body = digest_text(user.locale, today, overdue, url)
+            queue_email(session, user=user, subject=subject, body=body, kind="digest")
+        notified += 1
+    return notified
+
+
+# --------------------------------------------------------------------------- calendar feed tokens
+
+
+def issue_calendar_token(session: Session, user_id: uuid.UUID) -> str:
+    """Revoke the user's feed token (if any) and return a new one; only its digest is stored."""
+    now = utcnow()
+    session.execute(
+        update(CalendarToken)
+        .where(CalendarToken.user_id == user_id, CalendarToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    token = crypto.random_token(24)
+    session.add(CalendarToken(user_id=user_id, token_digest=crypto.token_digest(token)))
+    audit.record(session, AuditAction.CALENDAR_TOKEN, object_type="calendar_token", object_id=user_id,
+                 detail={"change": "issued"})  # fmt: skip
+    return token
+
+
+def revoke_calendar_token(session: Session, user_id: uuid.UUID) -> int:
+    result = session.execute(
+        update(CalendarToken)
+        .where(CalendarToken.user_id == user_id, CalendarToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    count = result.rowcount or 0  # type: ignore[attr-defined]
+    audit.record(session, AuditAction.CALENDAR_TOKEN, object_type="calendar_token", object_id=user_id,
+                 detail={"change": "revoked", "count": count})  # fmt: skip
+    return count
+
+
+def has_calendar_token(session: Session, user_id: uuid.UUID) -> bool:
+    return session.scalar(
+        select(CalendarToken.id).where(CalendarToken.user_id == user_id, CalendarToken.revoked_at.is_(None)).limit(1)
+    ) is not None  # fmt: skip
+
+
+def calendar_user(session: Session, token: str) -> User | None:
+    """The active user owning a live feed token, or None (unknown, revoked, disabled)."""
+    if not token or len(token) > 100:
+        return None
+    row = session.scalar(
+        select(CalendarToken).where(
+            CalendarToken.token_digest == crypto.token_digest(token),
+            CalendarToken.revoked_at.is_(None),
+        )
+    )
+    if row is None:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    row.last_used_at = utcnow()
+    return user

@@ -1,0 +1,1 @@
+"""School and district dashboards: aggregate counts by GROUP BY on indexed columns."""

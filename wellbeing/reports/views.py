@@ -1,0 +1,69 @@
+"""School and district dashboards (server-rendered, SVG charts, no JavaScript)."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, abort, current_app, g, render_template, request
+from flask_babel import lazy_gettext as _l
+
+from ..core.authz import Permission
+from ..db import get_session, utcnow
+from ..orgs.models import School
+from ..ui import nav_item
+from ..web import require
+from . import charts, services
+
+bp = Blueprint("reports", __name__)
+
+nav_item("reports.school", _l("School dashboard"), Permission.STATS_SCHOOL, 70)
+nav_item("reports.district", _l("District dashboard"), Permission.STATS_DISTRICT, 71)
+
+SERIES_NAMES = {
+    "concerns": _l("Concerns reported"), "alerts": _l("Alerts raised"), "crises": _l("Crises opened"),
+    "hotline": _l("Hotline calls"),
+}  # fmt: skip
+
+
+def _charts(data: dict) -> list[charts.Chart]:  # type: ignore[type-arg]
+    months = data["months"]
+    names = {k: str(v) for k, v in SERIES_NAMES.items()}
+    shares = [data["sla_months"][m].share if m in data["sla_months"] else None for m in months]
+    return [
+        charts.line_chart(str(_l("Trends by month")), months, data["series"], names),
+        charts.bar_chart(
+            str(_l("Alerts acknowledged in time, by month")), months, shares, percent=True
+        ),
+    ]
+
+
+@bp.get("/reports/school")
+@require(Permission.STATS_SCHOOL, sensitive=True)
+def school():  # type: ignore[no-untyped-def]
+    session, principal = get_session(), g.principal
+    choices = services.dashboard_schools(session, principal)
+    wanted = request.args.get("school")
+    if wanted:
+        try:
+            chosen = session.get(School, uuid.UUID(wanted))
+        except ValueError:
+            abort(404)
+        if chosen is None:
+            abort(404)
+    elif choices:
+        chosen = choices[0]
+    else:
+        abort(404)
+    tz = current_app.extensions["wellbeing.settings"].tz
+    data = services.school_dashboard(session, principal, chosen, now=utcnow(), tz=tz)
+    return render_template(
+        "reports/school.html", choices=choices, charts=_charts(data), now=utcnow(), **data
+    )
+
+
+@bp.get("/reports/district")
+@require(Permission.STATS_DISTRICT, sensitive=True)
+def district():  # type: ignore[no-untyped-def]
+    tz = current_app.extensions["wellbeing.settings"].tz
+    data = services.district_dashboard(get_session(), g.principal, now=utcnow(), tz=tz)
+    return render_template("reports/district.html", charts=_charts(data), now=utcnow(), **data)

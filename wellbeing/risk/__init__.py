@@ -1,0 +1,1 @@
+"""Risk tiers, the district tier policy and special-care categories."""

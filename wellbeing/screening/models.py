@@ -1,0 +1,132 @@
+"""Screening campaigns, responses, saved column mappings and kiosk sessions.
+
+A response's answers and scores are one encrypted JSON value (``{"answers": ..., "scores":
+...}``, Purpose.CLINICAL). Plaintext metadata is what progress and result queries need: the
+student's placement at the time, the instrument, the band codes, the tier the rules gave and
+the flags (critical, voided, incomplete).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..core.crypto import Encrypted, EncryptedBlob, Kind, Purpose
+from ..db import Base, UTCDateTime, created_at, uuidpk
+
+CAMPAIGN_STATUSES = ("open", "closed")
+SOURCES = ("form", "kiosk", "file", "api")
+
+
+class Campaign(Base):
+    """A screening round: instruments for chosen schools and grades within a time window."""
+
+    __tablename__ = "screening_campaign"
+
+    id: Mapped[uuidpk]
+    district_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("district.id"), index=True)
+    # The owning school of a school campaign; NULL for a district campaign (schools below).
+    school_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("school.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    instruments: Mapped[list[str]] = mapped_column(JSON)
+    grades: Mapped[list[int]] = mapped_column(JSON)
+    opens_on: Mapped[dt.date] = mapped_column(Date)
+    closes_on: Mapped[dt.date] = mapped_column(Date)
+    consent_text: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    created_at: Mapped[created_at]
+
+    def accepts_on(self, day: dt.date) -> bool:
+        return self.status == "open" and self.opens_on <= day <= self.closes_on
+
+
+class CampaignSchool(Base):
+    """The schools a campaign covers (one row for a school campaign)."""
+
+    __tablename__ = "screening_campaign_school"
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("screening_campaign.id"), primary_key=True
+    )
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"), primary_key=True, index=True)
+
+
+class Response(Base):
+    """One student's answers to one instrument in one campaign."""
+
+    __tablename__ = "screening_response"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "student_id", "instrument"),
+        UniqueConstraint("campaign_id", "idempotency_key"),
+        Index("ix_screening_response_progress", "campaign_id", "school_id", "grade", "class_id", "student_id"),
+        Index("ix_screening_response_student", "student_id", "created_at"),
+    )
+
+    id: Mapped[uuidpk]
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("screening_campaign.id"))
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student.id"))
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"))
+    class_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("school_class.id"))
+    grade: Mapped[int] = mapped_column(SmallInteger)
+    instrument: Mapped[str] = mapped_column(String(32))
+    total_band: Mapped[str | None] = mapped_column(String(32))
+    bands: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tier: Mapped[int] = mapped_column(SmallInteger, default=0)
+    tier_rule: Mapped[str | None] = mapped_column(String(64))
+    critical: Mapped[bool] = mapped_column(default=False)
+    voided: Mapped[bool] = mapped_column(default=False)
+    incomplete: Mapped[bool] = mapped_column(default=False)
+    source: Mapped[str] = mapped_column(String(8))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    entered_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[created_at]
+
+    data_ct: Mapped[bytes] = mapped_column(EncryptedBlob)
+    # {"answers": {item: value|None}, "scores": ScoreResult.to_dict()}
+    data = Encrypted("data_ct", Kind.JSON, Purpose.CLINICAL)
+
+
+class ColumnMapping(Base):
+    """A saved file layout: the file's header → the ``<instrument>_<item>`` column it holds."""
+
+    __tablename__ = "screening_column_mapping"
+    __table_args__ = (UniqueConstraint("district_id", "name"),)
+
+    id: Mapped[uuidpk]
+    district_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("district.id"))
+    school_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("school.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[created_at]
+
+
+class KioskSession(Base):
+    """A questionnaire-only session opened by a teacher for one or more students."""
+
+    __tablename__ = "screening_kiosk"
+
+    id: Mapped[uuidpk]
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("screening_campaign.id"), index=True)
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"))
+    student_ids: Mapped[list[str]] = mapped_column(JSON)
+    done_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    opened_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[created_at]
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

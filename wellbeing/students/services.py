@@ -1,0 +1,396 @@
+"""The student register: roster import, search and the student page (each audited).
+
+Roster import is two streaming passes over the file: :func:`~.roster.validate_roster` checks
+everything first (nothing is written when anything is wrong), then :func:`~.roster.iter_roster`
+feeds batches that are matched, compared and written inside one savepoint. Only one batch of
+rows and their students are in memory at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from ..core import audit
+from ..core.authz import Permission, Principal, ensure
+from ..core.tabular import TabularError
+from ..orgs.models import School, SchoolClass
+from ..orgs.services import create_class
+from . import queries
+from .models import Student, initials_index, name_initials
+from .record import RenderedSection, render_sections, section
+from .roster import RosterError, RosterRow, RowError, iter_roster, validate_roster
+
+BATCH_SIZE = 1000
+_FOLDED_DUPLICATE = "duplicate student number (differs only in letter case or width)"
+SEARCH_LIMIT = 50
+# What the roster import writes (names of fields, for the audit entry).
+ROSTER_FIELDS = (
+    "student_number", "name", "sex", "birth_date", "grade", "class", "national_id", "guardians",
+)  # fmt: skip
+IDENTITY_FIELDS = (
+    "name", "student_number", "sex", "birth_date", "grade", "class", "status", "tier", "guardians",
+)  # fmt: skip
+LIST_FIELDS = ("name", "class", "tier")
+
+
+class StudentError(ValueError):
+    """Refused input; the message is shown to the user."""
+
+
+# --------------------------------------------------------------------------- roster import
+
+
+@dataclass
+class ImportResult:
+    filename: str
+    dry_run: bool
+    rows_total: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    errors_truncated: int = 0
+    warnings: list[RowError] = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    # (grade, label) of classes named in the file that did not exist (created unless dry run).
+    classes_created: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.errors_truncated
+
+    @property
+    def written(self) -> bool:
+        return self.ok and not self.dry_run
+
+
+class _Abort(Exception):
+    def __init__(self, error: RowError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def import_roster(
+    session: Session,
+    actor: Principal | None,
+    school: School,
+    source: str | os.PathLike[str] | IO[bytes],
+    filename: str,
+    *,
+    dry_run: bool = False,
+    batch_size: int = BATCH_SIZE,
+    today: dt.date | None = None,
+) -> ImportResult:
+    """Validate the whole file, then (unless ``dry_run``) import it atomically.
+
+    ``source`` is a path or a binary stream (an upload); a stream is spooled to a private
+    temporary file named after ``filename``'s extension. ``actor`` None means the CLI or the
+    demo seed. On any error nothing is written and the result carries the per-row report.
+    """
+    if actor is not None:
+        ensure(actor, Permission.ROSTER_IMPORT, school)
+    result = ImportResult(filename=Path(filename).name, dry_run=dry_run)
+    with _as_path(source, filename) as path:
+        try:
+            report = validate_roster(path, today=today)
+        except TabularError as exc:
+            result.errors.append(RowError(0, "", str(exc)))
+            return result
+        result.rows_total = report.rows_total
+        result.errors, result.errors_truncated = report.errors, report.errors_truncated
+        result.warnings = report.warnings
+        if not report.ok:
+            return result
+        try:
+            with session.begin_nested():
+                _write(session, school, path, report.classes, result, batch_size, today)
+                if dry_run:
+                    raise _DryRunDone
+        except _DryRunDone:
+            pass
+        except (RosterError, TabularError, _Abort) as exc:
+            error = (
+                exc.error if isinstance(exc, RosterError | _Abort) else RowError(0, "", str(exc))
+            )
+            return ImportResult(result.filename, dry_run, result.rows_total, [error])
+    if not dry_run:
+        audit.record(
+            session, audit.AuditAction.ROSTER_IMPORT, object_type="school", object_id=school.id,
+            school_id=school.id, fields=ROSTER_FIELDS,
+            detail={"rows": result.rows_total, "created": result.created, "updated": result.updated,
+                    "unchanged": result.unchanged, "classes_created": len(result.classes_created),
+                    "file_type": Path(filename).suffix.lower().lstrip(".")[:8]},
+        )  # fmt: skip
+    return result
+
+
+class _DryRunDone(Exception):
+    """Raised inside the savepoint so a dry run leaves nothing behind."""
+
+
+@contextmanager
+def _as_path(source: str | os.PathLike[str] | IO[bytes], filename: str) -> Iterator[Path]:
+    if isinstance(source, str | os.PathLike):
+        yield Path(source)
+        return
+    suffix = Path(filename).suffix.lower()[:8]
+    with tempfile.TemporaryDirectory(prefix="wellbeing-roster-") as tmp:  # mode 0700
+        path = Path(tmp) / f"upload{suffix}"
+        with path.open("wb") as out:
+            shutil.copyfileobj(source, out, 64 * 1024)
+        yield path
+
+
+def _batched(rows: Iterable[RosterRow], size: int) -> Iterator[list[RosterRow]]:
+    iterator = iter(rows)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _write(
+    session: Session,
+    school: School,
+    path: Path,
+    named_classes: set[tuple[int, str]],
+    result: ImportResult,
+    batch_size: int,
+    today: dt.date | None,
+) -> None:
+    classes = {
+        (c.grade, c.label): c.id
+        for c in session.scalars(select(SchoolClass).where(SchoolClass.school_id == school.id))
+    }
+    result.classes_created = sorted(named_classes - classes.keys())
+    for grade, label in result.classes_created:
+        classes[(grade, label)] = create_class(session, None, school, grade, label).id
+    seen: set[bytes] = set()  # blind indexes written: catches numbers equal only after folding
+    for batch in _batched(iter_roster(path, today=today), batch_size):
+        _write_batch(session, school, batch, classes, seen, result)
+
+
+def _write_batch(
+    session: Session,
+    school: School,
+    batch: list[RosterRow],
+    classes: dict[tuple[int, str], uuid.UUID],
+    seen: set[bytes],
+    result: ImportResult,
+) -> None:
+    index = Student.student_number.blind_index  # type: ignore[attr-defined]
+    keyed: dict[bytes, RosterRow] = {}
+    for row in batch:
+        key = index(school.id, row.student_number)
+        if key in seen or key in keyed:
+            raise _Abort(RowError(row.row, "student_number", _FOLDED_DUPLICATE))
+        keyed[key] = row
+    seen.update(keyed)
+    stmt = select(Student).where(
+        Student.school_id == school.id, Student.student_number_bidx.in_(list(keyed))
+    )
+    existing = {s.student_number_bidx: s for s in session.scalars(stmt)}
+    new_rows: list[dict[str, Any]] = []
+    for key, row in keyed.items():
+        class_id = classes[(row.grade, row.class_label)]
+        student = existing.get(key)
+        if student is None:
+            new_rows.append(_insert_values(school.id, row, class_id))
+            continue
+        changes = _changes(student, row, class_id)
+        if not changes:
+            result.unchanged += 1
+            continue
+        result.updated += 1
+        for name, value in changes.items():
+            setattr(student, name, value)
+    if new_rows:
+        session.execute(insert(Student), new_rows)
+        result.created += len(new_rows)
+    session.flush()
+    for student in existing.values():  # keep memory bounded: the next batch needs none of them
+        session.expunge(student)
+
+
+class _Unsaved:
+    """Stands in for a new Student while its encrypted columns are computed for a bulk insert
+    (the same descriptors, so the same ciphertext binding and blind indexes as the ORM path)."""
+
+    def __init__(self, row_id: uuid.UUID, school_id: uuid.UUID) -> None:
+        self.id, self.school_id = row_id, school_id
+
+
+def _insert_values(school_id: uuid.UUID, row: RosterRow, class_id: uuid.UUID) -> dict[str, Any]:
+    holder = _Unsaved(uuid.uuid4(), school_id)
+    values: dict[str, Any] = {
+        "id": holder.id, "school_id": school_id, "class_id": class_id, "grade": row.grade,
+    }  # fmt: skip
+    plain = {
+        "student_number": row.student_number, "name": row.name, "sex": row.sex,
+        "birth_date": row.birth_date, "national_id": row.national_id,
+        "guardians": _guardians(row, None),
+    }  # fmt: skip
+    for name, value in plain.items():
+        descriptor = Student.__dict__[name]
+        descriptor.__set__(holder, value)
+        values[descriptor.column] = getattr(holder, descriptor.column)
+        if descriptor.index is not None:
+            values[descriptor.index.column] = getattr(holder, descriptor.index.column)
+    initials = name_initials(row.name)
+    values["name_initials_bidx"] = None if initials is None else initials_index(school_id, initials)
+    return values
+
+
+def _guardians(row: RosterRow, stored: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """The roster supplies the first guardian; blank guardian cells keep what is stored."""
+    if row.guardian_name is None and row.guardian_phone is None:
+        return stored
+    relation = stored[0].get("relation") if stored else None
+    first = {"name": row.guardian_name, "phone": row.guardian_phone, "relation": relation}
+    return [first, *(stored or [])[1:]]
+
+
+def _changes(student: Student, row: RosterRow, class_id: uuid.UUID) -> dict[str, Any]:
+    """Fields whose decrypted value differs from the row. Blank optional cells change nothing."""
+    wanted: dict[str, Any] = {
+        "student_number": row.student_number,
+        "name": row.name,
+        "sex": row.sex,
+        "birth_date": row.birth_date,
+        "grade": row.grade,
+        "class_id": class_id,
+    }
+    if row.national_id is not None:
+        wanted["national_id"] = row.national_id
+    stored_guardians = student.guardians
+    guardians = _guardians(row, stored_guardians)
+    if guardians != stored_guardians:
+        wanted["guardians"] = guardians
+    return {name: value for name, value in wanted.items() if getattr(student, name) != value}
+
+
+# --------------------------------------------------------------------------- search
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: uuid.UUID
+    name: str
+    grade: int
+    class_label: str | None
+    school_name: str
+    tier: int
+    tier_provisional: bool
+    status: str
+
+
+@dataclass
+class SearchResult:
+    query_kind: str
+    hits: list[SearchHit]
+    truncated: bool = False
+
+
+def search_students(
+    session: Session, principal: Principal, text: str, *, limit: int = SEARCH_LIMIT
+) -> SearchResult:
+    """Exact search by full name, student number or pinyin initials, in the user's schools.
+
+    Only students the user may open are listed; the listing is audited (ids only, never the
+    query: it is a child's name).
+    """
+    ensure(principal, Permission.STUDENTS_SEARCH)
+    text = " ".join(text.split())[:60]
+    if not text:
+        raise StudentError("enter a name or a student number")
+    kinds = queries.query_kinds(text)
+    school_ids = queries.searchable_school_ids(session, principal)
+    candidates = queries.find_students(session, school_ids, text, kinds, limit=limit * 4)
+    visible = [s for s in candidates if _may_read(principal, s)]
+    truncated = len(visible) > limit
+    visible = visible[:limit]
+    hits = _hits(session, visible)
+    audit.record(
+        session, audit.AuditAction.STUDENT_SEARCH, object_type="student", fields=LIST_FIELDS,
+        detail={"students": [h.id for h in hits], "by": "+".join(kinds), "count": len(hits)},
+    )  # fmt: skip
+    return SearchResult("+".join(kinds), hits, truncated)
+
+
+def _may_read(principal: Principal, student: Student) -> bool:
+    from ..core.authz import can
+
+    return can(principal, Permission.RECORD_READ, student)
+
+
+def _hits(session: Session, students: list[Student]) -> list[SearchHit]:
+    class_by_id = queries.classes_by_id(session, {s.class_id for s in students if s.class_id})
+    school_names = queries.school_names(session, {s.school_id for s in students})
+    hits = []
+    for s in students:
+        klass = class_by_id.get(s.class_id) if s.class_id else None
+        hits.append(
+            SearchHit(
+                s.id, s.name, s.grade, klass.label if klass else None,
+                school_names.get(s.school_id, ""), s.tier, s.tier_provisional, s.status,
+            )
+        )  # fmt: skip
+    hits.sort(key=lambda h: (h.school_name, h.grade, h.class_label or "", h.name))
+    return hits
+
+
+# --------------------------------------------------------------------------- the student page
+
+
+@dataclass
+class StudentRecord:
+    student: Student
+    sections: list[RenderedSection]
+
+
+def open_record(
+    session: Session, principal: Principal, student_id: uuid.UUID
+) -> StudentRecord | None:
+    """The growth record of one student (None when there is no such student); audited with
+    the names of every field the page shows."""
+    student = session.get(Student, student_id)
+    if student is None:
+        return None
+    ensure(principal, Permission.RECORD_READ, student)
+    sections = render_sections(session, principal, student)
+    fields = {f for s in sections for f in s.fields}
+    audit.record(
+        session, audit.AuditAction.STUDENT_VIEW, object_type="student", object_id=student.id,
+        student_id=student.id, school_id=student.school_id, fields=fields,
+    )  # fmt: skip
+    return StudentRecord(student, sections)
+
+
+@section("identity", order=0)
+def identity_section(session: Session, principal: Principal, student: Student) -> Any:
+    klass = session.get(SchoolClass, student.class_id) if student.class_id else None
+    school = session.get(School, student.school_id)
+    context = {
+        "name": student.name,
+        "student_number": student.student_number,
+        "sex": student.sex,
+        "birth_date": student.birth_date,
+        "grade": student.grade,
+        "class_label": klass.label if klass else None,
+        "school_name": school.name if school else "",
+        "status": student.status,
+        "tier": student.tier,
+        "tier_provisional": student.tier_provisional,
+        "guardians": student.guardians or [],
+    }
+    return "students/_identity.html", context, IDENTITY_FIELDS
