@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import multiprocessing
 import random
 import tempfile
 import threading
@@ -64,12 +65,21 @@ def open_database(url: str | None, workdir: Path) -> tuple[Database, Any]:
 # --------------------------------------------------------------------------- phase 1: writers
 
 
+def _sequencer(url: str, stop: Any, sealed: Any) -> None:
+    db = Database(url)
+    try:
+        while not stop.is_set():
+            sealed.value += audit.seal_pending(db)
+            stop.wait(0.05)
+    finally:
+        db.dispose()
+
+
 def concurrent_writes(db: Database, writers: int, per_writer: int, sealing: bool) -> dict[str, Any]:
     """``writers`` threads each run ``per_writer`` transactions that record one entry (as a
     request does); optionally the sequencer seals continuously meanwhile."""
     latencies: list[list[float]] = [[] for _ in range(writers)]
     errors: list[BaseException] = []
-    stop = threading.Event()
     sealed = [0]
 
     def writer(index: int) -> None:
@@ -89,14 +99,18 @@ def concurrent_writes(db: Database, writers: int, per_writer: int, sealing: bool
         except BaseException as exc:  # pragma: no cover - printed
             errors.append(exc)
 
-    def sequencer() -> None:
-        while not stop.is_set():
-            sealed[0] += audit.seal_pending(db, batch_size=2000)
-            stop.wait(0.05)
-
-    seal_thread = threading.Thread(target=sequencer) if sealing else None
-    if seal_thread:
-        seal_thread.start()
+    # The sequencer runs in its own process, as the scheduler does in a deployment (in this
+    # process it would compete with the writers for the interpreter lock, not the database).
+    context = multiprocessing.get_context("fork")
+    stop_process = context.Event()
+    sealed_count = context.Value("q", 0)
+    sealer = (
+        context.Process(target=_sequencer, args=(db.url, stop_process, sealed_count))
+        if sealing
+        else None
+    )
+    if sealer:
+        sealer.start()
     threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
     started = time.perf_counter()
     for t in threads:
@@ -104,9 +118,10 @@ def concurrent_writes(db: Database, writers: int, per_writer: int, sealing: bool
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
-    stop.set()
-    if seal_thread:
-        seal_thread.join()
+    if sealer:
+        stop_process.set()
+        sealer.join()
+        sealed[0] = sealed_count.value
     if errors:
         raise errors[0]
     samples = [x for per in latencies for x in per]
@@ -210,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"audit benchmark on {db.engine.dialect.name}, {args.writers} writer threads")
 
         for sealing in (False, True):
+            audit.seal_pending(db)  # start each run with an empty backlog
             r = concurrent_writes(db, args.writers, args.per_writer, sealing)
             label = "with the sequencer sealing" if sealing else "without sealing (baseline)"
             print(

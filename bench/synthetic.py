@@ -41,14 +41,21 @@ class SyntheticStudent:
 
 
 def generate_district(
-    session: Session, *, students: int = 300_000, schools: int = 200, seed: int = 1, prefix: str = "B"
+    session: Session,
+    *,
+    students: int = 300_000,
+    schools: int = 200,
+    seed: int = 1,
+    prefix: str = "B",
 ) -> list[str]:
     """Insert ``schools`` schools and ``students`` students; returns the school codes."""
     rng = random.Random(seed)
     keyring = crypto.current_keyring()
     district = ensure_district(session)
     now = utcnow()
-    per_school = [students // schools + (1 if n < students % schools else 0) for n in range(schools)]
+    per_school = [
+        students // schools + (1 if n < students % schools else 0) for n in range(schools)
+    ]
     codes = []
     number_field, name_field = Student.student_number, Student.name
     rows: list[dict[str, object]] = []
@@ -66,13 +73,17 @@ def generate_district(
             grade = grades[i % len(grades)]
             slot = (grade, (i // len(grades)) // CLASS_SIZE)
             if slot not in classes:
-                klass = SchoolClass(school_id=school.id, grade=grade, label=f"{grade}-{slot[1] + 1}")
+                klass = SchoolClass(
+                    school_id=school.id, grade=grade, label=f"{grade}-{slot[1] + 1}"
+                )
                 session.add(klass)
                 session.flush()
                 classes[slot] = klass.id
             sid = uuid.uuid4()
             number = f"S{n:04d}-{i:05d}"
-            name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+            name = rng.choice(SURNAMES) + "".join(
+                rng.choice(GIVEN) for _ in range(rng.choice((1, 2)))
+            )
             rows.append({
                 "id": sid, "school_id": school.id, "class_id": classes[slot], "grade": grade,
                 "status": "active", "tier": 0, "tier_provisional": False, "district_involved": False,

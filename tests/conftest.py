@@ -38,6 +38,9 @@ TEST_OVERRIDES = {
     "argon2_memory_kib": 1024,
     "login_limit": "1000 per minute",
     "secret_key": "x" * 48,
+    # Tests read English UI text; the zh_CN default and its catalog are tested on their own
+    # (tests/test_translations.py builds an app with the production default).
+    "locale": "en",
 }
 
 

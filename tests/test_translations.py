@@ -45,8 +45,19 @@ def test_an_english_catalog_exists():
     assert (CATALOGS / "en" / "LC_MESSAGES" / "messages.po").exists()
 
 
-def test_the_login_page_speaks_chinese_by_default_and_english_on_request(client):
+def test_the_login_page_speaks_chinese_by_default_and_english_on_request(env, db_session):
+    from dataclasses import replace
+
+    from wellbeing import create_app
+
+    from .conftest import CsrfClient
+
+    app = create_app(replace(env.settings, locale="zh_CN"), db=env.db)
+    assert app.config["BABEL_DEFAULT_LOCALE"] == "zh_CN"
+    app.test_client_class = CsrfClient
+    client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    assert "登录" in page
+    assert "登录" in page and 'lang="zh-CN"' in page
     client.post("/locale", data={"locale": "en", "next": "/login"})
-    assert "Sign in" in client.get("/login").get_data(as_text=True)
+    page = client.get("/login").get_data(as_text=True)
+    assert "Sign in" in page and 'lang="en"' in page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
 from wellbeing.alerts import jobs
@@ -13,6 +14,7 @@ from wellbeing.core.authz import Role
 from wellbeing.core.jobs import JobContext
 from wellbeing.notify.models import OutboxMessage
 
+from ..conftest import BACKENDS
 from ..factories import make_school, make_student, make_user
 
 T0 = dt.datetime(2026, 4, 1, 2, 0, tzinfo=dt.UTC)
@@ -24,6 +26,7 @@ def test_jobs_are_declared():
     ]
 
 
+@pytest.mark.parametrize("fresh_env", BACKENDS, indirect=True)
 def test_escalation_job_commits_steps_and_uses_the_configured_base_url(fresh_env):
     settings = fresh_env.settings.with_overrides(base_url="https://wb.district.example")
     with fresh_env.db.session() as session:

@@ -153,6 +153,133 @@ def _alerts_detail(w: World) -> Visit:
     return Visit(f"/alerts/{_alert_about(w).id}", "psych_teacher", w.own_student)
 
 
+# --------------------------------------------------------------------------- builders: screening
+
+
+def _screened(w: World, student=None):  # type: ignore[no-untyped-def]
+    from tests.screening.helpers import open_campaign
+
+    from wellbeing.screening.services import record_answers
+
+    student = student or w.own_student
+    campaign = open_campaign(w.session, [w.own_school])
+    answers = {f"phq9_{n}": 0 for n in range(1, 9)} | {"phq9_9": 1}
+    record_answers(w.session, None, campaign, student, {"phq9": answers})
+    return student
+
+
+@builder("screening.review")
+def _screening_review(w: World) -> Visit:
+    from tests.factories import make_student
+
+    # A student of no other builder: still provisional (other pages may have confirmed own_student).
+    return Visit("/screening/review", "psych_teacher", _screened(w, make_student(w.session, w.own_school)))
+
+
+@builder("screening.history")
+def _screening_history(w: World) -> Visit:
+    return Visit(f"/students/{_screened(w).id}/screening", "psych_teacher", w.own_student)
+
+
+@builder("screening.fhir_export")
+def _screening_fhir(w: World) -> Visit:
+    return Visit(f"/students/{_screened(w).id}/screening/fhir", "psych_teacher", w.own_student)
+
+
+# --------------------------------------------------------------------------- builders: concerns, crisis, reports
+
+
+def _principal(w: World, role: str):  # type: ignore[no-untyped-def]
+    from wellbeing.auth.services import build_principal
+
+    return build_principal(w.session, w.users[role])
+
+
+def _concern_on(w: World, student):  # type: ignore[no-untyped-def]
+    from wellbeing.concerns.services import create_concern
+
+    return create_concern(
+        w.session, _principal(w, "class_teacher"), student, category="mood", urgency="routine",
+        text="harness",
+    )  # fmt: skip
+
+
+def _class_student(w: World, **extra):  # type: ignore[no-untyped-def]
+    from wellbeing.orgs.models import SchoolClass
+
+    from ..factories import make_student
+
+    klass = w.session.get(SchoolClass, w.own_student.class_id)
+    return make_student(w.session, w.own_school, klass, **extra)
+
+
+@builder("concerns.new")
+def _concerns_new(w: World) -> Visit:
+    return Visit("/concerns/new", "class_teacher", w.own_student)
+
+
+@builder("concerns.mine")
+def _concerns_mine(w: World) -> Visit:
+    student = _class_student(w)
+    _concern_on(w, student)
+    return Visit("/concerns/mine", "class_teacher", student)
+
+
+@builder("concerns.queue")
+def _concerns_queue(w: World) -> Visit:
+    student = _class_student(w)
+    _concern_on(w, student)
+    return Visit("/concerns/queue", "psych_teacher", student)
+
+
+@builder("concerns.detail")
+def _concerns_detail(w: World) -> Visit:
+    student = _class_student(w)
+    return Visit(f"/concerns/{_concern_on(w, student).id}", "psych_teacher", student)
+
+
+@builder("concerns.hotline_detail")
+def _concerns_hotline_detail(w: World) -> Visit:
+    from wellbeing.concerns.services import log_hotline_call
+
+    student = _class_student(w)
+    call = log_hotline_call(
+        w.session, _principal(w, "counsellor"), called_at=utcnow(), duration_minutes=10,
+        caller_type="guardian", topics=["family"], risk_level=1, notes="harness",
+        school_id=w.own_school.id, student_number=student.student_number,
+    )  # fmt: skip
+    return Visit(f"/hotline/{call.id}", "counsellor", student)
+
+
+@builder("crisis.index")
+def _crisis_index(w: World) -> Visit:
+    from wellbeing.crisis.services import open_crisis
+
+    student = _class_student(w, tier=3)
+    open_crisis(w.session, student)
+    return Visit("/crisis", "school_leader", student)
+
+
+@builder("crisis.detail")
+def _crisis_detail(w: World) -> Visit:
+    from wellbeing.crisis.services import open_crisis
+
+    student = _class_student(w, tier=3)
+    return Visit(f"/crisis/{open_crisis(w.session, student).id}", "psych_teacher", student)
+
+
+@builder("reports.school")
+def _reports_school(w: World) -> Visit:
+    student = _class_student(w, tier=3)
+    return Visit(f"/reports/school?school={w.own_school.id}", "school_leader", student)
+
+
+@builder("reports.district")
+def _reports_district(w: World) -> Visit:
+    student = _class_student(w, tier=3, district_involved=True)
+    return Visit("/reports/district", "counsellor", student)
+
+
 # --------------------------------------------------------------------------- the walk
 
 

@@ -101,15 +101,28 @@ def test_immediate_danger_makes_red_alert_and_crisis(db_session, school_world, a
     student = w["student"]
     assert (student.tier, student.tier_provisional) == (3, True)
     assert concern.raised_to == 3 and concern.status == "new"
-    kinds = set(db_session.scalars(select(Alert.kind).where(Alert.student_id == student.id)))
-    assert "urgent_concern" in kinds
-    urgent = db_session.scalar(select(Alert).where(Alert.kind == "urgent_concern"))
-    assert urgent.source_id == concern.id and urgent.state == "open"
+    # one call for help: the red-tier alert and the urgent concern are the same open alert
+    (alert,) = db_session.scalars(select(Alert).where(Alert.student_id == student.id)).all()
+    assert (
+        alert.kind in {"red_tier", "urgent_concern"} and alert.state == "open" and alert.tier == 3
+    )
     crisis = db_session.scalar(select(Crisis).where(Crisis.student_id == student.id))
     assert crisis is not None and crisis.status == "open"
     (entry,) = audit_entries(AuditAction.CONCERN_CREATE)
     assert entry.student_id == student.id and entry.detail["urgency"] == "immediate_danger"
     assert "跳" not in str(entry.detail) and set(entry.fields) == {"category", "text", "urgency"}
+
+
+def test_urgent_concern_on_a_student_already_red_still_alerts(db_session, school_world):
+    w = school_world
+    w["student"].tier = 3
+    concern = services.create_concern(
+        db_session, w["p"]["class_teacher"], w["student"], category="behaviour",
+        urgency="immediate_danger", text="拿着刀",
+    )  # fmt: skip
+    assert concern.raised_to is None
+    alert = db_session.scalar(select(Alert).where(Alert.student_id == w["student"].id))
+    assert alert.kind == "urgent_concern" and alert.source_id == concern.id
 
 
 def test_concern_text_and_category_are_encrypted_at_rest(db_session, school_world):

@@ -45,11 +45,15 @@ def test_set_tier_requires_reason(client, db_session, env):
 def test_stepdown_flow_over_http(client, db_session, env, audit_entries):
     _school, users, student = _setup(db_session, env)
     login(client, users["psych_teacher"])
-    r = client.post(f"/students/{student.id}/tier", data={"tier": "3", "reason": "disclosed a plan"})
+    r = client.post(
+        f"/students/{student.id}/tier", data={"tier": "3", "reason": "disclosed a plan"}
+    )
     assert r.status_code == 302
     db_session.refresh(student)
     assert student.tier == 3 and student.district_involved
-    r = client.post(f"/students/{student.id}/tier", data={"tier": "1", "reason": "safety plan holds"})
+    r = client.post(
+        f"/students/{student.id}/tier", data={"tier": "1", "reason": "safety plan holds"}
+    )
     assert r.status_code == 302
     db_session.refresh(student)
     assert student.tier == 3

@@ -31,11 +31,16 @@ def open_campaign(session, schools, instruments=("phq9", "gad7"), grades=range(4
 def school_with_students(session, n: int = 4, grade: int = 7, school=None):  # type: ignore[no-untyped-def]
     school = school or make_school(session)
     klass = make_class(session, school, grade=grade)
-    students = [make_student(session, school, klass, student_number=f"{school.code}-{i:03d}") for i in range(n)]
+    students = [
+        make_student(session, school, klass, student_number=f"{school.code}-{i:03d}")
+        for i in range(n)
+    ]
     return school, klass, students
 
 
-def write_csv(path: Path, header: list[str], rows: list[list[Any]], encoding: str = "utf-8") -> Path:
+def write_csv(
+    path: Path, header: list[str], rows: list[list[Any]], encoding: str = "utf-8"
+) -> Path:
     with path.open("w", newline="", encoding=encoding) as handle:
         writer = csv.writer(handle)
         writer.writerow(header)

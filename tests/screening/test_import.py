@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -19,7 +18,6 @@ from wellbeing.screening.models import Response
 from wellbeing.screening.services import save_mapping
 from wellbeing.students.models import Student
 
-from ..factories import make_school
 from .helpers import GAD, PHQ, gad, open_campaign, phq, school_with_students, write_csv
 
 HEADER = ["student_number", *PHQ, *GAD]
@@ -36,7 +34,9 @@ def _count(session) -> int:  # type: ignore[no-untyped-def]
     return session.scalar(select(func.count()).select_from(Response))
 
 
-def test_import_scores_encrypts_tiers_and_reports(db_session, setup, tmp_path, audit_entries) -> None:  # type: ignore[no-untyped-def]
+def test_import_scores_encrypts_tiers_and_reports(
+    db_session, setup, tmp_path, audit_entries
+) -> None:  # type: ignore[no-untyped-def]
     school, students, campaign = setup
     critical_seen = []
     handler = events.subscribe(events.CRITICAL_RESPONSE, lambda *a: critical_seen.append(a))
@@ -47,23 +47,42 @@ def test_import_scores_encrypts_tiers_and_reports(db_session, setup, tmp_path, a
             [students[2].student_number, *phq(4), *gad(16)],  # orange (GAD-7 16)
             [students[3].student_number, *phq(3, item9=1), *gad(0)],  # red, critical
         ]
-        report = import_file(db_session, None, campaign, write_csv(tmp_path / "r.csv", HEADER, rows))
+        report = import_file(
+            db_session, None, campaign, write_csv(tmp_path / "r.csv", HEADER, rows)
+        )
     finally:
         events._handlers[events.CRITICAL_RESPONSE].remove(handler)
     assert report.ok, report.errors
-    assert (report.created, report.unchanged, report.tiers, report.critical) == (8, 0, [1, 1, 1, 1], 1)
+    assert (report.created, report.unchanged, report.tiers, report.critical) == (
+        8,
+        0,
+        [1, 1, 1, 1],
+        1,
+    )
     assert report.summary_lines()[-2:] == ["tiers: green=1 yellow=1 orange=1 red=1", "critical: 1"]
     assert [(a[1].id, a[3]) for a in critical_seen] == [(students[3].id, "phq9")]
     responses = {(r.student_id, r.instrument): r for r in db_session.scalars(select(Response))}
     red = responses[(students[3].id, "phq9")]
-    assert red.critical and red.tier == 3 and red.tier_rule == "phq9_item9_red" and red.total_band == "mild"
-    assert red.data["answers"]["phq9_9"] == 1 and red.data["scores"]["scales"]["total"]["value"] == 4
+    assert (
+        red.critical
+        and red.tier == 3
+        and red.tier_rule == "phq9_item9_red"
+        and red.total_band == "minimal"
+    )
+    assert (
+        red.data["answers"]["phq9_9"] == 1 and red.data["scores"]["scales"]["total"]["value"] == 4
+    )
     assert b'"phq9_9"' not in red.data_ct  # answers are ciphertext in the row
     db_session.expire_all()
-    tiers = {s.id: (s.tier, s.tier_provisional) for s in db_session.scalars(select(Student).where(Student.school_id == school.id))}
+    tiers = {
+        s.id: (s.tier, s.tier_provisional)
+        for s in db_session.scalars(select(Student).where(Student.school_id == school.id))
+    }
     assert tiers[students[0].id] == (0, False)
     assert tiers[students[1].id] == (1, True) and tiers[students[3].id] == (3, True)
-    decision = db_session.scalar(select(TierDecision).where(TierDecision.student_id == students[3].id))
+    decision = db_session.scalar(
+        select(TierDecision).where(TierDecision.student_id == students[3].id)
+    )
     assert decision.source == "screening" and decision.source_id == red.id
     entry = audit_entries(AuditAction.SCREENING_IMPORT)[-1]
     assert entry.detail["created"] == 8 and "phq9" not in str(entry.detail)
@@ -71,7 +90,9 @@ def test_import_scores_encrypts_tiers_and_reports(db_session, setup, tmp_path, a
 
 def test_reimport_changes_nothing(db_session, setup, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _school, students, campaign = setup
-    path = write_csv(tmp_path / "r.csv", HEADER, [[s.student_number, *phq(12), *gad(2)] for s in students])
+    path = write_csv(
+        tmp_path / "r.csv", HEADER, [[s.student_number, *phq(12), *gad(2)] for s in students]
+    )
     first = import_file(db_session, None, campaign, path)
     decisions = db_session.scalar(select(func.count()).select_from(TierDecision))
     again = import_file(db_session, None, campaign, path)
@@ -83,9 +104,21 @@ def test_reimport_changes_nothing(db_session, setup, tmp_path) -> None:  # type:
 
 def test_changed_answers_for_a_recorded_response_are_refused(db_session, setup, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _school, students, campaign = setup
-    import_file(db_session, None, campaign, write_csv(tmp_path / "a.csv", HEADER, [[students[0].student_number, *phq(1), *gad(1)]]))
-    report = import_file(db_session, None, campaign, write_csv(tmp_path / "b.csv", HEADER, [[students[0].student_number, *phq(5), *gad(1)]]))
-    assert [str(e) for e in report.errors] == ["row 2, column student_number: a different phq9 response is already recorded for this student"]
+    import_file(
+        db_session,
+        None,
+        campaign,
+        write_csv(tmp_path / "a.csv", HEADER, [[students[0].student_number, *phq(1), *gad(1)]]),
+    )
+    report = import_file(
+        db_session,
+        None,
+        campaign,
+        write_csv(tmp_path / "b.csv", HEADER, [[students[0].student_number, *phq(5), *gad(1)]]),
+    )
+    assert [str(e) for e in report.errors] == [
+        "row 2, column student_number: a different phq9 response is already recorded for this student"
+    ]
 
 
 def test_whole_file_is_validated_and_nothing_written(db_session, setup, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -120,7 +153,12 @@ def test_whole_file_is_validated_and_nothing_written(db_session, setup, tmp_path
 def test_wrong_columns(db_session, setup, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _school, students, campaign = setup
     header = ["学号", *PHQ[:8], "colour", "scl90_1"]
-    report = import_file(db_session, None, campaign, write_csv(tmp_path / "c.csv", header, [[students[0].student_number, *[0] * 10]]))
+    report = import_file(
+        db_session,
+        None,
+        campaign,
+        write_csv(tmp_path / "c.csv", header, [[students[0].student_number, *[0] * 10]]),
+    )
     messages = [str(e) for e in report.errors]
     assert "row 1, column colour: unknown column" in messages
     assert "row 1, column scl90_1: unknown column" in messages
@@ -131,8 +169,15 @@ def test_wrong_columns(db_session, setup, tmp_path) -> None:  # type: ignore[no-
 def test_instrument_not_in_campaign(db_session, tmp_path) -> None:  # type: ignore[no-untyped-def]
     school, _k, students = school_with_students(db_session, 1)
     campaign = open_campaign(db_session, [school], instruments=("phq9",))
-    report = import_file(db_session, None, campaign, write_csv(tmp_path / "c.csv", HEADER, [[students[0].student_number, *phq(1), *gad(1)]]))
-    assert "row 1, column gad7_1: instrument gad7 is not part of this campaign" in [str(e) for e in report.errors]
+    report = import_file(
+        db_session,
+        None,
+        campaign,
+        write_csv(tmp_path / "c.csv", HEADER, [[students[0].student_number, *phq(1), *gad(1)]]),
+    )
+    assert "row 1, column gad7_1: instrument gad7 is not part of this campaign" in [
+        str(e) for e in report.errors
+    ]
 
 
 def test_wrong_encoding_is_refused(db_session, setup, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -172,9 +217,20 @@ def test_incomplete_response_is_flagged(db_session, setup, tmp_path) -> None:  #
 def test_saved_mapping_for_survey_platform_headers(db_session, setup, tmp_path) -> None:  # type: ignore[no-untyped-def]
     school, students, campaign = setup
     headers = ["序号", "提交时间", "请输入学号", *[f"{n}. 题目{n}" for n in range(1, 10)]]
-    mapping = {"序号": "", "提交时间": "", "请输入学号": "student_number"} | {f"{n}. 题目{n}": f"phq9_{n}" for n in range(1, 10)}
-    save_mapping(db_session, None, district_id=school.district_id, school=school, name="问卷星", mapping=mapping)
-    path = write_csv(tmp_path / "wjx.csv", headers, [["1", "2026-03-01", students[0].student_number, *phq(16)]])
+    mapping = {"序号": "", "提交时间": "", "请输入学号": "student_number"} | {
+        f"{n}. 题目{n}": f"phq9_{n}" for n in range(1, 10)
+    }
+    save_mapping(
+        db_session,
+        None,
+        district_id=school.district_id,
+        school=school,
+        name="问卷星",
+        mapping=mapping,
+    )
+    path = write_csv(
+        tmp_path / "wjx.csv", headers, [["1", "2026-03-01", students[0].student_number, *phq(16)]]
+    )
     report = import_file(db_session, None, campaign, path, mapping_name="问卷星")
     assert report.ok and report.tiers == [0, 0, 1, 0]
     unmapped = import_file(db_session, None, campaign, path)
@@ -197,18 +253,37 @@ def test_district_campaign_needs_school_code(db_session, tmp_path) -> None:  # t
     b, _k, sb = school_with_students(db_session, 1)
     campaign = open_campaign(db_session, [a, b], district_wide=True)
     path = write_csv(tmp_path / "d.csv", HEADER, [[sa[0].student_number, *phq(1), *gad(1)]])
-    assert "missing column school_code" in str(import_file(db_session, None, campaign, path).errors[0])
+    assert "missing column school_code" in str(
+        import_file(db_session, None, campaign, path).errors[0]
+    )
     rows = [[a.code, sa[0].student_number, *phq(1), *gad(1)], [b.code, sb[0].student_number, *phq(1), *gad(1)],
             ["ZZZ", "x1", *phq(1), *gad(1)]]  # fmt: skip
-    report = import_file(db_session, None, campaign, write_csv(tmp_path / "d2.csv", ["school_code", *HEADER], rows))
-    assert [str(e) for e in report.errors] == ["row 4, column school_code: school is not part of this campaign"]
-    assert import_file(db_session, None, campaign, write_csv(tmp_path / "d3.csv", ["school_code", *HEADER], rows[:2])).created == 4
+    report = import_file(
+        db_session, None, campaign, write_csv(tmp_path / "d2.csv", ["school_code", *HEADER], rows)
+    )
+    assert [str(e) for e in report.errors] == [
+        "row 4, column school_code: school is not part of this campaign"
+    ]
+    assert (
+        import_file(
+            db_session,
+            None,
+            campaign,
+            write_csv(tmp_path / "d3.csv", ["school_code", *HEADER], rows[:2]),
+        ).created
+        == 4
+    )
 
 
 def test_grade_outside_campaign_and_closed_campaign(db_session, tmp_path) -> None:  # type: ignore[no-untyped-def]
     school, _k, students = school_with_students(db_session, 1, grade=3)
     campaign = open_campaign(db_session, [school], grades=range(4, 13))
-    report = import_file(db_session, None, campaign, write_csv(tmp_path / "g.csv", HEADER, [[students[0].student_number, *phq(1), *gad(1)]]))
+    report = import_file(
+        db_session,
+        None,
+        campaign,
+        write_csv(tmp_path / "g.csv", HEADER, [[students[0].student_number, *phq(1), *gad(1)]]),
+    )
     assert [e.message for e in report.errors] == ["student's grade is not part of this campaign"]
     campaign.status = "closed"
     with pytest.raises(IntakeError, match="not open"):
@@ -235,16 +310,46 @@ def test_cli_campaign_add_and_import(fresh_env, tmp_path) -> None:  # type: igno
                            env=_cli_env(fresh_env))  # fmt: skip
     assert result.exit_code == 0, result.output
     campaign_id = uuid.UUID(result.output.strip().splitlines()[-1])
-    good = write_csv(tmp_path / "good.csv", HEADER, [[numbers[0], *phq(10), *gad(0)], [numbers[1], *phq(0, item9=2), *gad(0)]])
-    dry = runner.invoke(main, ["screening", "import", str(good), "--campaign", str(campaign_id), "--dry-run"], env=_cli_env(fresh_env))
+    good = write_csv(
+        tmp_path / "good.csv",
+        HEADER,
+        [[numbers[0], *phq(10), *gad(0)], [numbers[1], *phq(0, item9=2), *gad(0)]],
+    )
+    dry = runner.invoke(
+        main,
+        ["screening", "import", str(good), "--campaign", str(campaign_id), "--dry-run"],
+        env=_cli_env(fresh_env),
+    )
     assert dry.exit_code == 0 and "dry run" in dry.output
-    result = runner.invoke(main, ["screening", "import", str(good), "--campaign", str(campaign_id)], env=_cli_env(fresh_env))
+    result = runner.invoke(
+        main,
+        ["screening", "import", str(good), "--campaign", str(campaign_id)],
+        env=_cli_env(fresh_env),
+    )
     assert result.exit_code == 0, result.output
-    assert result.output.strip().splitlines()[-2:] == ["tiers: green=0 yellow=1 orange=0 red=1", "critical: 1"]
-    again = runner.invoke(main, ["screening", "import", str(good), "--campaign", str(campaign_id)], env=_cli_env(fresh_env))
-    assert again.output.strip().splitlines()[-2:] == ["tiers: green=0 yellow=0 orange=0 red=0", "critical: 0"]
-    bad = write_csv(tmp_path / "bad.csv", HEADER, [["S-unknown", *phq(1), *gad(1)], [numbers[0], 9, *phq(1)[1:], *gad(1)]])
-    result = runner.invoke(main, ["screening", "import", str(bad), "--campaign", str(campaign_id)], env=_cli_env(fresh_env))
+    assert result.output.strip().splitlines()[-2:] == [
+        "tiers: green=0 yellow=1 orange=0 red=1",
+        "critical: 1",
+    ]
+    again = runner.invoke(
+        main,
+        ["screening", "import", str(good), "--campaign", str(campaign_id)],
+        env=_cli_env(fresh_env),
+    )
+    assert again.output.strip().splitlines()[-2:] == [
+        "tiers: green=0 yellow=0 orange=0 red=0",
+        "critical: 0",
+    ]
+    bad = write_csv(
+        tmp_path / "bad.csv",
+        HEADER,
+        [["S-unknown", *phq(1), *gad(1)], [numbers[0], 9, *phq(1)[1:], *gad(1)]],
+    )
+    result = runner.invoke(
+        main,
+        ["screening", "import", str(bad), "--campaign", str(campaign_id)],
+        env=_cli_env(fresh_env),
+    )
     assert result.exit_code == 1
     assert "row 3, column phq9_1: not an allowed answer (0, 1, 2, 3)" in result.output
     assert "row 2, column student_number: unknown student number for this school" in result.output
@@ -256,5 +361,3 @@ def test_cli_campaign_add_and_import(fresh_env, tmp_path) -> None:  # type: igno
     refused = runner.invoke(main, ["screening", "campaigns", "add", "--name", "x", "--instruments", "nope", "--school", code,
                                    "--opens", "2000-01-01", "--closes", "2999-01-01"], env=_cli_env(fresh_env))  # fmt: skip
     assert refused.exit_code == 1 and "unknown instruments: nope" in refused.output
-
-

@@ -105,7 +105,7 @@ def test_phq9_definition() -> None:
     assert [o.label.zh_CN for o in phq9.item("phq9_1").options] == [
         "完全不会", "好几天", "一半以上的天数", "几乎每天"
     ]  # fmt: skip
-    assert [o.label.en for o in phq9.item("phq9_10").options][0] == "Not difficult at all"
+    assert next(o.label.en for o in phq9.item("phq9_10").options) == "Not difficult at all"
     total = phq9.scale("total")
     assert (total.minimum, total.maximum) == (0, 27)
     assert [(b.code, b.lower, b.upper) for b in total.bands] == [
@@ -243,7 +243,9 @@ def test_several_schema_problems_are_counted(tmp_path: Path) -> None:
 def test_bad_yaml(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("code: x\nitems: [a, b\n", encoding="utf-8")
-    with pytest.raises(InstrumentError, match=r"^broken\.yaml: invalid YAML at line \d+, column \d+"):
+    with pytest.raises(
+        InstrumentError, match=r"^broken\.yaml: invalid YAML at line \d+, column \d+"
+    ):
         load_instrument(path)
 
 
@@ -278,7 +280,10 @@ def test_load_directory(tmp_path: Path) -> None:
 def test_duplicate_code_within_a_directory(tmp_path: Path) -> None:
     write(tmp_path, mini(), "a.yaml")
     write(tmp_path, mini(), "b.yaml")
-    with pytest.raises(InstrumentError, match=r"^b\.yaml: code: instrument code 'mini' is already defined in a\.yaml"):
+    with pytest.raises(
+        InstrumentError,
+        match=r"^b\.yaml: code: instrument code 'mini' is already defined in a\.yaml",
+    ):
         load_instruments(tmp_path)
 
 
@@ -291,7 +296,10 @@ def test_district_directory_extends_builtins(tmp_path: Path) -> None:
 
 def test_district_directory_duplicate_code_is_an_error(tmp_path: Path) -> None:
     shutil.copy(BUILTIN_DIR / "phq9.yaml", tmp_path / "my_phq9.yaml")
-    with pytest.raises(InstrumentError, match=r"^my_phq9\.yaml: code: instrument code 'phq9' is already defined in phq9\.yaml"):
+    with pytest.raises(
+        InstrumentError,
+        match=r"^my_phq9\.yaml: code: instrument code 'phq9' is already defined in phq9\.yaml",
+    ):
         extend_instruments(builtin_instruments(), tmp_path)
 
 

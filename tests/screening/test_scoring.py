@@ -11,7 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wellbeing.screening.instruments import Instrument, builtin_instruments, load_instrument, with_tier_rules
+from wellbeing.screening.instruments import (
+    Instrument,
+    builtin_instruments,
+    load_instrument,
+    with_tier_rules,
+)
 from wellbeing.screening.scoring import AnswerError, ScoreResult, score, score_fast
 
 FULL = load_instrument(Path(__file__).parent / "fixtures" / "full_feature.yaml")
@@ -19,7 +24,9 @@ BUILTINS = builtin_instruments()
 ALL = [BUILTINS["phq9"], BUILTINS["gad7"], FULL]
 
 
-def answers_for(instrument: Instrument, missing: bool = True) -> st.SearchStrategy[dict[str, int | None]]:
+def answers_for(
+    instrument: Instrument, missing: bool = True
+) -> st.SearchStrategy[dict[str, int | None]]:
     parts = {}
     for item in instrument.items:
         values = st.sampled_from(sorted(item.values))
@@ -107,7 +114,7 @@ def test_band_boundaries_at_every_cut_off(instrument: Instrument) -> None:
     """At each band's lower and upper bound the band is that band; one grid step beyond, the
     neighbour (for the total of every instrument and every banded subscale)."""
     for scale in instrument.scales:
-        step = 1 if scale.integer else 10 ** -scale.decimals
+        step = 1 if scale.integer else 10**-scale.decimals
         for n, band in enumerate(scale.bands):
             assert scale.band_for(band.lower).code == band.code
             assert scale.band_for(band.upper).code == band.code
@@ -129,17 +136,35 @@ def test_phq9_cut_offs_through_scoring(total: int, band: str, tier: int) -> None
         remaining -= values[-1]
     answers = {f"phq9_{n + 1}": v for n, v in enumerate(values)} | {"phq9_9": 0}
     result = score(BUILTINS["phq9"], answers)
-    assert (result.scales["total"].value, result.scales["total"].band, result.tier) == (total, band, tier)
+    assert (result.scales["total"].value, result.scales["total"].band, result.tier) == (
+        total,
+        band,
+        tier,
+    )
 
 
-@pytest.mark.parametrize(("total", "band", "tier"), [(4, "minimal", 0), (9, "mild", 0), (10, "moderate", 1), (14, "moderate", 1), (15, "severe", 2), (21, "severe", 2)])
+@pytest.mark.parametrize(
+    ("total", "band", "tier"),
+    [
+        (4, "minimal", 0),
+        (9, "mild", 0),
+        (10, "moderate", 1),
+        (14, "moderate", 1),
+        (15, "severe", 2),
+        (21, "severe", 2),
+    ],
+)
 def test_gad7_cut_offs(total: int, band: str, tier: int) -> None:
     values, remaining = [], total
     for _ in range(7):
         values.append(min(3, remaining))
         remaining -= values[-1]
     result = score(BUILTINS["gad7"], {f"gad7_{n + 1}": v for n, v in enumerate(values)})
-    assert (result.scales["total"].value, result.scales["total"].band, result.tier) == (total, band, tier)
+    assert (result.scales["total"].value, result.scales["total"].band, result.tier) == (
+        total,
+        band,
+        tier,
+    )
 
 
 def test_lie_scale_voids_but_critical_still_fires() -> None:
@@ -169,8 +194,15 @@ def test_invalid_answers_raise() -> None:
 
 
 def test_district_tier_rules_replace_the_instrument_rules() -> None:
-    phq9 = with_tier_rules(BUILTINS["phq9"], [{"code": "strict", "tier": 2, "scale": "total", "at_least": 10}])
-    answers = {f"phq9_{n}": 0 for n in range(1, 10)} | {"phq9_1": 3, "phq9_2": 3, "phq9_3": 3, "phq9_4": 1}
+    phq9 = with_tier_rules(
+        BUILTINS["phq9"], [{"code": "strict", "tier": 2, "scale": "total", "at_least": 10}]
+    )
+    answers = {f"phq9_{n}": 0 for n in range(1, 10)} | {
+        "phq9_1": 3,
+        "phq9_2": 3,
+        "phq9_3": 3,
+        "phq9_4": 1,
+    }
     assert score(phq9, answers).tier == 2
     assert score(BUILTINS["phq9"], answers).tier == 1
     assert dataclasses.replace(phq9).tier_rules[0].code == "strict"

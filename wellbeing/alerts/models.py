@@ -36,6 +36,7 @@ class Alert(Base):
         Index("ix_alert_kind_source", "kind", "source_id", "state"),
         Index("ix_alert_school_state", "school_id", "state"),
         Index("ix_alert_district_state", "district_id", "state", "raised_at"),
+        Index("ix_alert_raised_at", "raised_at"),  # district-wide trends and SLA figures
     )
 
     id: Mapped[uuidpk]

@@ -245,20 +245,31 @@ def email_text(alert: Alert, role: str, locale: str) -> tuple[str, str]:
     """Subject and body in the recipient's locale: a link, never a name or a score."""
     settings = _settings()
     locale = locale if locale in SUPPORTED_LOCALES else settings.locale
-    url = alert_url(alert)
-    with _i18n_context(settings), force_locale(locale):
-        if alert.kind == "break_glass":
+    if alert.kind == "break_glass":
+        variant = "break_glass"
+    elif role in {Role.COUNSELLOR, Role.SUPERVISOR}:
+        variant = "district"
+    else:
+        variant = "school"
+    with _i18n_context(settings):
+        subject, body = _email_templates(variant, locale)
+    return subject, body % {"url": alert_url(alert)}
+
+
+@functools.lru_cache(maxsize=64)
+def _email_templates(variant: str, locale: str) -> tuple[str, str]:
+    """Translated once per process and locale: ``force_locale`` reloads catalogs, which made
+    every recipient of every alert cost milliseconds."""
+    with force_locale(locale):
+        if variant == "break_glass":
             subject = _("Break-glass access needs review")
-            body = _(
-                "A break-glass access to a student record was started and needs review: %(url)s",
-                url=url,
-            )
-        elif role in {Role.COUNSELLOR, Role.SUPERVISOR}:
+            body = _("A break-glass access to a student record was started and needs review: %(url)s")
+        elif variant == "district":
             subject = _("A student needs attention")
-            body = _("A student at a school of your district needs attention: %(url)s", url=url)
+            body = _("A student at a school of your district needs attention: %(url)s")
         else:
             subject = _("A student needs attention")
-            body = _("A student at your school needs attention: %(url)s", url=url)
+            body = _("A student at your school needs attention: %(url)s")
     return str(subject), str(body)
 
 

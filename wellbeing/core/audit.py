@@ -311,7 +311,7 @@ _SEAL = (
 )
 
 
-def seal_batch(session: Session, limit: int = 5000) -> int:
+def seal_batch(session: Session, limit: int = 1000) -> int:
     """Seal up to ``limit`` committed unsealed entries inside ``session``'s transaction.
 
     Only the sequencer takes the chain lock; requests only INSERT unsealed rows, so they never
@@ -334,7 +334,7 @@ def seal_batch(session: Session, limit: int = 5000) -> int:
     return len(params)
 
 
-def seal_pending(db: Database, batch_size: int = 5000) -> int:
+def seal_pending(db: Database, batch_size: int = 1000) -> int:
     """Seal committed unsealed entries in insertion order, one short transaction per batch;
     returns how many were sealed."""
     sealed = 0

@@ -171,7 +171,7 @@ def crisis_for_student(session: Session, student_id: uuid.UUID) -> Crisis | None
 def _clean(text: str | None, what: str) -> str | None:
     text = (text or "").strip() or None
     if text and len(text) > MAX_TEXT:
-        raise CrisisError(_l("The %(what)s is longer than %(n)s characters", what=what, n=MAX_TEXT))
+        raise CrisisError(_l("The text is longer than %(n)s characters", n=MAX_TEXT))
     return text
 
 

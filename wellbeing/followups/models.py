@@ -30,6 +30,7 @@ class FollowUp(Base):
         Index("ix_followup_state_due", "state", "due_at"),
         Index("ix_followup_owner_state_due", "owner_id", "state", "due_at"),
         Index("ix_followup_student_state", "student_id", "state"),
+        Index("ix_followup_school_state_due", "school_id", "state", "due_at"),  # dashboards
     )
 
     id: Mapped[uuidpk]

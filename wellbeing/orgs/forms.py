@@ -34,11 +34,11 @@ class SchoolForm(FlaskForm):
         ],
         description=_l("Short code used by the roster import, e.g. NO1-JH."),
     )
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("School name"), validators=[DataRequired(), Length(max=200)])
 
 
 class SchoolEditForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("School name"), validators=[DataRequired(), Length(max=200)])
     active = BooleanField(_l("Active"))
 
 
@@ -90,6 +90,7 @@ class UserCreateForm(_ScopeFields):
                 message=_l("2-64 lowercase letters, digits, '.', '_' or '-'."),
             ),
         ],
+        filters=[lambda value: value.strip().lower() if isinstance(value, str) else value],
     )
     display_name = StringField(_l("Display name"), validators=[Optional(), Length(max=100)])
     email = StringField(_l("E-mail"), validators=[Optional(), Length(max=200)])

@@ -36,7 +36,10 @@ def intake(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
     campaign = db.get(Campaign, campaign_id)
     if campaign is None:
         return _error(404, "not_found", "No such campaign.")
-    if not any(can(g.principal, Permission.API_SCREENING_INTAKE, s) for s in services.campaign_schools(db, campaign)):
+    if not any(
+        can(g.principal, Permission.API_SCREENING_INTAKE, s)
+        for s in services.campaign_schools(db, campaign)
+    ):
         raise Forbidden(Permission.API_SCREENING_INTAKE, campaign)
     body = request.get_json(silent=True)
     items = body.get("responses") if isinstance(body, dict) else None
@@ -52,7 +55,13 @@ def intake(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
     results = []
     for n, raw in enumerate(items):
         response_id, created = report.results[n]
-        results.append({"key": raw["key"], "id": str(response_id), "status": "created" if created else "unchanged"})
+        results.append(
+            {
+                "key": raw["key"],
+                "id": str(response_id),
+                "status": "created" if created else "unchanged",
+            }
+        )
     tiers = dict(zip(("green", "yellow", "orange", "red"), report.tiers, strict=True))
     status = 201 if report.created else 200
     return jsonify({"created": report.created, "unchanged": report.unchanged, "critical": report.critical,
@@ -67,41 +76,69 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
         "required": ["key", "student_number", "instrument", "answers"],
         "additionalProperties": False,
         "properties": {
-            "key": {"type": "string", "minLength": 1, "maxLength": 100,
-                    "description": "Client-chosen idempotency key, unique per campaign."},
-            "student_number": {"type": "string", "description": "The student's number at the school (学号)."},
-            "school_code": {"type": "string", "description": "Required when the campaign covers several schools."},
+            "key": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 100,
+                "description": "Client-chosen idempotency key, unique per campaign.",
+            },
+            "student_number": {
+                "type": "string",
+                "description": "The student's number at the school (学号).",
+            },
+            "school_code": {
+                "type": "string",
+                "description": "Required when the campaign covers several schools.",
+            },
             "instrument": {"type": "string", "examples": ["phq9", "gad7"]},
             "answers": {
-                "type": "object", "additionalProperties": {"type": ["integer", "null"]},
-                "description": "Item code → option value (null = not answered), e.g. {\"phq9_1\": 2}.",
+                "type": "object",
+                "additionalProperties": {"type": ["integer", "null"]},
+                "description": 'Item code → option value (null = not answered), e.g. {"phq9_1": 2}.',
             },
         },
-    },  # fmt: skip
+    },
     "ScreeningBatch": {
         "type": "object",
         "required": ["responses"],
         "properties": {
-            "responses": {"type": "array", "minItems": 1, "maxItems": services.MAX_API_BATCH,
-                          "items": {"$ref": "#/components/schemas/ScreeningResponseIn"}},
+            "responses": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": services.MAX_API_BATCH,
+                "items": {"$ref": "#/components/schemas/ScreeningResponseIn"},
+            },
         },
-    },  # fmt: skip
+    },
     "ScreeningBatchResult": {
         "type": "object",
         "required": ["created", "unchanged", "critical", "tiers", "results"],
         "properties": {
             "created": {"type": "integer"},
-            "unchanged": {"type": "integer", "description": "Responses already recorded (same key)."},
+            "unchanged": {
+                "type": "integer",
+                "description": "Responses already recorded (same key).",
+            },
             "critical": {"type": "integer", "description": "New responses with a critical item."},
-            "tiers": {"type": "object", "additionalProperties": {"type": "integer"},
-                      "description": "Tier decisions this batch produced (green/yellow/orange/red)."},
-            "results": {"type": "array", "items": {
-                "type": "object", "required": ["key", "id", "status"],
-                "properties": {"key": {"type": "string"}, "id": {"type": "string", "format": "uuid"},
-                               "status": {"enum": ["created", "unchanged"]}},
-            }},
+            "tiers": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "Tier decisions this batch produced (green/yellow/orange/red).",
+            },
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["key", "id", "status"],
+                    "properties": {
+                        "key": {"type": "string"},
+                        "id": {"type": "string", "format": "uuid"},
+                        "status": {"enum": ["created", "unchanged"]},
+                    },
+                },
+            },
         },
-    },  # fmt: skip
+    },
     "ScreeningError": {
         "type": "object",
         "required": ["error"],
@@ -112,15 +149,21 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "code": {"type": "string"},
                     "message": {"type": "string"},
-                    "details": {"type": "array", "items": {
-                        "type": "object",
-                        "properties": {"index": {"type": "integer"}, "field": {"type": "string"},
-                                       "message": {"type": "string"}},
-                    }},
+                    "details": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "index": {"type": "integer"},
+                                "field": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    },
                 },
             }
         },
-    },  # fmt: skip
+    },
 }
 
 OPENAPI_PATHS: dict[str, Any] = {
@@ -131,22 +174,49 @@ OPENAPI_PATHS: dict[str, Any] = {
             "tags": ["screening"],
             "security": [{"bearer": ["screening:intake"]}],
             "parameters": [
-                {"name": "campaign_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+                {
+                    "name": "campaign_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "format": "uuid"},
+                }
             ],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScreeningBatch"}}},
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ScreeningBatch"}}
+                },
             },
             "responses": {
-                "201": {"description": "Recorded (at least one new response)",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScreeningBatchResult"}}}},
-                "200": {"description": "Nothing new: every response was already recorded",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScreeningBatchResult"}}}},
-                "400": {"description": "Not a JSON batch", "content": {"application/json": {"schema": _ERROR_REF}}},
-                "404": {"description": "No such campaign", "content": {"application/json": {"schema": _ERROR_REF}}},
-                "422": {"description": "Invalid responses (details per index); nothing recorded",
-                        "content": {"application/json": {"schema": _ERROR_REF}}},
+                "201": {
+                    "description": "Recorded (at least one new response)",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/ScreeningBatchResult"}
+                        }
+                    },
+                },
+                "200": {
+                    "description": "Nothing new: every response was already recorded",
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/ScreeningBatchResult"}
+                        }
+                    },
+                },
+                "400": {
+                    "description": "Not a JSON batch",
+                    "content": {"application/json": {"schema": _ERROR_REF}},
+                },
+                "404": {
+                    "description": "No such campaign",
+                    "content": {"application/json": {"schema": _ERROR_REF}},
+                },
+                "422": {
+                    "description": "Invalid responses (details per index); nothing recorded",
+                    "content": {"application/json": {"schema": _ERROR_REF}},
+                },
             },
-        }  # fmt: skip
+        }
     }
 }

@@ -44,14 +44,20 @@ def trend_chart(series: list[Series], x_labels: list[str], title: str) -> Markup
     ]
     for pct in (0, 50, 100):
         yy = TOP + plot_h * (1 - pct / 100)
-        parts.append(f'<text class="tick" x="{LEFT - 6}" y="{yy + 4:.1f}" text-anchor="end">{pct}%</text>')
+        parts.append(
+            f'<text class="tick" x="{LEFT - 6}" y="{yy + 4:.1f}" text-anchor="end">{pct}%</text>'
+        )
     for i, label in enumerate(x_labels):
-        parts.append(f'<text class="tick" x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{escape(label)}</text>')
+        parts.append(
+            f'<text class="tick" x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{escape(label)}</text>'
+        )
     for s_index, s in enumerate(series):
         css = f"series-{s_index % 4}"
         for cut in s.cutoffs:
             yy = y(cut, s.maximum)
-            parts.append(f'<line class="cutoff {css}" x1="{LEFT}" y1="{yy:.1f}" x2="{WIDTH - RIGHT}" y2="{yy:.1f}"/>')
+            parts.append(
+                f'<line class="cutoff {css}" x1="{LEFT}" y1="{yy:.1f}" x2="{WIDTH - RIGHT}" y2="{yy:.1f}"/>'
+            )
         coords = [
             (x(x_labels.index(label)), y(value, s.maximum), value)
             for label, value in s.points
@@ -62,8 +68,12 @@ def trend_chart(series: list[Series], x_labels: list[str], title: str) -> Markup
             parts.append(f'<polyline class="line {css}" points="{path}"/>')
         for cx, cy, value in coords:
             shown = f"{value:g}"
-            parts.append(f'<circle class="dot {css}" cx="{cx:.1f}" cy="{cy:.1f}" r="4"><title>{escape(s.label)}: {shown}</title></circle>')
-            parts.append(f'<text class="value {css}" x="{cx:.1f}" y="{cy - 8:.1f}" text-anchor="middle">{shown}</text>')
+            parts.append(
+                f'<circle class="dot {css}" cx="{cx:.1f}" cy="{cy:.1f}" r="4"><title>{escape(s.label)}: {shown}</title></circle>'
+            )
+            parts.append(
+                f'<text class="value {css}" x="{cx:.1f}" y="{cy - 8:.1f}" text-anchor="middle">{shown}</text>'
+            )
         ly = HEIGHT - 10
         lx = LEFT + s_index * 160
         parts.append(f'<rect class="legend {css}" x="{lx}" y="{ly - 9}" width="10" height="10"/>')

@@ -66,7 +66,9 @@ def add(
         try:
             with ctx.db.session() as session:
                 if all_schools:
-                    found = list(session.scalars(select(School).where(School.active).order_by(School.code)))
+                    found = list(
+                        session.scalars(select(School).where(School.active).order_by(School.code))
+                    )
                 else:
                     found = list(session.scalars(select(School).where(School.code.in_(schools))))
                     missing = sorted(set(schools) - {s.code for s in found})
@@ -89,7 +91,9 @@ def add(
 @click.option("--campaign", "campaign_id", required=True, type=click.UUID)
 @click.option("--dry-run", is_flag=True, help="Validate and report; write nothing.")
 @click.option("--mapping", "mapping_name", default=None, help="Name of a saved column mapping.")
-def import_command(file: Path, campaign_id: uuid.UUID, dry_run: bool, mapping_name: str | None) -> None:
+def import_command(
+    file: Path, campaign_id: uuid.UUID, dry_run: bool, mapping_name: str | None
+) -> None:
     """Import screening results (CSV/XLSX, one row per student)."""
     from ..cli import EXIT_REFUSED, Refused, app_context
     from ..core.tabular import TabularError
@@ -102,7 +106,9 @@ def import_command(file: Path, campaign_id: uuid.UUID, dry_run: bool, mapping_na
                 campaign = session.get(Campaign, campaign_id)
                 if campaign is None:
                     raise IntakeError("no campaign with this id")
-                report = import_file(session, None, campaign, file, dry_run=dry_run, mapping_name=mapping_name)
+                report = import_file(
+                    session, None, campaign, file, dry_run=dry_run, mapping_name=mapping_name
+                )
                 if not report.ok:
                     session.rollback()
         except (IntakeError, TabularError) as exc:
@@ -114,7 +120,10 @@ def import_command(file: Path, campaign_id: uuid.UUID, dry_run: bool, mapping_na
             click.echo(str(error), err=True)
         if report.errors_truncated:
             click.echo(f"... and {report.errors_truncated} more errors", err=True)
-        click.echo(f"{file.name}: {len(report.errors) + report.errors_truncated} error(s); nothing was imported", err=True)
+        click.echo(
+            f"{file.name}: {len(report.errors) + report.errors_truncated} error(s); nothing was imported",
+            err=True,
+        )
         raise SystemExit(EXIT_REFUSED)
     if dry_run:
         click.echo("dry run: nothing was written")

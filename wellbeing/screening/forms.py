@@ -8,7 +8,15 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import BooleanField, DateField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -24,17 +32,26 @@ class CampaignForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     instruments = CheckboxList(_l("Instruments"), validators=[DataRequired()])
     school = SelectField(_l("Schools"), validators=[DataRequired()])
-    grade_from = IntegerField(_l("From grade"), default=4, validators=[DataRequired(), NumberRange(1, 12)])
-    grade_to = IntegerField(_l("To grade"), default=12, validators=[DataRequired(), NumberRange(1, 12)])
+    grade_from = IntegerField(
+        _l("From grade"), default=4, validators=[DataRequired(), NumberRange(1, 12)]
+    )
+    grade_to = IntegerField(
+        _l("To grade"), default=12, validators=[DataRequired(), NumberRange(1, 12)]
+    )
     opens_on = DateField(_l("Opens on"), validators=[DataRequired()])
     closes_on = DateField(_l("Closes on"), validators=[DataRequired()])
-    consent_text = TextAreaField(_l("Informed consent text"), validators=[Optional(), Length(max=5000)])
+    consent_text = TextAreaField(
+        _l("Informed consent text"), validators=[Optional(), Length(max=5000)]
+    )
 
 
 class ImportForm(FlaskForm):
     file = FileField(
         _l("Result file (CSV or XLSX)"),
-        validators=[FileRequired(), FileAllowed(["csv", "txt", "xlsx"], _l("CSV or XLSX files only."))],
+        validators=[
+            FileRequired(),
+            FileAllowed(["csv", "txt", "xlsx"], _l("CSV or XLSX files only.")),
+        ],
     )
     mapping = SelectField(_l("Column mapping"), validators=[Optional()])
     dry_run = BooleanField(_l("Check only (write nothing)"))
@@ -44,8 +61,10 @@ class MappingForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     lines = TextAreaField(
         _l("Columns"),
-        description=_l("One line per column: header in the file = column name (e.g. 学号 = student_number, "
-                       "1. 做事时提不起劲或没有兴趣 = phq9_1)."),  # fmt: skip
+        description=_l(
+            "One line per column: header in the file = column name (e.g. 学号 = student_number, "
+            "1. 做事时提不起劲或没有兴趣 = phq9_1)."
+        ),
         validators=[DataRequired(), Length(max=20000)],
     )
 
@@ -68,7 +87,10 @@ class QuestionnaireForm(FlaskForm):
 
 
 class ReviewForm(FlaskForm):
-    tier = SelectField(_l("Tier"), choices=[("0", _l("Green")), ("1", _l("Yellow")), ("2", _l("Orange")), ("3", _l("Red"))])
+    tier = SelectField(
+        _l("Tier"),
+        choices=[("0", _l("Green")), ("1", _l("Yellow")), ("2", _l("Orange")), ("3", _l("Red"))],
+    )
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
 
 
@@ -76,7 +98,9 @@ def field_name(instrument: str, item: str) -> str:
     return f"a__{instrument}__{item}"
 
 
-def answers_from_form(form: Any, instruments: dict[str, Instrument]) -> tuple[dict[str, dict[str, int | None]], list[str]]:
+def answers_from_form(
+    form: Any, instruments: dict[str, Instrument]
+) -> tuple[dict[str, dict[str, int | None]], list[str]]:
     """The answers given per instrument, and the item codes whose value is not an option."""
     answers: dict[str, dict[str, int | None]] = {}
     bad: list[str] = []

@@ -105,7 +105,9 @@ def resolve_layout(
         key = header_key(header)
         if mapping is not None:
             if key not in mapped:
-                layout.warnings.append(RowError(header_row, header, "column not in the mapping, ignored"))
+                layout.warnings.append(
+                    RowError(header_row, header, "column not in the mapping, ignored")
+                )
                 continue
             key = header_key(mapped[key])
             if not key:
@@ -113,7 +115,9 @@ def resolve_layout(
         name = _FIELD_BY_KEY.get(key)
         if name is not None:
             if getattr(layout, "student" if name == STUDENT else "school") is not None:
-                layout.errors.append(RowError(header_row, header, f"more than one column for {name}"))
+                layout.errors.append(
+                    RowError(header_row, header, f"more than one column for {name}")
+                )
             elif name == STUDENT:
                 layout.student = header
             else:
@@ -127,22 +131,39 @@ def resolve_layout(
             layout.errors.append(RowError(header_row, header, message))
             continue
         if target in seen:
-            layout.errors.append(RowError(header_row, header, f"more than one column for {target[1]}"))
+            layout.errors.append(
+                RowError(header_row, header, f"more than one column for {target[1]}")
+            )
             continue
         seen[target] = header
         values, allowed = _cell_values(instruments[target[0]], target[1])
         layout.items.append(ItemColumn(header, target[0], target[1], values, allowed))
     if layout.student is None:
-        layout.errors.insert(0, RowError(header_row, STUDENT, "missing required column student_number (学号)"))
+        layout.errors.insert(
+            0, RowError(header_row, STUDENT, "missing required column student_number (学号)")
+        )
     if needs_school and layout.school is None:
-        layout.errors.insert(0, RowError(header_row, SCHOOL, "missing column school_code: the campaign covers several schools"))
+        layout.errors.insert(
+            0,
+            RowError(
+                header_row,
+                SCHOOL,
+                "missing column school_code: the campaign covers several schools",
+            ),
+        )
     present = {c.instrument for c in layout.items}
     for code in present:
-        missing = [i.code for i in instruments[code].items if i.scored and (code, i.code) not in seen]
+        missing = [
+            i.code for i in instruments[code].items if i.scored and (code, i.code) not in seen
+        ]
         if missing:
-            layout.errors.append(RowError(header_row, ", ".join(missing), f"missing columns for {code}"))
+            layout.errors.append(
+                RowError(header_row, ", ".join(missing), f"missing columns for {code}")
+            )
     if not present and not layout.errors:
-        layout.errors.append(RowError(header_row, "", "no item columns of this campaign's instruments"))
+        layout.errors.append(
+            RowError(header_row, "", "no item columns of this campaign's instruments")
+        )
     return layout
 
 
@@ -166,7 +187,9 @@ def parse_row(row: int, cells: dict[str, str], layout: Layout, report: Report) -
         if value is None and text:
             value = column.values.get(unicodedata.normalize("NFKC", text).strip().casefold())
             if value is None:
-                report.add_error(RowError(row, column.header, f"not an allowed answer ({column.allowed})"))
+                report.add_error(
+                    RowError(row, column.header, f"not an allowed answer ({column.allowed})")
+                )
                 ok = False
                 continue
         per = answers.get(column.instrument)
@@ -188,18 +211,26 @@ def parse_row(row: int, cells: dict[str, str], layout: Layout, report: Report) -
 
 def load_mapping(session: Session, campaign: Campaign, name: str) -> dict[str, str]:
     row = session.scalar(
-        select(ColumnMapping).where(ColumnMapping.district_id == campaign.district_id, ColumnMapping.name == name)
+        select(ColumnMapping).where(
+            ColumnMapping.district_id == campaign.district_id, ColumnMapping.name == name
+        )
     )
-    if row is None or (row.school_id is not None and campaign.school_id not in (None, row.school_id)):
+    if row is None or (
+        row.school_id is not None and campaign.school_id not in (None, row.school_id)
+    ):
         raise IntakeError(f"no column mapping named '{name}'")
     return {str(k): str(v) for k, v in row.mapping.items()}
 
 
-def _entries(path: Path, intake: Intake, mapping: dict[str, str] | None, report: Report) -> Iterator[list[Entry]]:
+def _entries(
+    path: Path, intake: Intake, mapping: dict[str, str] | None, report: Report
+) -> Iterator[list[Entry]]:
     """Batches of parsed rows; the layout's errors end the stream early."""
     needs_school = intake.single_school is None
     with open_table(path) as table:
-        layout = resolve_layout(table.headers, table.header_row, intake.instruments, mapping, needs_school)
+        layout = resolve_layout(
+            table.headers, table.header_row, intake.instruments, mapping, needs_school
+        )
         report.warnings = layout.warnings
         for error in layout.errors:
             report.add_error(error)

@@ -430,12 +430,16 @@ def with_tier_rules(instrument: Instrument, rules: list[dict[str, Any]]) -> Inst
     """``instrument`` with other tier rules (a district policy's), validated like the file's."""
 
     def fail(path: str, message: str) -> NoReturn:
-        raise InstrumentError("district policy", f"screening_rules.{instrument.code}{path}", message)
+        raise InstrumentError(
+            "district policy", f"screening_rules.{instrument.code}{path}", message
+        )
 
     scales = {s.code: s for s in instrument.scales}
     built: list[TierRule] = []
     for n, rule in enumerate(rules):
-        built.append(_build_rule(f"[{n}]", rule, scales, list(instrument.critical_rules), built, fail))
+        built.append(
+            _build_rule(f"[{n}]", rule, scales, list(instrument.critical_rules), built, fail)
+        )
     return dataclasses.replace(instrument, tier_rules=tuple(built))
 
 

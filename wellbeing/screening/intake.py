@@ -17,7 +17,7 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select
@@ -31,60 +31,15 @@ from ..orgs.models import School
 from ..students.models import Student
 from .instruments import Instrument, InstrumentError, builtin_instruments, with_tier_rules
 from .models import Campaign, CampaignSchool, Response
+from .report import Report, RowError
 from .scoring import score_fast
 
 BATCH = 4000
-MAX_ERRORS = 1000
 MEMO_LIMIT = 50_000
-TIER_NAMES = ("green", "yellow", "orange", "red")
 
 
 class IntakeError(ValueError):
     """The campaign refuses entries (closed, unknown instrument...). Safe to show."""
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    row: int
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"row {self.row}, column {self.column}: {self.message}"
-
-
-@dataclass
-class Report:
-    rows_total: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    warnings: list[RowError] = field(default_factory=list)
-    errors_truncated: int = 0
-    created: int = 0
-    unchanged: int = 0
-    tiers: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
-    critical: int = 0
-    # For the API: per entry, the response id (new or already recorded) and whether it is new.
-    results: dict[int, tuple[uuid.UUID, bool]] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors and not self.errors_truncated
-
-    def add_error(self, error: RowError) -> None:
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(error)
-        else:
-            self.errors_truncated += 1
-
-    def summary_lines(self) -> list[str]:
-        tiers = " ".join(f"{name}={n}" for name, n in zip(TIER_NAMES, self.tiers, strict=True))
-        return [
-            f"rows: {self.rows_total}",
-            f"responses created: {self.created}",
-            f"unchanged (already recorded): {self.unchanged}",
-            f"tiers: {tiers}",
-            f"critical: {self.critical}",
-        ]
 
 
 @dataclass(slots=True)
@@ -139,14 +94,18 @@ def campaign_instruments(session: Session, campaign: Campaign) -> dict[str, Inst
             try:
                 instrument = with_tier_rules(instrument, [dict(r) for r in rules[code]])
             except InstrumentError as exc:
-                raise IntakeError(f"the district's tier rules for {code} are invalid: {exc}") from None
+                raise IntakeError(
+                    f"the district's tier rules for {code} are invalid: {exc}"
+                ) from None
         out[code] = instrument
     return out
 
 
 def campaign_school_ids(session: Session, campaign: Campaign) -> list[uuid.UUID]:
     return list(
-        session.scalars(select(CampaignSchool.school_id).where(CampaignSchool.campaign_id == campaign.id))
+        session.scalars(
+            select(CampaignSchool.school_id).where(CampaignSchool.campaign_id == campaign.id)
+        )
     )
 
 
@@ -171,7 +130,9 @@ class Intake:
             raise IntakeError("the campaign is not open for responses")
         self.instruments = campaign_instruments(session, campaign)
         school_ids = campaign_school_ids(session, campaign)
-        schools = session.execute(select(School.id, School.code).where(School.id.in_(school_ids))).all()
+        schools = session.execute(
+            select(School.id, School.code).where(School.id.in_(school_ids))
+        ).all()
         self.school_by_code = {code: sid for sid, code in schools}
         self.allowed = {
             sid for sid, _ in schools
@@ -213,13 +174,23 @@ class Intake:
             if entry.school_code:
                 school_id = self.school_by_code.get(entry.school_code)
                 if school_id is None:
-                    report.add_error(RowError(entry.row, "school_code", "school is not part of this campaign"))
+                    report.add_error(
+                        RowError(entry.row, "school_code", "school is not part of this campaign")
+                    )
                     continue
             elif school_id is None:
-                report.add_error(RowError(entry.row, "school_code", "required: the campaign covers several schools"))
+                report.add_error(
+                    RowError(
+                        entry.row, "school_code", "required: the campaign covers several schools"
+                    )
+                )
                 continue
             if school_id not in self.allowed:
-                report.add_error(RowError(entry.row, "school_code", "you may not enter responses for this school"))
+                report.add_error(
+                    RowError(
+                        entry.row, "school_code", "you may not enter responses for this school"
+                    )
+                )
                 continue
             key = (school_id, self._bidx(school_id, entry.student_number or ""))
             wanted.setdefault(key, []).append(entry)
@@ -235,7 +206,9 @@ class Intake:
                     found[entry.row] = StudentRef(*values)
             for group in wanted.values():
                 for entry in group:
-                    report.add_error(RowError(entry.row, entry.column, "unknown student number for this school"))
+                    report.add_error(
+                        RowError(entry.row, entry.column, "unknown student number for this school")
+                    )
         if by_id:
             for values in self.session.execute(select(*cols).where(Student.id.in_(list(by_id)))):
                 for entry in by_id.pop(values[0]):
@@ -259,12 +232,24 @@ class Intake:
                 del found[entry.row]
         return found
 
-    def _existing(self, student_ids: list[uuid.UUID], keys: list[str]) -> dict[Any, tuple[uuid.UUID, uuid.UUID, str, bytes, str | None]]:
+    def _existing(
+        self, student_ids: list[uuid.UUID], keys: list[str]
+    ) -> dict[Any, tuple[uuid.UUID, uuid.UUID, str, bytes, str | None]]:
         """Responses already recorded, by (student_id, instrument) and by idempotency key."""
         out: dict[Any, tuple[uuid.UUID, uuid.UUID, str, bytes, str | None]] = {}
-        cols = (Response.id, Response.student_id, Response.instrument, Response.data_ct, Response.idempotency_key)
+        cols = (
+            Response.id,
+            Response.student_id,
+            Response.instrument,
+            Response.data_ct,
+            Response.idempotency_key,
+        )
         base = select(*cols).where(Response.campaign_id == self.campaign.id)
-        rows = list(self.session.execute(base.where(Response.student_id.in_(student_ids)))) if student_ids else []
+        rows = (
+            list(self.session.execute(base.where(Response.student_id.in_(student_ids))))
+            if student_ids
+            else []
+        )
         if keys:
             rows += list(self.session.execute(base.where(Response.idempotency_key.in_(keys))))
         for row in rows:
@@ -277,7 +262,9 @@ class Intake:
         raw = self._keyring.decrypt(blob, self._context(response_id))
         return json.loads(raw)["answers"]
 
-    def _normalized(self, instrument: Instrument, answers: dict[str, int | None]) -> dict[str, int | None]:
+    def _normalized(
+        self, instrument: Instrument, answers: dict[str, int | None]
+    ) -> dict[str, int | None]:
         return {item.code: answers.get(item.code) for item in instrument.items}
 
     # ------------------------------------------------------------------ scoring
@@ -326,14 +313,22 @@ class Intake:
                 first = self.seen.setdefault(ref.id.int * 64 + self._index[code], entry.row)
                 if first != entry.row:
                     where = "row" if self.source == "file" else "entry"
-                    report.add_error(RowError(entry.row, entry.column, f"duplicate student (first seen on {where} {first})"))
+                    report.add_error(
+                        RowError(
+                            entry.row,
+                            entry.column,
+                            f"duplicate student (first seen on {where} {first})",
+                        )
+                    )
             if entry.key:
                 first_key = self.keys_seen.setdefault(entry.key, entry.row)
                 if first_key != entry.row:
-                    report.add_error(RowError(entry.row, "key", f"duplicate key (first seen on entry {first_key})"))
-        existing = self._existing(
-            [ref.id for _, ref in pairs], [e.key for e, _ in pairs if e.key]
-        )
+                    report.add_error(
+                        RowError(
+                            entry.row, "key", f"duplicate key (first seen on entry {first_key})"
+                        )
+                    )
+        existing = self._existing([ref.id for _, ref in pairs], [e.key for e, _ in pairs if e.key])
         new_rows: list[dict[str, Any]] = []
         decisions: dict[uuid.UUID, tuple[int, uuid.UUID, str | None]] = {}
         criticals: list[tuple[uuid.UUID, uuid.UUID, str]] = []
@@ -344,7 +339,9 @@ class Intake:
                 answers = self._normalized(instrument, raw)
                 old = existing.get(("key", entry.key)) if entry.key else None
                 if old is not None and (old[1], old[2]) != (ref.id, code):
-                    report.add_error(RowError(entry.row, "key", "key already used for another response"))
+                    report.add_error(
+                        RowError(entry.row, "key", "key already used for another response")
+                    )
                     continue
                 old = old or existing.get((ref.id, code))
                 if old is not None:
@@ -375,7 +372,9 @@ class Intake:
         if mode == "write" and report.ok and new_rows:
             self._write(new_rows, decisions, criticals)
 
-    def _row(self, response_id: uuid.UUID, entry: Entry, ref: StudentRef, code: str, scored: Scored) -> Any:
+    def _row(
+        self, response_id: uuid.UUID, entry: Entry, ref: StudentRef, code: str, scored: Scored
+    ) -> Any:
         blob = self._keyring.encrypt(scored.payload, Purpose.CLINICAL, self._context(response_id))
         if self._sqlite:  # values as SQLAlchemy would bind them on SQLite, for a raw executemany
             return (
@@ -412,10 +411,14 @@ class Intake:
         if criticals and events._handlers.get(events.CRITICAL_RESPONSE):
             students = {
                 s.id: s
-                for s in self.session.scalars(select(Student).where(Student.id.in_({c[0] for c in criticals})))
+                for s in self.session.scalars(
+                    select(Student).where(Student.id.in_({c[0] for c in criticals}))
+                )
             }
             for student_id, response_id, code in criticals:
-                events.emit(events.CRITICAL_RESPONSE, self.session, students[student_id], response_id, code)
+                events.emit(
+                    events.CRITICAL_RESPONSE, self.session, students[student_id], response_id, code
+                )
 
 
 COLUMNS = (
@@ -423,9 +426,7 @@ COLUMNS = (
     "bands", "tier", "tier_rule", "critical", "voided", "incomplete", "source", "idempotency_key",
     "entered_by", "created_at", "data_ct",
 )  # fmt: skip
-_SQLITE_INSERT = (
-    f"INSERT INTO screening_response ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"  # noqa: S608
-)
+_SQLITE_INSERT = f"INSERT INTO screening_response ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"  # noqa: S608
 
 
 @dataclass(frozen=True)
@@ -455,4 +456,12 @@ def all_or_nothing(session: Session, report: Report, *, dry_run: bool = False) -
         savepoint.rollback()
 
 
-__all__ = ["Entry", "Intake", "IntakeError", "Report", "RowError", "campaign_instruments", "replace"]
+__all__ = [
+    "Entry",
+    "Intake",
+    "IntakeError",
+    "Report",
+    "RowError",
+    "campaign_instruments",
+    "replace",
+]

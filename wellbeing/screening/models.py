@@ -62,7 +62,9 @@ class CampaignSchool(Base):
     campaign_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("screening_campaign.id"), primary_key=True
     )
-    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"), primary_key=True, index=True)
+    school_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("school.id"), primary_key=True, index=True
+    )
 
 
 class Response(Base):
@@ -72,7 +74,14 @@ class Response(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "student_id", "instrument"),
         UniqueConstraint("campaign_id", "idempotency_key"),
-        Index("ix_screening_response_progress", "campaign_id", "school_id", "grade", "class_id", "student_id"),
+        Index(
+            "ix_screening_response_progress",
+            "campaign_id",
+            "school_id",
+            "grade",
+            "class_id",
+            "student_id",
+        ),
         Index("ix_screening_response_student", "student_id", "created_at"),
     )
 

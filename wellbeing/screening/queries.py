@@ -35,16 +35,24 @@ class ProgressRow:
 
 
 def _labels(session: Session, rows: list[Any]) -> None:
-    schools = {s.id: s for s in session.scalars(select(School).where(School.id.in_({r.school_id for r in rows})))}
+    schools = {
+        s.id: s
+        for s in session.scalars(select(School).where(School.id.in_({r.school_id for r in rows})))
+    }
     class_ids = {r.class_id for r in rows if r.class_id}
-    classes = {c.id: c.label for c in session.scalars(select(SchoolClass).where(SchoolClass.id.in_(class_ids)))}
+    classes = {
+        c.id: c.label
+        for c in session.scalars(select(SchoolClass).where(SchoolClass.id.in_(class_ids)))
+    }
     for r in rows:
         school = schools.get(r.school_id)
         r.school = f"{school.name} ({school.code})" if school else ""
         r.class_label = classes.get(r.class_id, "") if r.class_id else ""
 
 
-def progress(session: Session, campaign: Campaign, school_ids: list[uuid.UUID]) -> list[ProgressRow]:
+def progress(
+    session: Session, campaign: Campaign, school_ids: list[uuid.UUID]
+) -> list[ProgressRow]:
     """Per school, grade and class: eligible (active students of the campaign's grades),
     screened (with at least one response), voided (with a voided response)."""
     rows: dict[tuple[Any, ...], ProgressRow] = {}
@@ -91,7 +99,9 @@ class ResultRow:
     class_label: str = ""
 
 
-def results(session: Session, campaign: Campaign, school_ids: list[uuid.UUID], by: str = "grade") -> list[ResultRow]:
+def results(
+    session: Session, campaign: Campaign, school_ids: list[uuid.UUID], by: str = "grade"
+) -> list[ResultRow]:
     """Counts per band (per instrument) and per tier (each student's highest screening tier in
     the campaign), grouped by school, school+grade or school+grade+class. No names."""
     keys = [Response.school_id]
@@ -99,7 +109,11 @@ def results(session: Session, campaign: Campaign, school_ids: list[uuid.UUID], b
         keys.append(Response.grade)
     if by == "class":
         keys.append(Response.class_id)
-    where = (Response.campaign_id == campaign.id, Response.school_id.in_(school_ids), Response.voided.is_(False))
+    where = (
+        Response.campaign_id == campaign.id,
+        Response.school_id.in_(school_ids),
+        Response.voided.is_(False),
+    )
     rows: dict[tuple[Any, ...], ResultRow] = {}
 
     def row(key: tuple[Any, ...]) -> ResultRow:
@@ -109,15 +123,25 @@ def results(session: Session, campaign: Campaign, school_ids: list[uuid.UUID], b
         return rows[key]
 
     bands = select(*keys, Response.instrument, Response.total_band, func.count()).where(*where)
-    for *key, instrument, band, n in session.execute(bands.group_by(*keys, Response.instrument, Response.total_band)):
+    for *key, instrument, band, n in session.execute(
+        bands.group_by(*keys, Response.instrument, Response.total_band)
+    ):
         row(tuple(key)).bands[instrument][band or "incomplete"] = n
     per_student = (
-        select(*keys, Response.student_id, func.max(Response.tier).label("tier"),
-               func.max(cast(Response.critical, Integer)).label("critical"))  # fmt: skip
-        .where(*where).group_by(*keys, Response.student_id).subquery()
+        select(
+            *keys,
+            Response.student_id,
+            func.max(Response.tier).label("tier"),
+            func.max(cast(Response.critical, Integer)).label("critical"),
+        )
+        .where(*where)
+        .group_by(*keys, Response.student_id)
+        .subquery()
     )
     cols = [per_student.c[k.key] for k in keys]
-    tiers = select(*cols, per_student.c.tier, func.count(), func.sum(per_student.c.critical)).group_by(*cols, per_student.c.tier)
+    tiers = select(
+        *cols, per_student.c.tier, func.count(), func.sum(per_student.c.critical)
+    ).group_by(*cols, per_student.c.tier)
     for *key, tier, n, critical in session.execute(tiers):
         target = row(tuple(key))
         target.tiers[int(tier)] += n
@@ -191,3 +215,42 @@ def student_history(session: Session, student_id: uuid.UUID) -> list[HistoryPoin
         scale = data.get("scores", {}).get("scales", {}).get(total_code or "total", {})
         points.append(HistoryPoint(response, campaign, scale.get("value"), scale.get("band")))
     return points
+
+
+def fhir_bundle(session: Session, student: Student, *, base_url: str) -> dict[str, Any]:
+    """Every screening response of the student as one FHIR R4 ``collection`` Bundle:
+    a QuestionnaireResponse per response plus LOINC-coded Observations of its scores."""
+    from ..db import utcnow
+    from . import fhir
+    from .scoring import ScoreResult
+
+    instruments = builtin_instruments()
+    entries: list[dict[str, Any]] = []
+    responses = session.scalars(
+        select(Response).where(Response.student_id == student.id).order_by(Response.created_at)
+    )
+    for response in responses:
+        instrument = instruments.get(response.instrument)
+        if instrument is None:
+            continue
+        data = response.data
+        result = ScoreResult.from_dict(data["scores"])
+        kwargs: dict[str, Any] = {
+            "student_ref": f"Patient/{student.id}", "authored": response.created_at,
+            "response_id": str(response.id), "base_url": base_url,
+        }  # fmt: skip
+        resources = [
+            fhir.questionnaire_response(instrument, data["answers"], result, **kwargs),
+            *fhir.observations(instrument, data["answers"], result, panel=True, **kwargs),
+        ]
+        entries.extend(
+            {"fullUrl": f"{base_url}/{r['resourceType']}/{r['id']}", "resource": r}
+            for r in resources
+        )
+    return {
+        "resourceType": "Bundle",
+        "id": f"screening-{student.id}",
+        "type": "collection",
+        "timestamp": utcnow().isoformat(),
+        "entry": entries,
+    }

@@ -168,7 +168,10 @@ def score(instrument: Instrument, answers: dict[str, int | None]) -> ScoreResult
 
 
 def _finish(
-    instrument: Instrument, scales: dict[str, ScaleScore], void_reasons: tuple[str, ...], given: dict[str, int]
+    instrument: Instrument,
+    scales: dict[str, ScaleScore],
+    void_reasons: tuple[str, ...],
+    given: dict[str, int],
 ) -> ScoreResult:
     """Critical items on the raw answers, then the tier rules."""
     void = bool(void_reasons)
@@ -231,7 +234,11 @@ def _plan(instrument: Instrument) -> _Plan | None:
     if simple:
         scales = []
         for scale in instrument.scales:
-            bands = {v: b.code for v in range(int(scale.minimum), int(scale.maximum) + 1) if (b := scale.band_for(v))}
+            bands = {
+                v: b.code
+                for v in range(int(scale.minimum), int(scale.maximum) + 1)
+                if (b := scale.band_for(v))
+            }
             scales.append((scale.code, scale.items, bands))
         plan = _Plan(
             values={i.code: i.values for i in instrument.items},
@@ -252,7 +259,9 @@ def score_fast(instrument: Instrument, answers: dict[str, int | None]) -> ScoreR
     given: dict[str, int] = {}
     for code, value in answers.items():
         allowed = values.get(code)
-        if allowed is None or (value is not None and (type(value) is not int or value not in allowed)):
+        if allowed is None or (
+            value is not None and (type(value) is not int or value not in allowed)
+        ):
             return score(instrument, answers)  # let the full path raise the precise error
         if value is not None:
             given[code] = value

@@ -55,7 +55,11 @@ def create_campaign(
     codes = list(dict.fromkeys(instruments))
     unknown = [c for c in codes if c not in installed]
     if not codes or unknown:
-        raise ScreeningError(f"unknown instruments: {', '.join(unknown)}" if unknown else "choose at least one instrument")
+        raise ScreeningError(
+            f"unknown instruments: {', '.join(unknown)}"
+            if unknown
+            else "choose at least one instrument"
+        )
     grade_list = sorted(set(grades))
     if not grade_list or any(not 1 <= g <= 12 for g in grade_list):
         raise ScreeningError("grades must be between 1 and 12")
@@ -72,7 +76,11 @@ def create_campaign(
     for school in schools:
         if actor is not None:
             ensure(actor, Permission.SCREENING_MANAGE, school)
-    if actor is not None and (district_wide or len(schools) > 1) and Role.COUNSELLOR not in actor.roles:
+    if (
+        actor is not None
+        and (district_wide or len(schools) > 1)
+        and Role.COUNSELLOR not in actor.roles
+    ):
         raise Forbidden(Permission.SCREENING_MANAGE)
     campaign = Campaign(
         district_id=districts.pop(), school_id=None if district_wide or len(schools) > 1 else schools[0].id,
@@ -108,12 +116,16 @@ def campaign_schools(session: Session, campaign: Campaign) -> list[School]:
     )  # fmt: skip
 
 
-def visible_school_ids(session: Session, actor: Principal | None, campaign: Campaign, permission: Permission) -> list[uuid.UUID]:
+def visible_school_ids(
+    session: Session, actor: Principal | None, campaign: Campaign, permission: Permission
+) -> list[uuid.UUID]:
     """The campaign's schools on which ``actor`` holds ``permission``."""
     return [s.id for s in campaign_schools(session, campaign) if can(actor, permission, s)]
 
 
-def ensure_campaign(session: Session, actor: Principal | None, campaign: Campaign, permission: Permission) -> list[uuid.UUID]:
+def ensure_campaign(
+    session: Session, actor: Principal | None, campaign: Campaign, permission: Permission
+) -> list[uuid.UUID]:
     """Refuse unless ``actor`` holds ``permission`` on at least one of the campaign's schools."""
     if actor is None:
         return [s.id for s in campaign_schools(session, campaign)]
@@ -125,16 +137,26 @@ def ensure_campaign(session: Session, actor: Principal | None, campaign: Campaig
 
 def campaigns_for(session: Session, actor: Principal, permission: Permission) -> list[Campaign]:
     """Campaigns touching a school where ``actor`` holds ``permission``, newest first."""
-    campaigns = list(session.scalars(select(Campaign).order_by(Campaign.opens_on.desc(), Campaign.created_at.desc()).limit(200)))
+    campaigns = list(
+        session.scalars(
+            select(Campaign)
+            .order_by(Campaign.opens_on.desc(), Campaign.created_at.desc())
+            .limit(200)
+        )
+    )
     if Role.COUNSELLOR in actor.roles and can(actor, permission):
         return campaigns
     mine = actor.school_ids()
     if not mine:
         return []
     linked = set(
-        session.scalars(select(CampaignSchool.campaign_id).where(CampaignSchool.school_id.in_(mine)))
+        session.scalars(
+            select(CampaignSchool.campaign_id).where(CampaignSchool.school_id.in_(mine))
+        )
     )
-    return [c for c in campaigns if c.id in linked and visible_school_ids(session, actor, c, permission)]
+    return [
+        c for c in campaigns if c.id in linked and visible_school_ids(session, actor, c, permission)
+    ]
 
 
 # --------------------------------------------------------------------------- responses
@@ -188,12 +210,16 @@ def record_answers(
     return report
 
 
-def find_students(session: Session, school_id: uuid.UUID, numbers: Sequence[str]) -> tuple[list[Student], list[str]]:
+def find_students(
+    session: Session, school_id: uuid.UUID, numbers: Sequence[str]
+) -> tuple[list[Student], list[str]]:
     """Students of a school by student number (blind index); and the numbers not found."""
     wanted = {Student.student_number.blind_index(school_id, n): n for n in numbers}  # type: ignore[attr-defined]
     found = list(
         session.scalars(
-            select(Student).where(Student.school_id == school_id, Student.student_number_bidx.in_(list(wanted)))
+            select(Student).where(
+                Student.school_id == school_id, Student.student_number_bidx.in_(list(wanted))
+            )
         )
     )
     seen = {s.student_number_bidx for s in found}
@@ -203,7 +229,11 @@ def find_students(session: Session, school_id: uuid.UUID, numbers: Sequence[str]
 
 
 def intake_api_batch(
-    session: Session, actor: Principal, campaign: Campaign, items: list[dict[str, Any]], now: dt.datetime | None = None
+    session: Session,
+    actor: Principal,
+    campaign: Campaign,
+    items: list[dict[str, Any]],
+    now: dt.datetime | None = None,
 ) -> Report:
     """A JSON batch ``[{key, student_number, school_code?, instrument, answers}]``: validated
     as a whole (errors → nothing written), idempotent by ``key``."""
@@ -238,7 +268,9 @@ def _api_entry(n: int, raw: Any, intake: Intake, report: Report) -> Entry | None
         report.add_error(RowError(n, "", "must be an object"))
         return None
     ok = True
-    key, number, school, code, answers = (raw.get(k) for k in ("key", "student_number", "school_code", "instrument", "answers"))
+    key, number, school, code, answers = (
+        raw.get(k) for k in ("key", "student_number", "school_code", "instrument", "answers")
+    )
     if not isinstance(key, str) or not 1 <= len(key) <= 100:
         report.add_error(RowError(n, "key", "required: a string of 1 to 100 characters"))
         ok = False
@@ -261,9 +293,13 @@ def _api_entry(n: int, raw: Any, intake: Intake, report: Report) -> Entry | None
         if item is None:
             report.add_error(RowError(n, f"answers.{item_code}"[:80], "unknown item"))
             ok = False
-        elif value is not None and (isinstance(value, bool) or not isinstance(value, int) or value not in item.values):
+        elif value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value not in item.values
+        ):
             allowed = ", ".join(str(v) for v in sorted(item.values))
-            report.add_error(RowError(n, f"answers.{item_code}", f"not an allowed answer ({allowed})"))
+            report.add_error(
+                RowError(n, f"answers.{item_code}", f"not an allowed answer ({allowed})")
+            )
             ok = False
         else:
             clean[item_code] = value
@@ -272,14 +308,20 @@ def _api_entry(n: int, raw: Any, intake: Intake, report: Report) -> Entry | None
         ok = False
     if not ok:
         return None
-    return Entry(row=n, answers={code: clean}, student_number=number.strip(), school_code=school, key=key)
+    return Entry(
+        row=n, answers={code: clean}, student_number=number.strip(), school_code=school, key=key
+    )
 
 
 # --------------------------------------------------------------------------- kiosk
 
 
 def open_kiosk(
-    session: Session, actor: Principal, campaign: Campaign, students: Sequence[Student], now: dt.datetime | None = None
+    session: Session,
+    actor: Principal,
+    campaign: Campaign,
+    students: Sequence[Student],
+    now: dt.datetime | None = None,
 ) -> tuple[KioskSession, str]:
     """A questionnaire-only session for ``students`` (one school); returns the row and token."""
     now = now or utcnow()
@@ -307,13 +349,19 @@ def open_kiosk(
 
 
 def campaign_school_ids_of(session: Session, campaign: Campaign) -> list[uuid.UUID]:
-    return list(session.scalars(select(CampaignSchool.school_id).where(CampaignSchool.campaign_id == campaign.id)))
+    return list(
+        session.scalars(
+            select(CampaignSchool.school_id).where(CampaignSchool.campaign_id == campaign.id)
+        )
+    )
 
 
 def load_kiosk(session: Session, token: str, now: dt.datetime | None = None) -> KioskSession | None:
     """The open kiosk of ``token``, or None (unknown, expired, finished)."""
     now = now or utcnow()
-    kiosk = session.scalar(select(KioskSession).where(KioskSession.token_digest == crypto.token_digest(token)))
+    kiosk = session.scalar(
+        select(KioskSession).where(KioskSession.token_digest == crypto.token_digest(token))
+    )
     if kiosk is None or kiosk.closed_at is not None or kiosk.expires_at <= now:
         return None
     return kiosk
@@ -325,7 +373,10 @@ def kiosk_next_student(session: Session, kiosk: KioskSession) -> Student | None:
 
 
 def kiosk_submit(
-    session: Session, kiosk: KioskSession, answers: dict[str, dict[str, int | None]], now: dt.datetime | None = None
+    session: Session,
+    kiosk: KioskSession,
+    answers: dict[str, dict[str, int | None]],
+    now: dt.datetime | None = None,
 ) -> bool:
     """Record the current student's answers; returns True when the kiosk is finished."""
     now = now or utcnow()
@@ -333,10 +384,16 @@ def kiosk_submit(
     campaign = session.get(Campaign, kiosk.campaign_id)
     if student is None or campaign is None:
         raise ScreeningError("this kiosk session has ended")
-    given = {c: a for c, a in answers.items() if c in campaign.instruments and any(v is not None for v in a.values())}
+    given = {
+        c: a
+        for c, a in answers.items()
+        if c in campaign.instruments and any(v is not None for v in a.values())
+    }
     if not given:
         raise ScreeningError("no answers were given")
-    record_answers(session, None, campaign, student, given, source="kiosk", entered_by=kiosk.opened_by, now=now)
+    record_answers(
+        session, None, campaign, student, given, source="kiosk", entered_by=kiosk.opened_by, now=now
+    )
     kiosk.done_ids = [*kiosk.done_ids, str(student.id)]
     finished = len(kiosk.done_ids) >= len(kiosk.student_ids)
     if finished:
@@ -359,7 +416,11 @@ def save_mapping(
         raise ScreeningError("the mapping needs a name (at most 100 characters)")
     if not mapping:
         raise ScreeningError("the mapping is empty")
-    row = session.scalar(select(ColumnMapping).where(ColumnMapping.district_id == district_id, ColumnMapping.name == name))
+    row = session.scalar(
+        select(ColumnMapping).where(
+            ColumnMapping.district_id == district_id, ColumnMapping.name == name
+        )
+    )
     if row is None:
         row = ColumnMapping(district_id=district_id, name=name)
         session.add(row)
@@ -378,7 +439,12 @@ def save_mapping(
 
 
 def review_decision(
-    session: Session, actor: Principal, student: Student, tier: int, reason: str, now: dt.datetime | None = None
+    session: Session,
+    actor: Principal,
+    student: Student,
+    tier: int,
+    reason: str,
+    now: dt.datetime | None = None,
 ) -> Any:
     """Confirm or change a provisional screening decision (a person, with a written reason)."""
     from ..risk.services import apply_tier
@@ -389,7 +455,10 @@ def review_decision(
     if not reason.strip():
         raise ScreeningError("a written reason is required")
     latest = session.scalar(
-        select(Response.id).where(Response.student_id == student.id).order_by(Response.created_at.desc()).limit(1)
+        select(Response.id)
+        .where(Response.student_id == student.id)
+        .order_by(Response.created_at.desc())
+        .limit(1)
     )
     decision = apply_tier(session, actor, student, tier, source="screening", reason=reason,
                           provisional=False, source_id=latest, now=now)  # fmt: skip
@@ -399,39 +468,7 @@ def review_decision(
     return decision
 
 
-# --------------------------------------------------------------------------- FHIR
-
-
 def fhir_bundle(session: Session, student: Student, *, base_url: str) -> dict[str, Any]:
-    """Every screening response of the student as one FHIR R4 ``collection`` Bundle:
-    a QuestionnaireResponse per response plus LOINC-coded Observations of its scores."""
-    from . import fhir
-    from .scoring import ScoreResult
+    from .queries import fhir_bundle as build
 
-    instruments = builtin_instruments()
-    entries: list[dict[str, Any]] = []
-    responses = session.scalars(
-        select(Response).where(Response.student_id == student.id).order_by(Response.created_at)
-    )
-    for response in responses:
-        instrument = instruments.get(response.instrument)
-        if instrument is None:
-            continue
-        data = response.data
-        result = ScoreResult.from_dict(data["scores"])
-        kwargs: dict[str, Any] = {
-            "student_ref": f"Patient/{student.id}", "authored": response.created_at,
-            "response_id": str(response.id), "base_url": base_url,
-        }  # fmt: skip
-        resources = [
-            fhir.questionnaire_response(instrument, data["answers"], result, **kwargs),
-            *fhir.observations(instrument, data["answers"], result, panel=True, **kwargs),
-        ]
-        entries.extend({"fullUrl": f"{base_url}/{r['resourceType']}/{r['id']}", "resource": r} for r in resources)
-    return {
-        "resourceType": "Bundle",
-        "id": f"screening-{student.id}",
-        "type": "collection",
-        "timestamp": utcnow().isoformat(),
-        "entry": entries,
-    }
+    return build(session, student, base_url=base_url)

@@ -9,7 +9,18 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -55,7 +66,9 @@ def _campaign(campaign_id: uuid.UUID, permission: Permission) -> tuple[Campaign,
     campaign = db.get(Campaign, campaign_id)
     if campaign is None:
         abort(404)
-    schools = [s for s in services.campaign_schools(db, campaign) if can(g.principal, permission, s)]
+    schools = [
+        s for s in services.campaign_schools(db, campaign) if can(g.principal, permission, s)
+    ]
     if not schools:
         raise Forbidden(permission, campaign)
     return campaign, schools
@@ -92,8 +105,12 @@ def new_campaign():  # type: ignore[no-untyped-def]
     schools = list(db.query(School).filter(School.active.is_(True)).order_by(School.code))
     schools = [s for s in schools if can(g.principal, Permission.SCREENING_MANAGE, s)]
     form = CampaignForm()
-    form.instruments.choices = [(c, i.name.get(str(get_locale()))) for c, i in sorted(builtin_instruments().items())]
-    form.school.choices = ([SelectChoice("all", _("All schools of the district"))] if district_wide else []) + _school_choices(schools)
+    form.instruments.choices = [
+        (c, i.name.get(str(get_locale()))) for c, i in sorted(builtin_instruments().items())
+    ]
+    form.school.choices = (
+        [SelectChoice("all", _("All schools of the district"))] if district_wide else []
+    ) + _school_choices(schools)
     if request.method == "GET":
         form.instruments.data = form.instruments.data or ["phq9", "gad7"]
         return render_template("screening/campaign_form.html", form=form)
@@ -119,8 +136,12 @@ def new_campaign():  # type: ignore[no-untyped-def]
 def campaign(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
     campaign, schools = _campaign(campaign_id, Permission.SCREENING_MANAGE)
     rows = queries.progress(get_session(), campaign, [s.id for s in schools])
-    totals = {k: sum(getattr(r, k) for r in rows) for k in ("eligible", "screened", "voided", "missing")}
-    return render_template("screening/campaign.html", campaign=campaign, rows=rows, totals=totals, schools=schools)
+    totals = {
+        k: sum(getattr(r, k) for r in rows) for k in ("eligible", "screened", "voided", "missing")
+    }
+    return render_template(
+        "screening/campaign.html", campaign=campaign, rows=rows, totals=totals, schools=schools
+    )
 
 
 @bp.get("/screening/campaigns/<uuid:campaign_id>/results")
@@ -132,7 +153,9 @@ def results(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
         abort(400)
     rows = queries.results(get_session(), campaign, [s.id for s in schools], by=by)
     labels = queries.band_labels(campaign.instruments, str(get_locale()))
-    return render_template("screening/results.html", campaign=campaign, rows=rows, by=by, labels=labels)
+    return render_template(
+        "screening/results.html", campaign=campaign, rows=rows, by=by, labels=labels
+    )
 
 
 # --------------------------------------------------------------------------- file import
@@ -140,8 +163,16 @@ def results(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
 
 def _mappings(campaign: Campaign) -> list[ColumnMapping]:
     db = get_session()
-    rows = db.query(ColumnMapping).filter(ColumnMapping.district_id == campaign.district_id).order_by(ColumnMapping.name)
-    return [m for m in rows if m.school_id is None or can(g.principal, Permission.SCREENING_MANAGE, _Owned(m.school_id))]
+    rows = (
+        db.query(ColumnMapping)
+        .filter(ColumnMapping.district_id == campaign.district_id)
+        .order_by(ColumnMapping.name)
+    )
+    return [
+        m
+        for m in rows
+        if m.school_id is None or can(g.principal, Permission.SCREENING_MANAGE, _Owned(m.school_id))
+    ]
 
 
 class _Owned:
@@ -154,11 +185,15 @@ class _Owned:
 def upload(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
     campaign, _schools = _campaign(campaign_id, Permission.SCREENING_MANAGE)
     form = ImportForm()
-    form.mapping.choices = [SelectChoice("", _("Standard columns"))] + [SelectChoice(m.name, m.name) for m in _mappings(campaign)]
+    form.mapping.choices = [SelectChoice("", _("Standard columns"))] + [
+        SelectChoice(m.name, m.name) for m in _mappings(campaign)
+    ]
     if request.method == "GET":
         return render_template("screening/import.html", form=form, campaign=campaign, report=None)
     if not form.validate_on_submit():
-        return render_template("screening/import.html", form=form, campaign=campaign, report=None), 400
+        return render_template(
+            "screening/import.html", form=form, campaign=campaign, report=None
+        ), 400
     upload_file = form.file.data
     suffix = Path(upload_file.filename or "results.csv").suffix.lower() or ".csv"
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,7 +206,9 @@ def upload(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
             )  # fmt: skip
         except (IntakeError, TabularError) as exc:
             flash(_("The file was not imported: %(reason)s", reason=str(exc)), "error")
-            return render_template("screening/import.html", form=form, campaign=campaign, report=None), 400
+            return render_template(
+                "screening/import.html", form=form, campaign=campaign, report=None
+            ), 400
     status = 200 if report.ok else 400
     return render_template("screening/import.html", form=form, campaign=campaign, report=report,
                            dry_run=form.dry_run.data), status  # fmt: skip
@@ -181,7 +218,11 @@ def upload(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
 @require(Permission.SCREENING_MANAGE)
 def mappings():  # type: ignore[no-untyped-def]
     db = get_session()
-    schools = [s for s in db.query(School).order_by(School.code) if can(g.principal, Permission.SCREENING_MANAGE, s)]
+    schools = [
+        s
+        for s in db.query(School).order_by(School.code)
+        if can(g.principal, Permission.SCREENING_MANAGE, s)
+    ]
     form = MappingForm()
     rows = [
         m for m in db.query(ColumnMapping).order_by(ColumnMapping.name)
@@ -194,7 +235,9 @@ def mappings():  # type: ignore[no-untyped-def]
             form.lines.errors = [*form.lines.errors, _("Each line needs: header = column")]
         else:
             school = None if Role.COUNSELLOR in g.principal.roles or not schools else schools[0]
-            district_id = school.district_id if school else (schools[0].district_id if schools else None)
+            district_id = (
+                school.district_id if school else (schools[0].district_id if schools else None)
+            )
             if district_id is None:
                 abort(403)
             try:
@@ -244,7 +287,9 @@ def entry(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
         error = _("No student with this number at this school.")
     if error is None:
         try:
-            services.record_answers(db, g.principal, campaign, found[0], answers, source="form", entered_by=g.user.id)
+            services.record_answers(
+                db, g.principal, campaign, found[0], answers, source="form", entered_by=g.user.id
+            )
         except (services.ScreeningError, IntakeError) as exc:
             error = _(str(exc))
     if error:
@@ -265,9 +310,13 @@ def kiosk_open(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
     form = KioskForm()
     form.school.choices = _school_choices(schools)
     if request.method == "GET":
-        return render_template("screening/kiosk_open.html", form=form, campaign=campaign, multi=len(schools) > 1)
+        return render_template(
+            "screening/kiosk_open.html", form=form, campaign=campaign, multi=len(schools) > 1
+        )
     if not form.validate_on_submit():
-        return render_template("screening/kiosk_open.html", form=form, campaign=campaign, multi=len(schools) > 1), 400
+        return render_template(
+            "screening/kiosk_open.html", form=form, campaign=campaign, multi=len(schools) > 1
+        ), 400
     school = _pick_school(schools, form.school.data)
     numbers = [n.strip() for n in form.student_numbers.data.splitlines() if n.strip()]
     found, missing = services.find_students(db, school.id, numbers)
@@ -277,7 +326,9 @@ def kiosk_open(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
         _kiosk, token = services.open_kiosk(db, g.principal, campaign, found)
     except services.ScreeningError as exc:
         flash(_(str(exc)), "error")
-        return render_template("screening/kiosk_open.html", form=form, campaign=campaign, multi=len(schools) > 1), 400
+        return render_template(
+            "screening/kiosk_open.html", form=form, campaign=campaign, multi=len(schools) > 1
+        ), 400
     # The device is handed to students: end the teacher's session on it first.
     from ..auth.services import logout
 
@@ -322,7 +373,11 @@ def kiosk(token: str):  # type: ignore[no-untyped-def]
 def review():  # type: ignore[no-untyped-def]
     db = get_session()
     school_ids = list(g.principal.school_ids(Role.PSYCH_TEACHER))
-    rows = [r for r in queries.review_queue(db, school_ids) if can(g.principal, Permission.TIER_DECIDE, r.student)]
+    rows = [
+        r
+        for r in queries.review_queue(db, school_ids)
+        if can(g.principal, Permission.TIER_DECIDE, r.student)
+    ]
     audit.record(db, AuditAction.SCREENING_LIST, object_type="review_queue", fields=["student.name", "tier"],
                  detail={"students": [r.student.id for r in rows]})  # fmt: skip
     return render_template("screening/review.html", rows=rows, form=ReviewForm())

@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -175,9 +176,28 @@ def _write(
     result.classes_created = sorted(named_classes - classes.keys())
     for grade, label in result.classes_created:
         classes[(grade, label)] = create_class(session, None, school, grade, label).id
-    seen: set[bytes] = set()  # blind indexes written: catches numbers equal only after folding
+    # Blind indexes of the rows, 8 bytes each: after the last batch they reveal numbers that
+    # differ only in letter case (the parser's duplicate check compares them as written).
+    seen = _SeenNumbers()
     for batch in _batched(iter_roster(path, today=today), batch_size):
         _write_batch(session, school, batch, classes, seen, result)
+    seen.check()
+
+
+class _SeenNumbers:
+    def __init__(self) -> None:
+        self.keys, self.rows = array("Q"), array("L")
+
+    def add(self, keyed: dict[bytes, RosterRow]) -> None:
+        self.keys.extend(int.from_bytes(key, "big") for key in keyed)
+        self.rows.extend(row.row for row in keyed.values())
+
+    def check(self) -> None:
+        ordered = sorted(self.keys)
+        twice = next((a for a, b in itertools.pairwise(ordered) if a == b), None)
+        if twice is not None:
+            second = [i for i, key in enumerate(self.keys) if key == twice][1]
+            raise _Abort(RowError(self.rows[second], "student_number", _FOLDED_DUPLICATE))
 
 
 def _write_batch(
@@ -185,17 +205,17 @@ def _write_batch(
     school: School,
     batch: list[RosterRow],
     classes: dict[tuple[int, str], uuid.UUID],
-    seen: set[bytes],
+    seen: _SeenNumbers,
     result: ImportResult,
 ) -> None:
     index = Student.student_number.blind_index  # type: ignore[attr-defined]
     keyed: dict[bytes, RosterRow] = {}
     for row in batch:
         key = index(school.id, row.student_number)
-        if key in seen or key in keyed:
+        if key in keyed:
             raise _Abort(RowError(row.row, "student_number", _FOLDED_DUPLICATE))
         keyed[key] = row
-    seen.update(keyed)
+    seen.add(keyed)
     stmt = select(Student).where(
         Student.school_id == school.id, Student.student_number_bidx.in_(list(keyed))
     )
