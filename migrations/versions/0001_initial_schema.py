@@ -392,6 +392,7 @@ def upgrade() -> None:
     with op.batch_alter_table('alert', schema=None) as batch_op:
         batch_op.create_index('ix_alert_district_state', ['district_id', 'state', 'raised_at'], unique=False)
         batch_op.create_index('ix_alert_kind_source', ['kind', 'source_id', 'state'], unique=False)
+        batch_op.create_index('ix_alert_raised_at', ['raised_at'], unique=False)
         batch_op.create_index('ix_alert_school_state', ['school_id', 'state'], unique=False)
         batch_op.create_index('ix_alert_state_due', ['state', 'due_at'], unique=False)
         batch_op.create_index('ix_alert_state_next_step', ['state', 'next_step_at'], unique=False)
@@ -463,6 +464,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('followup', schema=None) as batch_op:
         batch_op.create_index('ix_followup_owner_state_due', ['owner_id', 'state', 'due_at'], unique=False)
+        batch_op.create_index('ix_followup_school_state_due', ['school_id', 'state', 'due_at'], unique=False)
         batch_op.create_index('ix_followup_state_due', ['state', 'due_at'], unique=False)
         batch_op.create_index('ix_followup_student_state', ['student_id', 'state'], unique=False)
 
@@ -712,6 +714,7 @@ def downgrade() -> None:
     with op.batch_alter_table('followup', schema=None) as batch_op:
         batch_op.drop_index('ix_followup_student_state')
         batch_op.drop_index('ix_followup_state_due')
+        batch_op.drop_index('ix_followup_school_state_due')
         batch_op.drop_index('ix_followup_owner_state_due')
 
     op.drop_table('followup')
@@ -731,6 +734,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_alert_state_next_step')
         batch_op.drop_index('ix_alert_state_due')
         batch_op.drop_index('ix_alert_school_state')
+        batch_op.drop_index('ix_alert_raised_at')
         batch_op.drop_index('ix_alert_kind_source')
         batch_op.drop_index('ix_alert_district_state')
 

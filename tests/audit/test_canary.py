@@ -11,6 +11,7 @@ from sqlalchemy import select
 from wellbeing.audit.models import AuditEntry, BreakGlass
 from wellbeing.core import audit
 from wellbeing.core.audit import AuditAction
+from wellbeing.orgs.models import SchoolClass
 
 from ..authz import build_world
 from ..conftest import login
@@ -39,7 +40,8 @@ def _scan(session) -> list[str]:  # type: ignore[no-untyped-def]
 def test_no_entry_carries_an_encrypted_value(app, client, db_session, env):
     world = build_world(db_session, env.settings)
     canary = make_student(
-        db_session, world.own_school, name=CANARY_NAME, national_id=CANARY_NATIONAL_ID,
+        db_session, world.own_school, db_session.get(SchoolClass, world.own_student.class_id),
+        name=CANARY_NAME, national_id=CANARY_NATIONAL_ID,
         guardians=[{"name": "金丝雀家长", "phone": CANARY_PHONE, "relation": "mother"}],
     )  # fmt: skip
     world.own_student = canary

@@ -173,7 +173,9 @@ def _screening_review(w: World) -> Visit:
     from tests.factories import make_student
 
     # A student of no other builder: still provisional (other pages may have confirmed own_student).
-    return Visit("/screening/review", "psych_teacher", _screened(w, make_student(w.session, w.own_school)))
+    return Visit(
+        "/screening/review", "psych_teacher", _screened(w, make_student(w.session, w.own_school))
+    )
 
 
 @builder("screening.history")

@@ -60,7 +60,8 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    environment = build_env("sqlite", tmp_path, "live", login_limit="1000 per minute")
+    # The production default language (zh_CN): the browser sees what a school office sees.
+    environment = build_env("sqlite", tmp_path, "live", locale="zh_CN")
     crypto.install_keyring(environment.keyring)
     app = create_app(environment.settings, db=environment.db)
     server = make_server("127.0.0.1", 0, app, threaded=True)

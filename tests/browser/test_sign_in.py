@@ -12,6 +12,13 @@ def _user(live_server, role: str = "psych_teacher"):  # type: ignore[no-untyped-
         return user.username
 
 
+def submit_login(page, base_url: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("main button[type=submit], main input[type=submit]")
+
+
 def test_sign_in_switch_language_and_sign_out(live_server, browser_page):
     username = _user(live_server)
     page = browser_page

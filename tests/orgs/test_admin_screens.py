@@ -166,13 +166,14 @@ def test_grant_and_revoke_memberships(app, client, db_session, env, audit_entrie
     assert {m.school_id for m in memberships} == {own.id, other.id}
 
     leader_client = _other_client(app)
+    db_session.refresh(leader)  # login() merges the user: it must carry both memberships
     login(leader_client, leader)
-    target = next(m for m in memberships if m.school_id == other.id)
-    assert client.post(f"{url}/{target.id}/revoke").status_code == 302
+    target = next(m.id for m in memberships if m.school_id == other.id)
+    assert client.post(f"{url}/{target}/revoke").status_code == 302
     assert leader_client.get("/").status_code == 302  # revoking ends the sessions
     remaining = db_session.scalars(
         select(Membership.school_id).where(Membership.user_id == leader.id)
     ).all()
     assert remaining == [own.id]
-    assert audit_entries(AuditAction.MEMBERSHIP_REVOKE)[-1].object_id == str(target.id)
-    assert client.post(f"{url}/{target.id}/revoke").status_code == 404
+    assert audit_entries(AuditAction.MEMBERSHIP_REVOKE)[-1].object_id == str(target)
+    assert client.post(f"{url}/{target}/revoke").status_code == 404

@@ -34,7 +34,7 @@ from .models import Student, initials_index, name_initials
 from .record import RenderedSection, render_sections, section
 from .roster import RosterError, RosterRow, RowError, iter_roster, validate_roster
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 500
 _FOLDED_DUPLICATE = "duplicate student number (differs only in letter case or width)"
 SEARCH_LIMIT = 50
 # What the roster import writes (names of fields, for the audit entry).
