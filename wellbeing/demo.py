@@ -217,6 +217,9 @@ def seed_demo(db: Database, settings: Settings) -> list[DemoLogin]:
             seed_students(session, school)
     with db.session() as session:
         seed_users(session, settings)
+    from .demo_cases import register
+
+    register()
     for step in SEED_STEPS:
         step(db, settings)
     return demo_logins()

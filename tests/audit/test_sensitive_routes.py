@@ -158,7 +158,6 @@ def _alerts_detail(w: World) -> Visit:
 
 def _screened(w: World, student=None):  # type: ignore[no-untyped-def]
     from tests.screening.helpers import open_campaign
-
     from wellbeing.screening.services import record_answers
 
     student = student or w.own_student

@@ -15,6 +15,8 @@ from ..factories import make_school, make_student, staff_set
 def _setup(db_session, env):
     school = make_school(db_session)
     users = staff_set(db_session, env.settings, school)
+    for user in users.values():  # assertions below read English messages
+        user.locale = "en"
     student = make_student(db_session, school, name="王小明")
     return school, users, student
 
