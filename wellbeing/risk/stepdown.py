@@ -1,0 +1,157 @@
+"""Step-down from red: a person's request is stored *pending* and takes effect only when a
+second person (``TIER_APPROVE_STEPDOWN`` on the student, not the requester) approves it; an
+approver may reject it, the requester may withdraw it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..core import audit, events
+from ..core.audit import AuditAction
+from ..core.authz import Permission, Principal, ensure
+from ..db import utcnow
+from ..students.models import Student
+from .decisions import RED, TierError, _next_effective, _set_student_tier
+from .models import APPLIED, PENDING, REJECTED, WITHDRAWN, TierDecision
+
+
+def _pending_stepdown(session: Session, student_id: uuid.UUID) -> TierDecision | None:
+    return session.scalar(
+        select(TierDecision).where(
+            TierDecision.student_id == student_id, TierDecision.status == PENDING
+        )
+    )
+
+
+def _request_stepdown(
+    session: Session,
+    actor: Principal,
+    student: Student,
+    tier: int,
+    *,
+    source: str,
+    reason: str,
+    source_id: uuid.UUID | None,
+    now: dt.datetime,
+) -> TierDecision:
+    if _pending_stepdown(session, student.id) is not None:
+        raise TierError("a step-down from red is already waiting for approval")
+    decision = TierDecision(
+        student_id=student.id,
+        school_id=student.school_id,
+        from_tier=RED,
+        to_tier=tier,
+        source=source,
+        source_id=source_id,
+        provisional=False,
+        kind="stepdown",
+        status=PENDING,
+        decided_by=actor.user_id,
+        decided_at=now,
+        reason=reason,
+    )
+    session.add(decision)
+    session.flush()
+    audit.record(
+        session,
+        AuditAction.TIER_CHANGE,
+        object_type="tier_decision",
+        object_id=decision.id,
+        student_id=student.id,
+        school_id=student.school_id,
+        detail={"from": RED, "to": tier, "source": source, "status": PENDING},
+    )
+    return decision
+
+
+def _load_pending(
+    session: Session, decision: TierDecision | uuid.UUID
+) -> tuple[TierDecision, Student]:
+    if isinstance(decision, uuid.UUID):
+        found = session.get(TierDecision, decision)
+        if found is None:
+            raise TierError("no such step-down request")
+        decision = found
+    student = session.get(Student, decision.student_id)
+    if student is None:  # pragma: no cover (foreign key)
+        raise TierError("no such student")
+    return decision, student
+
+
+def approve_stepdown(
+    session: Session,
+    actor: Principal,
+    decision: TierDecision | uuid.UUID,
+    *,
+    now: dt.datetime | None = None,
+) -> TierDecision:
+    """A second person approves a pending step-down from red: the tier changes now."""
+    decision, student = _load_pending(session, decision)
+    ensure(actor, Permission.TIER_APPROVE_STEPDOWN, student)
+    if decision.status != PENDING:
+        raise TierError("this step-down is no longer waiting for approval")
+    if decision.decided_by == actor.user_id:
+        raise TierError("a second person must approve a step-down from red")
+    if student.tier != decision.from_tier:
+        raise TierError(
+            "the student's tier changed since the request; withdraw it and decide again"
+        )
+    now = now or utcnow()
+    old = student.tier
+    decision.status = APPLIED
+    decision.approved_by, decision.approved_at = actor.user_id, now
+    decision.effective_at = _next_effective(session, student.id, now)
+    _set_student_tier(session, student, old, decision.to_tier, decision.provisional)
+    session.flush()
+    audit.record(
+        session,
+        AuditAction.TIER_CHANGE,
+        object_type="tier_decision",
+        object_id=decision.id,
+        student_id=student.id,
+        school_id=student.school_id,
+        fields=["tier"],
+        detail={
+            "from": old,
+            "to": decision.to_tier,
+            "source": decision.source,
+            "status": "approved",
+        },
+    )
+    events.emit(events.TIER_CHANGED, session, student, old, decision.to_tier, decision)
+    return decision
+
+
+def reject_stepdown(
+    session: Session,
+    actor: Principal,
+    decision: TierDecision | uuid.UUID,
+    *,
+    now: dt.datetime | None = None,
+) -> TierDecision:
+    """An approver declines the step-down, or the requester withdraws it; the tier stays red."""
+    decision, student = _load_pending(session, decision)
+    if decision.status != PENDING:
+        raise TierError("this step-down is no longer waiting for approval")
+    if decision.decided_by == actor.user_id:
+        ensure(actor, Permission.TIER_DECIDE, student)
+        decision.status = WITHDRAWN
+    else:
+        ensure(actor, Permission.TIER_APPROVE_STEPDOWN, student)
+        decision.status = REJECTED
+    decision.approved_by, decision.approved_at = actor.user_id, now or utcnow()
+    session.flush()
+    audit.record(
+        session,
+        AuditAction.TIER_CHANGE,
+        object_type="tier_decision",
+        object_id=decision.id,
+        student_id=student.id,
+        school_id=student.school_id,
+        detail={"from": decision.from_tier, "to": decision.to_tier, "status": decision.status},
+    )
+    return decision
