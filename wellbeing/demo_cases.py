@@ -8,7 +8,6 @@ Idempotent: a marker (any tier decision in the demo district) makes a second run
 
 from __future__ import annotations
 
-import io
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,44 +73,42 @@ def seed_cases(db: Database, settings: Settings) -> None:
 
 
 def _seed_screening(db: Database, settings: Settings) -> None:
-    """A PHQ-9 + GAD-7 campaign at the junior high, imported as a survey platform would export it."""
-    from .demo import SCHOOLS, SEED
+    """A PHQ-9 + GAD-7 campaign at the junior high, imported from a file as a psych teacher
+    would upload it (scored, encrypted, tiered; critical items raise alerts)."""
+    import datetime as dt
+    import tempfile
+    from pathlib import Path
 
-    try:
-        from .screening.services import create_campaign, import_responses  # type: ignore[attr-defined]
-    except ImportError:  # the screening module's services are not there: skip this part
-        return
+    from .demo import SCHOOLS, SEED
+    from .orgs.services import school_by_code
+    from .screening.importer import import_file
+    from .screening.services import create_campaign
+
     school = SCHOOLS[1]
     rng = random.Random(SEED)
-    with db.session() as session, _acting(session, f"{school.prefix}.psych") as (_user, actor):
-        students = _students(session, school.code)
-        campaign = create_campaign(session, actor, **_campaign_fields(session, school.code))
-        lines = ["student_number," + ",".join([f"phq9_{i}" for i in range(1, 10)] + [f"gad7_{i}" for i in range(1, 8)])]
-        for student in students[: int(len(students) * 0.9)]:
-            level = rng.choices((0, 1, 2, 3), weights=(70, 18, 9, 3))[0]
-            answers = [min(3, max(0, round(rng.gauss(level * 0.8, 0.7)))) for _ in range(16)]
-            if level < 3:
-                answers[8] = 0  # item 9 only for the students at real risk
-            lines.append(",".join([student.student_number, *map(str, answers)]))
-        data = io.BytesIO(("\n".join(lines) + "\n").encode("utf-8"))
-        import_responses(session, actor, campaign, data, "问卷星导出.csv")
-
-
-def _campaign_fields(session: Session, school_code: str) -> dict:  # type: ignore[type-arg]
-    import datetime as dt
-
-    from .orgs.services import school_by_code
-
     today = dt.date.today()
-    return {
-        "name": f"{today.year}年秋季心理测评筛查",
-        "instruments": ["phq9", "gad7"],
-        "school_ids": [school_by_code(session, school_code).id],
-        "grades": [7, 8, 9],
-        "opens_on": today - dt.timedelta(days=14),
-        "closes_on": today + dt.timedelta(days=14),
-        "consent_text": "本次测评仅用于了解学生心理健康状况，结果严格保密。",
-    }
+    with db.session() as session, _acting(session, f"{school.prefix}.psych") as (user, actor):
+        campaign = create_campaign(
+            session, actor, name=f"{today.year}年秋季心理测评筛查", instruments=["phq9", "gad7"],
+            schools=[school_by_code(session, school.code)], grades=list(school.grades),
+            opens_on=today - dt.timedelta(days=14), closes_on=today + dt.timedelta(days=14),
+            consent_text="本次测评仅用于了解学生心理健康状况，结果严格保密。", created_by=user.id,
+        )  # fmt: skip
+        header = [f"phq9_{i}" for i in range(1, 10)] + [f"gad7_{i}" for i in range(1, 8)]
+        lines = ["student_number," + ",".join(header)]
+        students = _students(session, school.code)
+        for student in students[: int(len(students) * 0.9)]:  # a tenth has not taken it yet
+            level = rng.choices((0, 1, 2, 3), weights=(75, 16, 7, 2))[0]
+            answers = [min(3, max(0, round(rng.gauss(level * 0.8, 0.6)))) for _ in header]
+            if level < 3:
+                answers[8] = 0  # PHQ-9 item 9 (critical) only for the few at real risk
+            lines.append(",".join([student.student_number, *map(str, answers)]))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "screening.csv"
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            report = import_file(session, actor, campaign, path, entered_by=user.id)
+        if not report.ok:
+            raise RuntimeError(f"demo screening file is invalid: {report.errors[:3]}")
 
 
 def _seed_concerns(db: Database) -> None:
@@ -124,7 +121,9 @@ def _seed_concerns(db: Database) -> None:
             teacher_class = next(m.class_id for m in user.memberships if m.class_id)
             students = [s for s in _students(session, school.code) if s.class_id == teacher_class]
             for student, (category, urgency, text) in zip(students[3:], texts, strict=False):
-                create_concern(session, actor, student, category=category, urgency=urgency, text=text)
+                create_concern(
+                    session, actor, student, category=category, urgency=urgency, text=text
+                )
 
 
 def register() -> None:
@@ -132,4 +131,3 @@ def register() -> None:
 
     if seed_cases not in SEED_STEPS:
         SEED_STEPS.append(seed_cases)
-

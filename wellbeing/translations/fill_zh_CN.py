@@ -414,7 +414,6 @@ ZH: dict[str | tuple[str, str], str] = {
     "Referral": "转介",
     "Which guardian": "联系的监护人",
     "Follow-up due": "随访时间",
-    "The %(what)s is longer than %(n)s characters": "%(what)s超过 %(n)s 个字",
     "The text is longer than %(n)s characters": "内容超过 %(n)s 个字",
     "Unknown checklist step": "清单步骤无效",
     "This crisis is closed": "该危机已结案",
