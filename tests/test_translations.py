@@ -38,7 +38,9 @@ def test_every_source_string_has_a_chinese_translation():
         )
         if not translated or (entry is not None and entry.fuzzy):
             missing.append(message)
-    assert missing == [], f"{len(missing)} strings lack a zh_CN translation (make extract), e.g. {missing[:5]}"
+    assert missing == [], (
+        f"{len(missing)} strings lack a zh_CN translation (make extract), e.g. {missing[:5]}"
+    )
 
 
 def test_an_english_catalog_exists():

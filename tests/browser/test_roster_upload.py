@@ -50,7 +50,12 @@ def test_admin_uploads_a_bad_roster_then_a_good_one(live_server, browser_page, t
     report = page.locator("#roster-errors").inner_text()
     assert "3" in report  # the bad row is reported by its row number
     with live_server.db.session() as session:
-        assert session.scalar(select(func.count()).select_from(Student).where(Student.school_id == school_id)) == 0
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Student).where(Student.school_id == school_id)
+            )
+            == 0
+        )
 
     page.select_option("#roster-form select[name=school]", str(school_id))
     page.set_input_files("#roster-form input[name=file]", str(good))
@@ -58,4 +63,9 @@ def test_admin_uploads_a_bad_roster_then_a_good_one(live_server, browser_page, t
     page.wait_for_selector("#roster-summary")
     assert page.locator("#roster-errors").count() == 0
     with live_server.db.session() as session:
-        assert session.scalar(select(func.count()).select_from(Student).where(Student.school_id == school_id)) == 3
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Student).where(Student.school_id == school_id)
+            )
+            == 3
+        )

@@ -82,6 +82,7 @@ class Permission(enum.StrEnum):
 P = Permission
 _SIGNED_IN = {P.SELF_SESSION, P.SELF_ACCOUNT, P.SELF_TOKENS}
 
+# fmt: off
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PSYCH_TEACHER: frozenset(
         _SIGNED_IN | {
@@ -91,7 +92,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CONCERN_REPORT, P.CONCERN_OWN, P.STATS_SCHOOL, P.STATS_SCREENING,
             P.BREAK_GLASS, P.API_SCREENING_INTAKE,
         }
-    ),  # fmt: skip
+    ),
     Role.CLASS_TEACHER: frozenset(_SIGNED_IN | {P.SELF_AGENDA, P.CONCERN_REPORT, P.CONCERN_OWN}),
     Role.SCHOOL_LEADER: frozenset(
         _SIGNED_IN | {
@@ -99,7 +100,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CRISIS_MANAGE, P.TIER_APPROVE_STEPDOWN, P.CONCERN_REPORT, P.CONCERN_OWN,
             P.STATS_SCHOOL, P.STATS_SCREENING,
         }
-    ),  # fmt: skip
+    ),
     Role.COUNSELLOR: frozenset(
         _SIGNED_IN | {
             P.SELF_AGENDA, P.SELF_INBOX, P.STUDENTS_SEARCH, P.RECORD_READ, P.RECORD_WRITE,
@@ -109,7 +110,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.STATS_SCREENING, P.DISTRICT_ESCALATIONS, P.HOTLINE_LOG, P.CONCERN_REPORT,
             P.CONCERN_OWN,
         }
-    ),  # fmt: skip
+    ),
     Role.PARTNER: frozenset(_SIGNED_IN | {P.PARTNER_REFERRALS}),
     Role.SUPERVISOR: frozenset(
         _SIGNED_IN | {
@@ -117,11 +118,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SELF_INBOX,
             P.STATS_DISTRICT,  # counts only: names need RECORD_READ, which supervisors lack
         }
-    ),  # fmt: skip
+    ),
     Role.ADMIN: frozenset(
         _SIGNED_IN | {P.SCHOOLS_MANAGE, P.USERS_MANAGE, P.ROSTER_IMPORT, P.POLICY_MANAGE}
     ),
 }
+# fmt: on
 
 # Permissions that act on a student's case content: they need a relationship to the student.
 STUDENT_SCOPED = frozenset(
@@ -205,7 +207,9 @@ def _scope_grants(scope: Scope, permission: Permission, target: Any) -> bool:
         if scope.class_id is not None:
             class_id = getattr(target, "class_id", None)
             return class_id == scope.class_id or (
-                class_id is None and school_id == scope.school_id and permission not in STUDENT_SCOPED
+                class_id is None
+                and school_id == scope.school_id
+                and permission not in STUDENT_SCOPED
             )
         return school_id is not None and school_id == scope.school_id
     if scope.role == Role.COUNSELLOR:
