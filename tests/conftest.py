@@ -201,13 +201,16 @@ def csrf_from(html: str) -> str:
 @pytest.fixture
 def audit_entries(db_session: Session):  # type: ignore[no-untyped-def]
     """Callable returning audit entries recorded so far in this test, newest last."""
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from wellbeing.audit.models import AuditEntry
 
+    # Entries of this test only, even if another test committed some to the shared database.
+    first_id = (db_session.scalar(select(func.max(AuditEntry.id))) or 0) + 1
+
     def fetch(action: audit.AuditAction | None = None) -> list[AuditEntry]:
         db_session.expire_all()
-        stmt = select(AuditEntry).order_by(AuditEntry.id)
+        stmt = select(AuditEntry).where(AuditEntry.id >= first_id).order_by(AuditEntry.id)
         if action is not None:
             stmt = stmt.where(AuditEntry.action == str(action))
         return list(db_session.scalars(stmt))

@@ -110,6 +110,9 @@ def test_no_canary_reaches_the_database_logs_or_audit(fresh_env):
 
 
 def _write_read_and_scan(fresh_env, records: list[logging.LogRecord]) -> None:  # type: ignore[no-untyped-def]
+    from wellbeing.demo import seed_demo
+
+    seed_demo(fresh_env.db, fresh_env.settings)  # every module's demo writes, then the canaries
     with fresh_env.db.session() as session:
         school = make_school(session)
         users = staff_set(session, fresh_env.settings, school)

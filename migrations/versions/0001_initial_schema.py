@@ -356,9 +356,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('student', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_student_class_id'), ['class_id'], unique=False)
+        batch_op.create_index('ix_student_district_tier', ['district_involved', 'tier'], unique=False)
         batch_op.create_index('ix_student_initials_bidx', ['name_initials_bidx'], unique=False)
         batch_op.create_index('ix_student_name_bidx', ['name_bidx'], unique=False)
         batch_op.create_index('ix_student_school_tier', ['school_id', 'tier'], unique=False)
+        batch_op.create_index('ix_student_status_school_grade_tier', ['status', 'school_id', 'grade', 'tier'], unique=False)
 
     op.create_table('alert',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -740,9 +742,11 @@ def downgrade() -> None:
 
     op.drop_table('alert')
     with op.batch_alter_table('student', schema=None) as batch_op:
+        batch_op.drop_index('ix_student_status_school_grade_tier')
         batch_op.drop_index('ix_student_school_tier')
         batch_op.drop_index('ix_student_name_bidx')
         batch_op.drop_index('ix_student_initials_bidx')
+        batch_op.drop_index('ix_student_district_tier')
         batch_op.drop_index(batch_op.f('ix_student_class_id'))
 
     op.drop_table('student')

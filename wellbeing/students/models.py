@@ -32,6 +32,10 @@ class Student(Base):
         Index("ix_student_school_tier", "school_id", "tier"),
         Index("ix_student_name_bidx", "name_bidx"),
         Index("ix_student_initials_bidx", "name_initials_bidx"),
+        # Dashboards: tier counts per school and grade (one index serves school and district).
+        Index("ix_student_status_school_grade_tier", "status", "school_id", "grade", "tier"),
+        # Counsellors' list of students escalated to the district.
+        Index("ix_student_district_tier", "district_involved", "tier"),
     )
 
     id: Mapped[uuidpk]
