@@ -79,7 +79,24 @@ def _apply(
         reason=reason,
     )
     session.add(decision)
-    _set_student_tier(session, student, old, tier, provisional)
+    record_tier_change(
+        session, student, old, decision, provisional,
+        {"provisional": provisional, "by": "person" if actor else "rule"},
+    )  # fmt: skip
+    return decision
+
+
+def record_tier_change(
+    session: Session,
+    student: Student,
+    old: int,
+    decision: TierDecision,
+    provisional: bool,
+    detail: dict[str, object],
+) -> None:
+    """Move the student to ``decision.to_tier``, audit it and tell the other modules (the one
+    place a level actually changes: a direct decision or an approved step-down)."""
+    _set_student_tier(session, student, old, decision.to_tier, provisional)
     session.flush()
     audit.record(
         session,
@@ -89,16 +106,9 @@ def _apply(
         student_id=student.id,
         school_id=student.school_id,
         fields=["tier"],
-        detail={
-            "from": old,
-            "to": tier,
-            "source": source,
-            "provisional": provisional,
-            "by": "person" if actor else "rule",
-        },
+        detail={"from": old, "to": decision.to_tier, "source": decision.source, **detail},
     )
-    events.emit(events.TIER_CHANGED, session, student, old, tier, decision)
-    return decision
+    events.emit(events.TIER_CHANGED, session, student, old, decision.to_tier, decision)
 
 
 def _set_student_tier(

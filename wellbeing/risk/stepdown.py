@@ -10,12 +10,12 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..core import audit, events
+from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, ensure
 from ..db import utcnow
 from ..students.models import Student
-from .decisions import RED, TierError, _next_effective, _set_student_tier
+from .decisions import RED, TierError, _next_effective, record_tier_change
 from .models import APPLIED, PENDING, REJECTED, WITHDRAWN, TierDecision
 
 
@@ -105,24 +105,9 @@ def approve_stepdown(
     decision.status = APPLIED
     decision.approved_by, decision.approved_at = actor.user_id, now
     decision.effective_at = _next_effective(session, student.id, now)
-    _set_student_tier(session, student, old, decision.to_tier, decision.provisional)
-    session.flush()
-    audit.record(
-        session,
-        AuditAction.TIER_CHANGE,
-        object_type="tier_decision",
-        object_id=decision.id,
-        student_id=student.id,
-        school_id=student.school_id,
-        fields=["tier"],
-        detail={
-            "from": old,
-            "to": decision.to_tier,
-            "source": decision.source,
-            "status": "approved",
-        },
+    record_tier_change(
+        session, student, old, decision, decision.provisional, {"status": "approved"}
     )
-    events.emit(events.TIER_CHANGED, session, student, old, decision.to_tier, decision)
     return decision
 
 
