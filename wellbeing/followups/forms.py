@@ -16,7 +16,7 @@ class CompleteForm(FlaskForm):
     outcome = SelectField(
         _l("Outcome"),
         choices=[
-            ("seen", _l("Seen")),
+            ("seen", _l("Seen the student")),
             ("not_seen", _l("Not seen")),
             ("rescheduled", _l("Rescheduled")),
         ],
