@@ -3,6 +3,7 @@ sequencer's sealing update (seq and mac of an unsealed row, nothing else)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import pytest
@@ -40,6 +41,18 @@ def _one_sealed_one_not(conn) -> tuple[int, int]:  # type: ignore[no-untyped-def
     return sealed, unsealed
 
 
+@contextlib.contextmanager
+def _rolled_back(env):  # type: ignore[no-untyped-def]
+    """A connection whose transaction is always rolled back: the shared test database keeps
+    nothing these tests write (a plain ``conn.begin()`` block would commit it)."""
+    with env.db.engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            yield conn
+        finally:
+            transaction.rollback()
+
+
 REFUSED = [
     ("UPDATE audit_entry SET actor_username = 'mallory' WHERE id = :sealed", "sealed row"),
     ("UPDATE audit_entry SET seq = seq + 1000000 WHERE id = :sealed", "re-sequencing"),
@@ -55,14 +68,14 @@ REFUSED = [
 
 @pytest.mark.parametrize(("sql", "label"), REFUSED, ids=[label for _, label in REFUSED])
 def test_changes_are_refused(pg, keyring_installed, sql, label):
-    with pg.db.engine.connect() as conn, conn.begin():
+    with _rolled_back(pg) as conn:
         sealed, unsealed = _one_sealed_one_not(conn)
         with pytest.raises(DBAPIError, match="append-only"), conn.begin_nested():
             conn.execute(text(sql), {"sealed": sealed, "unsealed": unsealed})
 
 
 def test_the_sealing_update_is_allowed(pg, keyring_installed):
-    with pg.db.engine.connect() as conn, conn.begin():
+    with _rolled_back(pg) as conn:
         _sealed, unsealed = _one_sealed_one_not(conn)
         from sqlalchemy.orm import Session
 
