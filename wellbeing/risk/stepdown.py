@@ -120,14 +120,13 @@ def reject_stepdown(
 ) -> TierDecision:
     """An approver declines the step-down, or the requester withdraws it; the tier stays red."""
     decision, student = _load_pending(session, decision)
+    withdrawing = decision.decided_by == actor.user_id
+    ensure(
+        actor, Permission.TIER_DECIDE if withdrawing else Permission.TIER_APPROVE_STEPDOWN, student
+    )
     if decision.status != PENDING:
         raise TierError("this step-down is no longer waiting for approval")
-    if decision.decided_by == actor.user_id:
-        ensure(actor, Permission.TIER_DECIDE, student)
-        decision.status = WITHDRAWN
-    else:
-        ensure(actor, Permission.TIER_APPROVE_STEPDOWN, student)
-        decision.status = REJECTED
+    decision.status = WITHDRAWN if withdrawing else REJECTED
     decision.approved_by, decision.approved_at = actor.user_id, now or utcnow()
     session.flush()
     audit.record(
