@@ -352,7 +352,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['class_id'], ['school_class.id'], name=op.f('fk_student_class_id_school_class')),
     sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_student_school_id_school')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_student')),
-    sa.UniqueConstraint('school_id', 'student_number_bidx', name=op.f('uq_student_school_id_student_number_bidx'))
+    sa.UniqueConstraint('student_number_bidx', 'school_id', name=op.f('uq_student_student_number_bidx_school_id'))
     )
     with op.batch_alter_table('student', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_student_class_id'), ['class_id'], unique=False)

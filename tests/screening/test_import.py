@@ -143,7 +143,6 @@ def test_whole_file_is_validated_and_nothing_written(db_session, setup, tmp_path
         "row 3, column student_number: unknown student number for this school",
         "row 6, column student_number: unknown student number for this school",
         "row 5, column student_number: duplicate student (first seen on row 2)",
-        "row 5, column student_number: duplicate student (first seen on row 2)",
     ]
     assert _count(db_session) == 0
     assert db_session.scalar(select(func.count()).select_from(TierDecision)) == 0

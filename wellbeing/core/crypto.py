@@ -306,11 +306,11 @@ class Keyring:
             ).derive(self._index_root)
             self._index_keys[index_name] = key
         message = f"{scope}\x1f{normalize_for_index(value)}".encode()
-        return hmac.new(key, message, hashlib.sha256).digest()[:BLIND_INDEX_BYTES]
+        return hmac.digest(key, message, "sha256")[:BLIND_INDEX_BYTES]
 
     # ---- audit
     def audit_mac(self, previous: bytes, payload: bytes) -> bytes:
-        return hmac.new(self.material.audit_key, previous + payload, hashlib.sha256).digest()
+        return hmac.digest(self.material.audit_key, previous + payload, "sha256")
 
     def sign(self, payload: bytes) -> bytes:
         return Ed25519PrivateKey.from_private_bytes(self.material.signing_seed).sign(payload)

@@ -109,7 +109,9 @@ class Encrypted(_NotComparable):
     def table(self) -> str:
         return self.owner.__tablename__  # type: ignore[union-attr]
 
-    def context(self, row_id: uuid.UUID) -> bytes:
+    def context(self, row_id: uuid.UUID | str) -> bytes:
+        """Associated data: table, column and row id (a ``uuid.UUID`` or its canonical text,
+        ``str(uuid)``, which bulk writers build without making the object)."""
         return f"{self.table}\x1f{self.name}\x1f{row_id}".encode()
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:

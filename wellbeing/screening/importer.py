@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..core import audit
+from ..core import audit, events
 from ..core.audit import AuditAction
 from ..core.authz import Principal
 from ..core.tabular import TabularError, open_table
@@ -68,6 +68,9 @@ class Layout:
     items: list[ItemColumn] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     warnings: list[RowError] = field(default_factory=list)
+    # Per instrument in the file: every item code in the instrument's order, with its column
+    # (None for an unscored item the file leaves out), so rows come out complete and ordered.
+    plan: list[tuple[str, list[tuple[str, ItemColumn | None]]]] = field(default_factory=list)
 
 
 def item_columns(instruments: dict[str, Instrument]) -> dict[str, tuple[str, str]]:
@@ -164,6 +167,12 @@ def resolve_layout(
         layout.errors.append(
             RowError(header_row, "", "no item columns of this campaign's instruments")
         )
+    by_item = {(c.instrument, c.item): c for c in layout.items}
+    layout.plan = [
+        (code, [(i.code, by_item.get((code, i.code))) for i in instruments[code].items])
+        for code in instruments
+        if code in present
+    ]
     return layout
 
 
@@ -180,33 +189,34 @@ def parse_row(row: int, cells: dict[str, str], layout: Layout, report: Report) -
         report.add_error(RowError(row, layout.school, "required"))
         ok = False
     answers: dict[str, dict[str, int | None]] = {}
-    given: set[str] = set()
-    for column in layout.items:
-        text = cells[column.header].strip()
-        value = column.values.get(text) if text else None
-        if value is None and text:
-            value = column.values.get(unicodedata.normalize("NFKC", text).strip().casefold())
+    for code, plan in layout.plan:
+        per: dict[str, int | None] = {}
+        given = False
+        for item, column in plan:
+            text = cells[column.header].strip() if column is not None else ""
+            if not text or column is None:
+                per[item] = None
+                continue
+            value = column.values.get(text)
+            if value is None:
+                value = column.values.get(unicodedata.normalize("NFKC", text).strip().casefold())
             if value is None:
                 report.add_error(
                     RowError(row, column.header, f"not an allowed answer ({column.allowed})")
                 )
                 ok = False
                 continue
-        per = answers.get(column.instrument)
-        if per is None:
-            per = answers[column.instrument] = {}
-        per[column.item] = value
-        if value is not None:
-            given.add(column.instrument)
-    if len(given) < len(answers):
-        answers = {code: a for code, a in answers.items() if code in given}
+            per[item] = value
+            given = True
+        if given:
+            answers[code] = per
     if not answers and ok:
         report.add_error(RowError(row, "", "no answers in this row"))
         ok = False
     if not ok:
         return None
     return Entry(row=row, answers=answers, student_number=number, school_code=school or None,
-                 column=layout.student or STUDENT)  # fmt: skip
+                 column=layout.student or STUDENT, complete=True)  # fmt: skip
 
 
 def load_mapping(session: Session, campaign: Campaign, name: str) -> dict[str, str]:
@@ -272,9 +282,13 @@ def import_file(
     intake = Intake(session, campaign, source="file", actor=actor, entered_by=entered_by, now=now)
     mapping = load_mapping(session, campaign, mapping_name) if mapping_name else None
     report = Report()
-    with all_or_nothing(session, report, dry_run=dry_run):
+    # Alerts, crises and follow-ups for the whole file at once (one digest email per person,
+    # not one per batch), and only for a clean file that is kept.
+    with all_or_nothing(session, report, dry_run=dry_run), events.deferred() as pending:
         for batch in _entries(path, intake, mapping, report):
             intake.process(batch, report, mode="write")
+        if report.ok and not dry_run:
+            pending.flush(session)
     if report.ok and not dry_run:
         audit.record(
             session, AuditAction.SCREENING_IMPORT, object_type="campaign", object_id=campaign.id,

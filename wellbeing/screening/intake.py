@@ -13,6 +13,7 @@ answers are clinical data.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core import crypto, events
@@ -32,11 +33,10 @@ from ..students.models import Student
 from .instruments import Instrument, InstrumentError, builtin_instruments, with_tier_rules
 from .models import Campaign, CampaignSchool, Response
 from .report import Report, RowError
-from .scoring import score_fast
+from .rows import Driver, flag
+from .stored import Scored, Scorer
 
 BATCH = 4000
-SQLITE_CACHE_KIB = 131072
-MEMO_LIMIT = 50_000
 
 
 class IntakeError(ValueError):
@@ -54,26 +54,19 @@ class Entry:
     student_id: uuid.UUID | None = None
     key: str | None = None
     column: str = "student_number"
+    # True when ``answers`` already lists every item of each instrument, in the instrument's
+    # order (the file parser builds them so); otherwise the intake normalises them.
+    complete: bool = False
 
 
 class StudentRef(NamedTuple):
-    id: uuid.UUID
-    school_id: uuid.UUID
-    class_id: uuid.UUID | None
+    """A student as stored: ids are the backend's keys (see :mod:`.rows`)."""
+
+    id: Any
+    school_id: Any
+    class_id: Any
     grade: int
     status: str
-
-
-class Scored(NamedTuple):
-    payload: bytes
-    total_band: str | None
-    bands: dict[str, str]
-    bands_json: str
-    tier: int
-    tier_rule: str | None
-    critical: bool
-    voided: bool
-    incomplete: bool
 
 
 def campaign_instruments(session: Session, campaign: Campaign) -> dict[str, Instrument]:
@@ -144,22 +137,25 @@ class Intake:
         self.single_school = school_ids[0] if len(school_ids) == 1 else None
         self.grades = frozenset(campaign.grades)
         self._index = {code: n for n, code in enumerate(self.instruments)}
-        self.seen: dict[int, int] = {}
+        # Student key → first row << 8 | bit set of the instruments answered there.
+        self.seen: dict[Any, int] = {}
         self.keys_seen: dict[str, int] = {}
-        self._memo: dict[tuple[str, tuple[int | None, ...]], Scored] = {}
+        self._score = Scorer()
         self._keyring = crypto.current_keyring()
-        self._bidx = Student.student_number.blind_index  # type: ignore[attr-defined]
+        number = Student.student_number  # type: ignore[attr-defined]
+        self._bidx_name = f"{number.table}.{number.name}"
+        self._scopes = {sid: str(sid) for sid, _ in schools}  # blind-index scope per school
         self._context = Response.data.context  # type: ignore[attr-defined]
-        self._sqlite = session.get_bind().dialect.name == "sqlite"
-        if self._sqlite:
-            # Responses arrive in random key order into five B-tree indexes: with SQLite's
-            # default 2 MB page cache a district import spends most of its time re-reading
-            # pages. 128 MB for this connection (page-cache memory, not heap).
-            session.connection().exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        self._campaign_hex = campaign.id.hex
-        self._entered_hex = entered_by.hex if entered_by else None
-        # SQLAlchemy's DateTime text form on SQLite (UTCDateTime stores UTC).
-        self._now_text = self.now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        self.drv = Driver(session)
+        self.drv.big_cache()
+        self._allowed_keys = {self.drv.key(sid) for sid in self.allowed}
+        self._school_key = {sid: self.drv.key(sid) for sid, _ in schools}
+        self._campaign_key = self.drv.key(campaign.id)
+        self._entered_key = self.drv.key(entered_by) if entered_by else None
+        self._now_stored = self.drv.timestamp(self.now)
+        # Per-entry response ids are kept for the API and the form; a file import of a whole
+        # district would hold 600,000 of them for nobody.
+        self.track_results = source != "file"
 
     def reset(self) -> None:
         """Forget the rows seen (before a second pass over the same input)."""
@@ -169,138 +165,98 @@ class Intake:
     # ------------------------------------------------------------------ resolve and check
 
     def _resolve(self, entries: Sequence[Entry], report: Report) -> dict[int, StudentRef]:
-        """Row → student, one query per batch; errors for unknown or out-of-scope students."""
-        wanted: dict[tuple[uuid.UUID, bytes], list[Entry]] = {}
-        by_id: dict[uuid.UUID, list[Entry]] = {}
+        """Row → student, one index probe per student number; errors for unknown or
+        out-of-scope students."""
+        wanted: dict[bytes, list[tuple[Any, Entry]]] = {}
+        by_id: dict[Any, list[Entry]] = {}
         for entry in entries:
             if entry.student_id is not None:
-                by_id.setdefault(entry.student_id, []).append(entry)
+                by_id.setdefault(self.drv.key(entry.student_id), []).append(entry)
                 continue
-            school_id = self.single_school
-            if entry.school_code:
-                school_id = self.school_by_code.get(entry.school_code)
-                if school_id is None:
-                    report.add_error(
-                        RowError(entry.row, "school_code", "school is not part of this campaign")
-                    )
-                    continue
-            elif school_id is None:
-                report.add_error(
-                    RowError(
-                        entry.row, "school_code", "required: the campaign covers several schools"
-                    )
-                )
+            school_id = self._school_of(entry, report)
+            if school_id is None:
                 continue
-            if school_id not in self.allowed:
-                report.add_error(
-                    RowError(
-                        entry.row, "school_code", "you may not enter responses for this school"
-                    )
-                )
-                continue
-            key = (school_id, self._bidx(school_id, entry.student_number or ""))
-            wanted.setdefault(key, []).append(entry)
-        found: dict[int, StudentRef] = {}
-        cols = (Student.id, Student.school_id, Student.class_id, Student.grade, Student.status)
-        if wanted:
-            stmt = select(*cols, Student.student_number_bidx).where(
-                Student.student_number_bidx.in_({k[1] for k in wanted}),
-                Student.school_id.in_({k[0] for k in wanted}),
+            digest = self._keyring.blind_index(
+                self._bidx_name, self._scopes[school_id], entry.student_number or ""
             )
-            for *values, bidx in self.session.execute(stmt):
-                for entry in wanted.pop((values[1], bidx), ()):
-                    found[entry.row] = StudentRef(*values)
+            wanted.setdefault(digest, []).append((self._school_key[school_id], entry))
+        found: dict[int, StudentRef] = {}
+        if wanted:
+            for *values, digest in self.drv.students_by_number(sorted(wanted)):
+                group = wanted.get(digest, ())
+                rest = [(school, e) for school, e in group if school != values[1]]
+                for school, entry in group:
+                    if school == values[1]:
+                        found[entry.row] = StudentRef(*values)
+                wanted[digest] = rest
             for group in wanted.values():
-                for entry in group:
+                for _, entry in group:
                     report.add_error(
                         RowError(entry.row, entry.column, "unknown student number for this school")
                     )
         if by_id:
-            for values in self.session.execute(select(*cols).where(Student.id.in_(list(by_id)))):
-                for entry in by_id.pop(values[0]):
+            for values in self.drv.students_by_id(list(by_id)):
+                for entry in by_id.pop(values[0], ()):
                     found[entry.row] = StudentRef(*values)
             for group in by_id.values():
                 for entry in group:
                     report.add_error(RowError(entry.row, entry.column, "unknown student"))
-        for entry in entries:
-            ref = found.get(entry.row)
-            if ref is None:
-                continue
+        column_of: dict[int, str] = {}
+        for row, ref in list(found.items()):
             problem = None
-            if ref.school_id not in self.allowed:
+            if ref.school_id not in self._allowed_keys:
                 problem = "student is not at a school of this campaign you may enter for"
             elif ref.status != "active":
                 problem = "student is not active"
             elif ref.grade not in self.grades:
                 problem = "student's grade is not part of this campaign"
             if problem:
-                report.add_error(RowError(entry.row, entry.column, problem))
-                del found[entry.row]
+                column_of = column_of or {e.row: e.column for e in entries}
+                report.add_error(RowError(row, column_of[row], problem))
+                del found[row]
         return found
 
+    def _school_of(self, entry: Entry, report: Report) -> uuid.UUID | None:
+        """The campaign school an entry names (or the only one), if the actor may enter there."""
+        school_id = self.single_school
+        if entry.school_code:
+            school_id = self.school_by_code.get(entry.school_code)
+            if school_id is None:
+                report.add_error(
+                    RowError(entry.row, "school_code", "school is not part of this campaign")
+                )
+                return None
+        elif school_id is None:
+            report.add_error(
+                RowError(entry.row, "school_code", "required: the campaign covers several schools")
+            )
+            return None
+        if school_id not in self.allowed:
+            report.add_error(
+                RowError(entry.row, "school_code", "you may not enter responses for this school")
+            )
+            return None
+        return school_id
+
     def _existing(
-        self, student_ids: list[uuid.UUID], keys: list[str]
-    ) -> dict[Any, tuple[uuid.UUID, uuid.UUID, str, bytes, str | None]]:
-        """Responses already recorded, by (student_id, instrument) and by idempotency key."""
-        out: dict[Any, tuple[uuid.UUID, uuid.UUID, str, bytes, str | None]] = {}
-        cols = (
-            Response.id,
-            Response.student_id,
-            Response.instrument,
-            Response.data_ct,
-            Response.idempotency_key,
-        )
-        base = select(*cols).where(Response.campaign_id == self.campaign.id)
-        rows = (
-            list(self.session.execute(base.where(Response.student_id.in_(student_ids))))
-            if student_ids
-            else []
-        )
-        if keys:
-            rows += list(self.session.execute(base.where(Response.idempotency_key.in_(keys))))
-        for row in rows:
+        self, student_keys: list[Any], keys: list[str]
+    ) -> dict[Any, tuple[Any, Any, str, bytes, str | None]]:
+        """Responses already recorded, by (student key, instrument) and by idempotency key."""
+        out: dict[Any, tuple[Any, Any, str, bytes, str | None]] = {}
+        for row in self.drv.responses(self._campaign_key, student_keys, keys):
             out[(row[1], row[2])] = tuple(row)  # type: ignore[assignment]
             if row[4]:
                 out[("key", row[4])] = tuple(row)  # type: ignore[assignment]
         return out
 
-    def _recorded_answers(self, response_id: uuid.UUID, blob: bytes) -> dict[str, Any]:
-        raw = self._keyring.decrypt(blob, self._context(response_id))
+    def _recorded_answers(self, response_key: Any, blob: bytes) -> dict[str, Any]:
+        raw = self._keyring.decrypt(blob, self._context(self.drv.uuid(response_key)))
         return json.loads(raw)["answers"]
 
     def _normalized(
         self, instrument: Instrument, answers: dict[str, int | None]
     ) -> dict[str, int | None]:
         return {item.code: answers.get(item.code) for item in instrument.items}
-
-    # ------------------------------------------------------------------ scoring
-
-    def _score(self, instrument: Instrument, answers: dict[str, int | None]) -> Scored:
-        key = (instrument.code, tuple(answers.values()))
-        hit = self._memo.get(key)
-        if hit is not None:
-            return hit
-        result = score_fast(instrument, answers)
-        scales = result.scales
-        bands = {code: s.band for code, s in scales.items() if s.band is not None}
-        total = scales.get(instrument.total) if instrument.total else None
-        fired = [r for r in instrument.tier_rules if r.code in result.tier_rules]
-        top = max(fired, key=lambda r: r.tier, default=None)
-        payload = {"answers": answers, "scores": result.to_dict()}
-        scored = Scored(
-            payload=json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(),
-            total_band=total.band if total else None,
-            bands=bands,
-            bands_json=json.dumps(bands),
-            tier=result.tier,
-            tier_rule=top.code if top and result.tier else None,
-            critical=bool(result.critical),
-            voided=result.void,
-            incomplete=any(s.incomplete for s in scales.values()),
-        )
-        if len(self._memo) < MEMO_LIMIT:
-            self._memo[key] = scored
-        return scored
 
     # ------------------------------------------------------------------ the batch
 
@@ -314,18 +270,65 @@ class Intake:
             mode = "validate"
         refs = self._resolve(entries, report)
         pairs = [(e, refs[e.row]) for e in entries if e.row in refs]
+        self._check_duplicates(pairs, report)
+        existing = self._existing([ref.id for _, ref in pairs], [e.key for e, _ in pairs if e.key])
+        new_rows: list[tuple[Any, ...]] = []
+        decisions: dict[Any, tuple[int, Any, str | None]] = {}
+        criticals: list[tuple[StudentRef, Any, str]] = []
+        wanted = sum(len(e.answers) for e, _ in pairs) if mode != "validate" else 0
+        ids = iter(self.drv.new_ids(wanted))
+        track = self.track_results
         for entry, ref in pairs:
+            student_tier: tuple[int, Any, str | None] | None = None
+            for code, raw in entry.answers.items():
+                instrument = self.instruments[code]
+                answers = raw if entry.complete else self._normalized(instrument, raw)
+                if existing and self._recorded(entry, ref, code, answers, existing, report):
+                    continue
+                if mode == "validate":
+                    continue
+                scored = self._score(instrument, answers)
+                response_key, response_text = next(ids)
+                report.created += 1
+                if track:
+                    report.results[entry.row] = (self.drv.uuid(response_text), True)
+                if scored.critical:
+                    report.critical += 1
+                    criticals.append((ref, response_text, code))
+                if student_tier is None or scored.tier > student_tier[0]:
+                    student_tier = (scored.tier, response_text, scored.tier_rule)
+                if mode == "write":
+                    blob = self._keyring.encrypt(
+                        scored.payload, Purpose.CLINICAL, self._context(response_text)
+                    )
+                    new_rows.append(self._row(response_key, entry, ref, code, scored, blob))
+            if student_tier is not None:
+                report.tiers[student_tier[0]] += 1
+                decisions[ref.id] = student_tier
+        if mode == "write" and report.ok and new_rows:
+            self._write(new_rows, decisions, criticals)
+
+    def _check_duplicates(self, pairs: list[tuple[Entry, StudentRef]], report: Report) -> None:
+        """A student (per instrument) or an idempotency key on two rows of the input."""
+        seen, index = self.seen, self._index
+        for entry, ref in pairs:
+            mask = 0
             for code in entry.answers:
-                first = self.seen.setdefault(ref.id.int * 64 + self._index[code], entry.row)
-                if first != entry.row:
+                mask |= 1 << index[code]
+            first = seen.get(ref.id)
+            if first is None:
+                seen[ref.id] = entry.row << 8 | mask
+            elif first >> 8 != entry.row:
+                if first & mask:
                     where = "row" if self.source == "file" else "entry"
                     report.add_error(
                         RowError(
                             entry.row,
                             entry.column,
-                            f"duplicate student (first seen on {where} {first})",
+                            f"duplicate student (first seen on {where} {first >> 8})",
                         )
                     )
+                seen[ref.id] = first | mask
             if entry.key:
                 first_key = self.keys_seen.setdefault(entry.key, entry.row)
                 if first_key != entry.row:
@@ -334,105 +337,95 @@ class Intake:
                             entry.row, "key", f"duplicate key (first seen on entry {first_key})"
                         )
                     )
-        existing = self._existing([ref.id for _, ref in pairs], [e.key for e, _ in pairs if e.key])
-        new_rows: list[dict[str, Any]] = []
-        decisions: dict[uuid.UUID, tuple[int, uuid.UUID, str | None]] = {}
-        criticals: list[tuple[uuid.UUID, uuid.UUID, str]] = []
-        for entry, ref in pairs:
-            student_tier: tuple[int, uuid.UUID, str | None] | None = None
-            for code, raw in entry.answers.items():
-                instrument = self.instruments[code]
-                answers = self._normalized(instrument, raw)
-                old = existing.get(("key", entry.key)) if entry.key else None
-                if old is not None and (old[1], old[2]) != (ref.id, code):
-                    report.add_error(
-                        RowError(entry.row, "key", "key already used for another response")
-                    )
-                    continue
-                old = old or existing.get((ref.id, code))
-                if old is not None:
-                    if self._recorded_answers(old[0], old[3]) != answers:
-                        report.add_error(RowError(
-                            entry.row, entry.column, f"a different {code} response is already recorded for this student"
-                        ))  # fmt: skip
-                    else:
-                        report.unchanged += 1
-                        report.results[entry.row] = (old[0], False)
-                    continue
-                if mode == "validate":
-                    continue
-                scored = self._score(instrument, answers)
-                response_id = uuid.uuid4()
-                report.created += 1
-                report.results[entry.row] = (response_id, True)
-                if scored.critical:
-                    report.critical += 1
-                    criticals.append((ref.id, response_id, code))
-                if student_tier is None or scored.tier > student_tier[0]:
-                    student_tier = (scored.tier, response_id, scored.tier_rule)
-                if mode == "write":
-                    new_rows.append(self._row(response_id, entry, ref, code, scored))
-            if student_tier is not None:
-                report.tiers[student_tier[0]] += 1
-                decisions[ref.id] = student_tier
-        if mode == "write" and report.ok and new_rows:
-            self._write(new_rows, decisions, criticals)
+
+    def _recorded(
+        self,
+        entry: Entry,
+        ref: StudentRef,
+        code: str,
+        answers: dict[str, int | None],
+        existing: dict[Any, tuple[Any, Any, str, bytes, str | None]],
+        report: Report,
+    ) -> bool:
+        """True when this answer is already recorded (unchanged, or an error was reported)."""
+        old = existing.get(("key", entry.key)) if entry.key else None
+        if old is not None and (old[1], old[2]) != (ref.id, code):
+            report.add_error(RowError(entry.row, "key", "key already used for another response"))
+            return True
+        old = old or existing.get((ref.id, code))
+        if old is None:
+            return False
+        if self._recorded_answers(old[0], old[3]) != answers:
+            report.add_error(RowError(
+                entry.row, entry.column, f"a different {code} response is already recorded for this student"
+            ))  # fmt: skip
+        else:
+            report.unchanged += 1
+            if self.track_results:
+                report.results[entry.row] = (self.drv.uuid(old[0]), False)
+        return True
 
     def _row(
-        self, response_id: uuid.UUID, entry: Entry, ref: StudentRef, code: str, scored: Scored
-    ) -> Any:
-        blob = self._keyring.encrypt(scored.payload, Purpose.CLINICAL, self._context(response_id))
-        if self._sqlite:  # values as SQLAlchemy would bind them on SQLite, for a raw executemany
-            return (
-                response_id.hex, self._campaign_hex, ref.id.hex, ref.school_id.hex,
-                ref.class_id.hex if ref.class_id else None, ref.grade, code, scored.total_band,
-                scored.bands_json, scored.tier, scored.tier_rule, int(scored.critical),
-                int(scored.voided), int(scored.incomplete), self.source, entry.key,
-                self._entered_hex, self._now_text, blob,
-            )  # fmt: skip
-        return dict(zip(COLUMNS, (
-            response_id, self.campaign.id, ref.id, ref.school_id, ref.class_id, ref.grade, code,
-            scored.total_band, scored.bands, scored.tier, scored.tier_rule, scored.critical,
-            scored.voided, scored.incomplete, self.source, entry.key, self.entered_by, self.now, blob,
-        ), strict=True))  # fmt: skip
+        self,
+        response_key: Any,
+        entry: Entry,
+        ref: StudentRef,
+        code: str,
+        scored: Scored,
+        blob: bytes,
+    ) -> tuple[Any, ...]:
+        """Values in :data:`~.rows.COLUMNS` order, as the backend stores them."""
+        drv = self.drv
+        return (
+            response_key, self._campaign_key, ref.id, ref.school_id, ref.class_id, ref.grade, code,
+            scored.total_band, scored.bands_json, scored.tier, scored.tier_rule,
+            flag(drv, scored.critical), flag(drv, scored.voided), flag(drv, scored.incomplete),
+            self.source, entry.key, self._entered_key, self._now_stored, blob,
+        )  # fmt: skip
 
     def _write(
         self,
-        rows: list[Any],
-        decisions: dict[uuid.UUID, tuple[int, uuid.UUID, str | None]],
-        criticals: list[tuple[uuid.UUID, uuid.UUID, str]],
+        rows: list[tuple[Any, ...]],
+        decisions: dict[Any, tuple[int, str, str | None]],
+        criticals: list[tuple[StudentRef, str, str]],
     ) -> None:
         from ..risk.services import apply_rule_tiers
 
-        if self._sqlite:
-            self.session.connection().exec_driver_sql(_SQLITE_INSERT, rows)
-        else:
-            self.session.execute(insert(Response.__table__), rows)
+        drv = self.drv
+        rows.sort(key=lambda row: row[2])  # by student: index pages in key order
+        drv.insert_responses(rows)
         apply_rule_tiers(
             self.session,
-            [(sid, tier, rid, rule) for sid, (tier, rid, rule) in decisions.items() if tier > 0],
+            [
+                (drv.uuid(key), tier, drv.uuid(response), rule)
+                for key, (tier, response, rule) in decisions.items()
+                if tier > 0
+            ],
             source="screening",
             now=self.now,
         )
-        if criticals and events._handlers.get(events.CRITICAL_RESPONSE):
-            students = {
-                s.id: s
-                for s in self.session.scalars(
-                    select(Student).where(Student.id.in_({c[0] for c in criticals}))
+        if criticals and events.has_subscribers(events.CRITICAL_RESPONSE):
+            items = [
+                events.CriticalResponse(
+                    drv.uuid(ref.id), drv.uuid(ref.school_id), drv.uuid(response), code
                 )
-            }
-            for student_id, response_id, code in criticals:
-                events.emit(
-                    events.CRITICAL_RESPONSE, self.session, students[student_id], response_id, code
-                )
+                for ref, response, code in criticals
+            ]
+            expand = functools.partial(_expand_critical, self.session)
+            events.emit_many(events.CRITICAL_RESPONSE, self.session, items, expand)
 
 
-COLUMNS = (
-    "id", "campaign_id", "student_id", "school_id", "class_id", "grade", "instrument", "total_band",
-    "bands", "tier", "tier_rule", "critical", "voided", "incomplete", "source", "idempotency_key",
-    "entered_by", "created_at", "data_ct",
-)  # fmt: skip
-_SQLITE_INSERT = f"INSERT INTO screening_response ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"  # noqa: S608
+def _expand_critical(
+    session: Session, items: Sequence[events.CriticalResponse]
+) -> Iterator[tuple[Any, ...]]:
+    """Per-item ``CRITICAL_RESPONSE`` arguments ``(student, response_id, instrument)``, for
+    subscribers without a bulk form; students loaded a chunk at a time."""
+    for start in range(0, len(items), BATCH):
+        part = items[start : start + BATCH]
+        wanted = {item.student_id for item in part}
+        students = {s.id: s for s in session.scalars(select(Student).where(Student.id.in_(wanted)))}
+        for item in part:
+            yield students[item.student_id], item.response_id, item.instrument
 
 
 @dataclass(frozen=True)

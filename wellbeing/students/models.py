@@ -28,7 +28,8 @@ ID = Purpose.IDENTITY
 class Student(Base):
     __tablename__ = "student"
     __table_args__ = (
-        UniqueConstraint("school_id", "student_number_bidx"),
+        # Blind index first: imports look students up by it, for many schools at once.
+        UniqueConstraint("student_number_bidx", "school_id"),
         Index("ix_student_school_tier", "school_id", "tier"),
         Index("ix_student_name_bidx", "name_bidx"),
         Index("ix_student_initials_bidx", "name_initials_bidx"),
