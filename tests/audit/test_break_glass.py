@@ -94,6 +94,18 @@ def test_counsellor_break_glass_end_to_end(
         assert denied.student_id == student.id and denied.break_glass_id is None
         assert services.grant_status(grant) == "expired"
 
+        # The scheduler records the end: once, at the expiry time, tagged with the grant.
+        now = T0 + dt.timedelta(minutes=61)
+        assert services.close_expired_grants(db_session, now) == 1
+        assert services.close_expired_grants(db_session, now) == 0
+        db_session.flush()
+        assert grant.ended_at == grant.expires_at
+        assert services.grant_status(grant) == "expired"
+        end = audit_entries(AuditAction.BREAK_GLASS_END)
+        assert len(end) == 1 and end[0].break_glass_id == grant.id
+        assert end[0].detail == {"by": "expiry"} and end[0].actor_role == "system"
+        assert end[0].student_id == student.id
+
     # The supervisor reviews it.
     supervisor = world.users["supervisor"]
     login(client, supervisor)
@@ -133,6 +145,10 @@ def test_ending_early_closes_access(client, world, db_session, audit_entries):
     # Ending twice changes nothing and records nothing more.
     client.post(f"/break-glass/{grant.id}/end")
     assert len(audit_entries(AuditAction.BREAK_GLASS_END)) == 1
+    # A grant ended by hand is not "ended" again by the expiry job.
+    later = grant.expires_at + dt.timedelta(hours=1)
+    assert services.close_expired_grants(db_session, later) == 0
+    assert services.grant_status(grant, later) == "ended"
 
 
 def test_only_the_holder_or_a_supervisor_ends_a_grant(client, world, db_session):

@@ -140,6 +140,7 @@ def test_jobs_seal_and_checkpoint(fresh_env):
     assert {j.id: j.func for j in jobs.JOBS} == {
         "audit.seal": "wellbeing.audit.jobs:seal",
         "audit.checkpoint": "wellbeing.audit.jobs:checkpoint",
+        "audit.break_glass_expiry": "wellbeing.audit.jobs:close_expired_grants",
     }
     _populate(fresh_env, 7)
     now = utcnow()

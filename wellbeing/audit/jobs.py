@@ -18,7 +18,16 @@ def checkpoint(ctx: JobContext) -> int:
     return audit.write_checkpoint(ctx.db, Path(ctx.settings.audit_checkpoint_dir), now=ctx.now).seq
 
 
+def close_expired_grants(ctx: JobContext) -> int:
+    """Record the end of break-glass grants that expired (every minute)."""
+    from .services import close_expired_grants as close
+
+    with ctx.db.session() as session:
+        return close(session, ctx.now)
+
+
 JOBS = [
     Job("audit.seal", "wellbeing.audit.jobs:seal", seconds=5),
     Job("audit.checkpoint", "wellbeing.audit.jobs:checkpoint", cron={"minute": 0}),
+    Job("audit.break_glass_expiry", "wellbeing.audit.jobs:close_expired_grants", seconds=60),
 ]

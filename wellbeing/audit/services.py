@@ -21,7 +21,7 @@ from ..auth.models import User
 from ..auth.services import verify_password, verify_totp
 from ..config import Settings
 from ..core import events
-from ..core.audit import AuditAction, Outcome, current_actor, record
+from ..core.audit import SYSTEM_ACTOR, AuditAction, Outcome, current_actor, record
 from ..core.authz import (
     RELATIONSHIP_RULES,
     Forbidden,
@@ -200,9 +200,30 @@ def end_break_glass(
     return True
 
 
+def close_expired_grants(session: Session, now: dt.datetime, *, limit: int = 500) -> int:
+    """Record the end of grants that ran out (the scheduler, every minute): ``ended_at`` is
+    set to the expiry time and an end entry tagged with the grant says so, so the trail shows
+    when access stopped without anyone ending it. Access itself already stopped at expiry."""
+    grants = session.scalars(
+        select(BreakGlass)
+        .where(BreakGlass.ended_at.is_(None), BreakGlass.expires_at <= now)
+        .order_by(BreakGlass.expires_at)
+        .limit(limit)
+    ).all()
+    for grant in grants:
+        grant.ended_at = grant.expires_at
+        record(
+            session, AuditAction.BREAK_GLASS_END, object_type="break_glass", object_id=grant.id,
+            student_id=grant.student_id, purpose="break_glass", detail={"by": "expiry"},
+            actor=dataclasses.replace(SYSTEM_ACTOR, break_glass_id=grant.id),
+        )  # fmt: skip
+    return len(grants)
+
+
 def grant_status(grant: BreakGlass, now: dt.datetime | None = None) -> str:
+    """ "active", "ended" (by hand, before expiry) or "expired"."""
     now = now or utcnow()
-    if grant.ended_at is not None:
+    if grant.ended_at is not None and grant.ended_at < grant.expires_at:
         return "ended"
     return "expired" if grant.expires_at <= now else "active"
 

@@ -58,18 +58,7 @@ class Driver:
         return key if isinstance(key, uuid.UUID) else uuid.UUID(key)
 
     def new_ids(self, count: int) -> list[tuple[Any, str]]:
-        """``count`` fresh version-4 ids as ``(key, canonical text)``: one system call and
-        string slicing, not a ``uuid.UUID`` per row. The canonical text is what encrypted
-        fields bind into their associated data (``str(uuid)``)."""
-        raw = os.urandom(16 * count).hex()
-        out: list[tuple[Any, str]] = []
-        variant = "89ab"
-        for start in range(0, 32 * count, 32):
-            h = raw[start : start + 32]
-            h = f"{h[:12]}4{h[13:16]}{variant[int(h[16], 16) & 3]}{h[17:]}"
-            text = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-            out.append((h if self.sqlite else text, text))
-        return out
+        return new_ids(count, hex_keys=self.sqlite)
 
     def timestamp(self, value: dt.datetime) -> Any:
         """SQLAlchemy's DateTime text form on SQLite (``UTCDateTime`` stores UTC)."""
@@ -134,9 +123,25 @@ class Driver:
                 copy.write_row(row)
 
 
+def new_ids(count: int, *, hex_keys: bool) -> list[tuple[str, str]]:
+    """``count`` fresh version-4 ids as ``(key, canonical text)``, the key being the 32-digit
+    hex (``hex_keys``, SQLite's stored form) or the canonical text: one system call and string
+    slicing, not a ``uuid.UUID`` per row. The canonical text is what encrypted fields bind into
+    their associated data (``str(uuid)``)."""
+    raw = os.urandom(16 * count).hex()
+    out: list[tuple[str, str]] = []
+    variant = "89ab"
+    for start in range(0, 32 * count, 32):
+        h = raw[start : start + 32]
+        h = f"{h[:12]}4{h[13:16]}{variant[int(h[16], 16) & 3]}{h[17:]}"
+        text = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        out.append((h if hex_keys else text, text))
+    return out
+
+
 def flag(driver: Driver, value: bool) -> Any:
     """A boolean as stored (SQLite: 0/1)."""
     return int(value) if driver.sqlite else value
 
 
-__all__ = ["COLUMNS", "Driver", "flag"]
+__all__ = ["COLUMNS", "Driver", "flag", "new_ids"]
