@@ -26,6 +26,7 @@ from ..config import SUPPORTED_LOCALES
 from ..core.authz import Permission
 from ..db import get_session, utcnow
 from ..extensions import limiter
+from ..orgs.forms import ROLE_LABELS
 from ..ui import nav_item
 from ..web import require
 from . import services
@@ -181,10 +182,12 @@ def set_locale():  # type: ignore[no-untyped-def]
 @bp.get("/account")
 @require(Permission.SELF_ACCOUNT)
 def account():  # type: ignore[no-untyped-def]
+    roles = sorted(str(ROLE_LABELS.get(role, role)) for role in g.principal.roles)
     return render_template(
         "auth/account.html",
         mfa_required=services.mfa_required(g.user),
         locales=SUPPORTED_LOCALES,
+        roles=roles,
     )
 
 

@@ -52,6 +52,7 @@ from .forms import (
 from .importer import import_file
 from .instruments import builtin_instruments
 from .intake import IntakeError, campaign_instruments
+from .messages import translate_message
 from .models import Campaign, ColumnMapping
 
 bp = Blueprint("screening", __name__)
@@ -205,13 +206,14 @@ def upload(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
                 mapping_name=form.mapping.data or None, entered_by=g.user.id,
             )  # fmt: skip
         except (IntakeError, TabularError) as exc:
-            flash(_("The file was not imported: %(reason)s", reason=str(exc)), "error")
+            reason = translate_message(str(exc))
+            flash(_("The file was not imported: %(reason)s", reason=reason), "error")
             return render_template(
                 "screening/import.html", form=form, campaign=campaign, report=None
             ), 400
     status = 200 if report.ok else 400
     return render_template("screening/import.html", form=form, campaign=campaign, report=report,
-                           dry_run=form.dry_run.data), status  # fmt: skip
+                           dry_run=form.dry_run.data, message=translate_message), status  # fmt: skip
 
 
 @bp.route("/screening/mappings", methods=["GET", "POST"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from flask import Blueprint, abort, g, render_template, request
@@ -11,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
 from ..core.authz import Permission
+from ..core.messages import TABULAR, MessageCatalog
 from ..db import get_session
 from ..ui import nav_item
 from ..web import require
@@ -22,63 +22,50 @@ bp = Blueprint("students", __name__, url_prefix="/students")
 nav_item("students.search_form", _l("Students"), Permission.STUDENTS_SEARCH, 20)
 nav_item("students.roster_import", _l("Roster import"), Permission.ROSTER_IMPORT, 83)
 
-# Roster/table messages are English codes from roster.py and tabular.py; these make them
-# translatable (extracted from here) without putting cell values into any message.
-_MESSAGES = {
-    "required": _l("required"),
-    "class label is too long": _l("class label is too long"),
-    "contains invalid characters": _l("contains invalid characters"),
-    "date must be between 1990-01-01 and today": _l("date must be between 1990-01-01 and today"),
-    "grade must be between 1 and 12": _l("grade must be between 1 and 12"),
-    "national ID check digit does not match": _l("national ID check digit does not match"),
-    "national ID must be 17 digits and a check digit": _l(
-        "national ID must be 17 digits and a check digit"
-    ),
-    "national ID must start with 17 digits": _l("national ID must start with 17 digits"),
-    "not a recognised grade": _l("not a recognised grade"),
-    "not a recognised value for sex": _l("not a recognised value for sex"),
-    "not a valid date": _l("not a valid date"),
-    "not a valid phone number": _l("not a valid phone number"),
-    "student number is too long": _l("student number is too long"),
-    "student number may only contain letters, digits, - and _": _l(
-        "student number may only contain letters, digits, - and _"
-    ),
-    "name is too long": _l("name is too long"),
-    "guardian name is too long": _l("guardian name is too long"),
-    "file has no data rows": _l("file has no data rows"),
-    "unknown column ignored": _l("unknown column ignored"),
-    "file is empty": _l("file is empty"),
-    "file is neither UTF-8 nor GB18030 text": _l("file is neither UTF-8 nor GB18030 text"),
-    "not a valid XLSX file": _l("not a valid XLSX file"),
-    "unsupported file type; expected .csv, .txt or .xlsx": _l(
-        "unsupported file type; expected .csv, .txt or .xlsx"
-    ),
-    "workbook has no worksheet": _l("workbook has no worksheet"),
-    "duplicate student number (differs only in letter case or width)": _l(
-        "duplicate student number (differs only in letter case or width)"
-    ),
-}
-_PATTERNS = (
-    (re.compile(r"^duplicate student number \(first seen on row (\d+)\)$"),
-     lambda m: _("duplicate student number (first seen on row %(row)s)", row=m[1])),
-    (re.compile(r"^missing required columns: (.+)$"),
-     lambda m: _("missing required columns: %(columns)s", columns=m[1])),
-    (re.compile(r"^more than one column for (.+)$"),
-     lambda m: _("more than one column for %(field)s", field=m[1])),
-    (re.compile(r"^duplicate column header: (.+)$"),
-     lambda m: _("duplicate column header: %(name)s", name=m[1])),
-    (re.compile(r"^malformed CSV at row (\d+)$"),
-     lambda m: _("malformed CSV at row %(row)s", row=m[1])),
+# Roster messages are English codes from roster.py (table ones from tabular.py fall back to
+# core.messages); these make them translatable without putting cell values into any message.
+ROSTER_MESSAGES = MessageCatalog(
+    {
+        "required": _l("required"),
+        "class label is too long": _l("class label is too long"),
+        "contains invalid characters": _l("contains invalid characters"),
+        "date must be between 1990-01-01 and today": _l("date must be between 1990-01-01 and today"),
+        "grade must be between 1 and 12": _l("grade must be between 1 and 12"),
+        "national ID check digit does not match": _l("national ID check digit does not match"),
+        "national ID must be 17 digits and a check digit": _l(
+            "national ID must be 17 digits and a check digit"
+        ),
+        "national ID must start with 17 digits": _l("national ID must start with 17 digits"),
+        "not a recognised grade": _l("not a recognised grade"),
+        "not a recognised value for sex": _l("not a recognised value for sex"),
+        "not a valid date": _l("not a valid date"),
+        "not a valid phone number": _l("not a valid phone number"),
+        "student number is too long": _l("student number is too long"),
+        "student number may only contain letters, digits, - and _": _l(
+            "student number may only contain letters, digits, - and _"
+        ),
+        "name is too long": _l("name is too long"),
+        "guardian name is too long": _l("guardian name is too long"),
+        "file has no data rows": _l("file has no data rows"),
+        "unknown column ignored": _l("unknown column ignored"),
+        "duplicate student number (differs only in letter case or width)": _l(
+            "duplicate student number (differs only in letter case or width)"
+        ),
+    },
+    [
+        (r"duplicate student number \(first seen on row (\d+)\)",
+         lambda m: _("duplicate student number (first seen on row %(row)s)", row=m[1])),
+        (r"missing required columns: (.+)",
+         lambda m: _("missing required columns: %(columns)s", columns=m[1])),
+        (r"more than one column for (.+)",
+         lambda m: _("more than one column for %(field)s", field=m[1])),
+    ],
+    fallback=TABULAR,
 )  # fmt: skip
 
 
 def translate_message(message: str) -> str:
-    if message in _MESSAGES:
-        return str(_MESSAGES[message])
-    for pattern, render in _PATTERNS:
-        if match := pattern.match(message):
-            return render(match)
-    return message
+    return ROSTER_MESSAGES(message)
 
 
 # --------------------------------------------------------------------------- search
