@@ -28,6 +28,7 @@ from ..core.audit import AuditAction
 from ..core.authz import Forbidden, Permission, Principal, can
 from ..db import utcnow
 from ..orgs.models import School
+from .bulk import on_critical_responses, on_tier_changed_many
 from .ladder import BREAK_GLASS_LADDER as BREAK_GLASS_LADDER
 from .ladder import BREAK_GLASS_RESPONSE_MINUTES as BREAK_GLASS_RESPONSE_MINUTES
 from .ladder import DEFAULT_LADDER as DEFAULT_LADDER
@@ -342,6 +343,6 @@ def _on_break_glass(session: Session, grant: Any) -> None:
     )  # fmt: skip
 
 
-events.subscribe(events.TIER_CHANGED, _on_tier_changed)
-events.subscribe(events.CRITICAL_RESPONSE, _on_critical_response)
+events.subscribe(events.TIER_CHANGED, _on_tier_changed, many=on_tier_changed_many)
+events.subscribe(events.CRITICAL_RESPONSE, _on_critical_response, many=on_critical_responses)
 events.subscribe(events.BREAK_GLASS_STARTED, _on_break_glass)

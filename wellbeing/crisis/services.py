@@ -23,6 +23,7 @@ from ..core.authz import Permission, Principal, Role, can, ensure
 from ..db import utcnow
 from ..orgs.models import School
 from ..students.models import Student
+from .bulk import on_tier_changed_many
 from .models import (
     CHANNELS,
     MANDATORY_STEPS,
@@ -80,7 +81,7 @@ def _on_tier_changed(
         )  # fmt: skip
 
 
-events.subscribe(events.TIER_CHANGED, _on_tier_changed)
+events.subscribe(events.TIER_CHANGED, _on_tier_changed, many=on_tier_changed_many)
 
 
 # --------------------------------------------------------------------------- reading

@@ -27,6 +27,7 @@ from ..core.authz import Permission, Principal, Role, ensure
 from ..db import utcnow
 from ..orgs.models import School
 from ..students.models import Student
+from .bulk import on_tier_changed_many
 from .models import (
     ACTIVE_STATES,
     CANCELLED,
@@ -189,7 +190,7 @@ def on_student_transferred(session: Session, student: Student, old_school_id: uu
     ensure_cadence(session, student, now)
 
 
-events.subscribe(events.TIER_CHANGED, on_tier_changed)
+events.subscribe(events.TIER_CHANGED, on_tier_changed, many=on_tier_changed_many)
 events.subscribe(events.STUDENT_TRANSFERRED, on_student_transferred)
 
 

@@ -1,13 +1,14 @@
 """The bulk path for imports: many rule decisions (raise only) in a few statements, with
-``TIER_CHANGED`` emitted per changed student."""
+``TIER_CHANGED`` emitted once for the batch (``events.emit_many``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -121,7 +122,7 @@ def apply_rule_tiers(
 
     Rows of tier 0 and all but the highest row per student are dropped first; then one SELECT
     of the current tiers per 5,000 students, one executemany INSERT of the decisions (reason
-    tokens encrypted), UPDATEs grouped by new tier, and TIER_CHANGED per changed student.
+    tokens encrypted), UPDATEs grouped by new tier, and TIER_CHANGED for the batch.
     Returns the ids of the students whose tier rose.
     """
     if source not in TIER_SOURCES:
@@ -256,23 +257,28 @@ def _bulk_write(
 
 
 def _emit_bulk(session: Session, decisions: list[dict[str, Any]]) -> None:
-    if not events._handlers.get(events.TIER_CHANGED):  # nobody listens: skip loading students
+    """``TIER_CHANGED`` for the whole batch: subscribers with a bulk form get the
+    :class:`RuleDecision` list; the others one call per student, with the Student loaded."""
+    if not events.has_subscribers(events.TIER_CHANGED):  # nobody listens: build nothing
         return
-    for start in range(0, len(decisions), _CHUNK):
-        part = decisions[start : start + _CHUNK]
+    refs = [
+        RuleDecision(**{k: v for k, v in d.items() if k in RuleDecision.__slots__})
+        for d in decisions
+    ]
+    events.emit_many(events.TIER_CHANGED, session, refs, partial(_expand, session))
+
+
+def _expand(
+    session: Session, refs: Sequence[RuleDecision]
+) -> Iterator[tuple[Student, int, int, RuleDecision]]:
+    """``(student, from_tier, to_tier, decision)`` per decision, Students loaded in chunks."""
+    for start in range(0, len(refs), _CHUNK):
+        part = refs[start : start + _CHUNK]
         students = {
             s.id: s
             for s in session.scalars(
-                select(Student).where(Student.id.in_([d["student_id"] for d in part]))
+                select(Student).where(Student.id.in_({r.student_id for r in part}))
             )
         }
-        for d in part:
-            ref = RuleDecision(**{k: v for k, v in d.items() if k in RuleDecision.__slots__})
-            events.emit(
-                events.TIER_CHANGED,
-                session,
-                students[d["student_id"]],
-                d["from_tier"],
-                d["to_tier"],
-                ref,
-            )
+        for ref in part:
+            yield students[ref.student_id], ref.from_tier, ref.to_tier, ref

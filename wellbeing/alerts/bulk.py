@@ -1,0 +1,376 @@
+"""Raising many alerts at once: the bulk form of the ``TIER_CHANGED`` (red_tier) and
+``CRITICAL_RESPONSE`` (critical_item) subscriptions, used by screening imports.
+
+Each alert gets the rows :func:`~wellbeing.alerts.services.raise_alert` would write (the
+Alert, an AlertStep per rung climbed, AlertInbox and AlertRecipient rows per person, due time,
+rung and next step), deduplicated the same way (an unresolved alert for the same
+``(kind, source)``; a student's open crisis alert absorbs further crisis kinds, also within the
+batch). The ladder, the people on its rungs and the climb are computed once per school and tier,
+and rows are written with one executemany per table. Two deliberate differences:
+
+* email: ONE digest per recipient per batch ("N students at your school need attention" and a
+  link to the alerts inbox, no names, no scores), which every email AlertRecipient row of the
+  batch points at, instead of one email per alert;
+* audit: one ``alert_batch`` entry per (school, kind) with the counts, the steps and the
+  recipients' ids, instead of one entry per alert and step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from ..auth.models import User
+from ..config import SUPPORTED_LOCALES
+from ..core import audit, events
+from ..core.audit import AuditAction
+from ..core.authz import Role
+from ..db import utcnow
+from ..orgs.models import School
+from ..risk.bulk import _Raw
+from .ladder import Ladder, _members, _next_step_time, _policy_ladder, rung_users
+from .models import Alert, AlertInbox, AlertRecipient, AlertStep
+from .notify import _queue_email, _settings
+
+IN_CHUNK = 5000
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AlertRequest:
+    """One alert to raise (what ``raise_alert`` takes, with a source always given)."""
+
+    kind: str
+    school_id: uuid.UUID
+    student_id: uuid.UUID
+    source_id: uuid.UUID
+    tier: int
+
+
+@dataclass
+class _Plan:
+    """The climb shared by every alert of one school and tier: ``steps`` are
+    ``(rung, role, step, users)``, people only on the last one (empty rungs are passed)."""
+
+    district_id: uuid.UUID
+    ladder: Ladder
+    steps: list[tuple[int, str, str, list[User]]]
+    due_at: dt.datetime
+    next_step_at: dt.datetime
+
+    @property
+    def rung(self) -> int:
+        return self.steps[-1][0]
+
+    @property
+    def users(self) -> list[User]:
+        return self.steps[-1][3]
+
+
+@dataclass
+class _Rows:
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    inbox: list[dict[str, Any]] = field(default_factory=list)
+    recipients: list[dict[str, Any]] = field(default_factory=list)
+    # (alert, step, rung, role, user) for each person with an email address
+    notified: list[tuple[uuid.UUID, uuid.UUID, int, str, User]] = field(default_factory=list)
+    batches: dict[tuple[uuid.UUID, str, int], int] = field(default_factory=dict)
+
+
+def chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+# --------------------------------------------------------------------------- the subscriptions
+
+
+def on_tier_changed_many(session: Session, decisions: Sequence[Any]) -> None:
+    """``red_tier`` for every decision that makes a student red."""
+    raise_many(session, [
+        AlertRequest("red_tier", d.school_id, d.student_id, d.id, 3)
+        for d in decisions if d.to_tier >= 3 and (d.from_tier or 0) < 3
+    ])  # fmt: skip
+
+
+def on_critical_responses(session: Session, items: Sequence[events.CriticalResponse]) -> None:
+    raise_many(session, [
+        AlertRequest("critical_item", c.school_id, c.student_id, c.response_id, 3) for c in items
+    ])  # fmt: skip
+
+
+# --------------------------------------------------------------------------- raising
+
+
+def raise_many(
+    session: Session, requests: Sequence[AlertRequest], *, now: dt.datetime | None = None
+) -> list[uuid.UUID]:
+    """Raise the alerts of ``requests`` that are not duplicates; returns the new alerts' ids."""
+    from .services import AlertError
+
+    if any(r.kind == "break_glass" for r in requests):
+        raise AlertError("break-glass alerts are raised one at a time")
+    session.flush()
+    fresh = _fresh(session, requests)
+    if not fresh:
+        return []
+    now = now or utcnow()
+    districts = _districts(session, {r.school_id for r in fresh})
+    plans: dict[tuple[uuid.UUID, int], _Plan] = {}
+    rows = _Rows()
+    for request in fresh:
+        tier = min(3, max(1, request.tier))
+        key = (request.school_id, tier)
+        if key not in plans:
+            if request.school_id not in districts:
+                raise AlertError("an alert needs the school it concerns")
+            plans[key] = _plan(session, request.school_id, districts[request.school_id], tier, now)
+        _add(rows, request, plans[key], now)
+    outbox = _digests(session, rows.notified)
+    for alert_id, step_id, rung, _role, user in rows.notified:
+        if outbox.get(user.id) is not None:
+            rows.recipients.append(_recipient(alert_id, step_id, user.id, rung, "email", now, outbox[user.id]))  # fmt: skip
+    _write(session, rows)
+    _audit(session, rows.batches, plans)
+    ids = [row["id"] for row in rows.alerts]
+    _announce(session, ids)
+    return ids
+
+
+def _fresh(session: Session, requests: Sequence[AlertRequest]) -> list[AlertRequest]:
+    """The requests that ``raise_alert`` would not answer with an existing alert."""
+    from .services import CRISIS_KINDS, _dedupe_key
+
+    keys = [_dedupe_key(r.kind, r.source_id, r.student_id) or "" for r in requests]
+    taken: set[str] = set()
+    for part in chunks(sorted(set(keys))):
+        taken.update(session.scalars(select(Alert.dedupe_key).where(Alert.dedupe_key.in_(part))))
+    crisis_students = sorted({r.student_id for r in requests if r.kind in CRISIS_KINDS})
+    in_crisis: set[uuid.UUID] = set()
+    for part in chunks(crisis_students):
+        in_crisis.update(session.scalars(
+            select(Alert.student_id).where(
+                Alert.student_id.in_(part), Alert.kind.in_(CRISIS_KINDS), Alert.state == "open"
+            )
+        ))  # fmt: skip
+    fresh = []
+    for request, key in zip(requests, keys, strict=True):
+        crisis = request.kind in CRISIS_KINDS
+        if key in taken or (crisis and request.student_id in in_crisis):
+            continue
+        taken.add(key)
+        if crisis:
+            in_crisis.add(request.student_id)
+        fresh.append(request)
+    return fresh
+
+
+def _districts(session: Session, school_ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    rows = session.execute(select(School.id, School.district_id).where(School.id.in_(school_ids)))
+    return {school_id: district_id for school_id, district_id in rows}
+
+
+def _plan(
+    session: Session, school_id: uuid.UUID, district_id: uuid.UUID, tier: int, now: dt.datetime
+) -> _Plan:
+    """Climb as ``ladder._climb`` does from rung 0: pass rungs with nobody on them; the top
+    rung reaches the district's counsellors when nobody holds its role."""
+    ladder = _policy_ladder(session, district_id, tier)
+    scope = SimpleNamespace(
+        kind="red_tier", school_id=school_id, district_id=district_id, source_id=None
+    )
+    steps: list[tuple[int, str, str, list[User]]] = []
+    rung, step, top = 0, "raise", len(ladder.rungs) - 1
+    while True:
+        role = ladder.rungs[rung][0]
+        users = rung_users(session, scope, role)  # type: ignore[arg-type]
+        if not users and rung == top and role != Role.COUNSELLOR:
+            users = _members(session, scope, Role.COUNSELLOR)  # type: ignore[arg-type]
+        steps.append((rung, role, step, users))
+        if users or rung == top:
+            break
+        rung, step = rung + 1, "escalate"
+    at = SimpleNamespace(raised_at=now, rung=rung)
+    return _Plan(
+        district_id=district_id, ladder=ladder, steps=steps,
+        due_at=now + dt.timedelta(minutes=ladder.response_minutes),
+        next_step_at=_next_step_time(at, ladder, now),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def _add(rows: _Rows, request: AlertRequest, plan: _Plan, now: dt.datetime) -> None:
+    from .services import _dedupe_key
+
+    alert_id = uuid.uuid4()
+    rows.alerts.append({
+        "id": alert_id, "kind": request.kind, "district_id": plan.district_id,
+        "school_id": request.school_id, "student_id": request.student_id,
+        "source_id": request.source_id, "tier": request.tier, "state": "open",
+        "dedupe_key": _dedupe_key(request.kind, request.source_id, request.student_id),
+        "raised_at": now, "due_at": plan.due_at, "rung": plan.rung,
+        "next_step_at": plan.next_step_at, "reminders": 0, "created_at": now,
+    })  # fmt: skip
+    for rung, role, step, users in plan.steps:
+        step_id = uuid.uuid4()
+        rows.steps.append({
+            "id": step_id, "alert_id": alert_id, "rung": rung, "role": role, "step": step,
+            "at": now, "recipient_count": len(users),
+        })  # fmt: skip
+        for user in users:
+            rows.inbox.append({
+                "id": uuid.uuid4(), "alert_id": alert_id, "user_id": user.id, "is_open": True,
+                "added_at": now,
+            })  # fmt: skip
+            rows.recipients.append(_recipient(alert_id, step_id, user.id, rung, "inbox", now))
+            if user.email:
+                rows.notified.append((alert_id, step_id, rung, role, user))
+    batch = (request.school_id, request.kind, min(3, max(1, request.tier)))
+    rows.batches[batch] = rows.batches.get(batch, 0) + 1
+
+
+def _recipient(
+    alert_id: uuid.UUID, step_id: uuid.UUID, user_id: uuid.UUID, rung: int, channel: str,
+    now: dt.datetime, outbox_id: uuid.UUID | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "id": uuid.uuid4(), "alert_id": alert_id, "step_id": step_id, "user_id": user_id,
+        "rung": rung, "channel": channel, "notified_at": now, "outbox_id": outbox_id,
+    }  # fmt: skip
+
+
+def _memo(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A bind processor remembering its results: a batch repeats the same times and ids (every
+    row's ``now``, an alert's id on each of its recipients), and processing is the costly part."""
+    done: dict[Any, Any] = {}
+
+    def process(value: Any) -> Any:
+        try:
+            return done[value]
+        except KeyError:
+            result = done[value] = proc(value)
+            return result
+        except TypeError:  # unhashable (JSON)
+            return proc(value)
+
+    return process
+
+
+def _write(session: Session, rows: _Rows) -> None:
+    """One executemany (COPY on PostgreSQL) per table, parents first for the foreign keys."""
+    for model, values in (
+        (Alert, rows.alerts), (AlertStep, rows.steps), (AlertInbox, rows.inbox),
+        (AlertRecipient, rows.recipients),
+    ):  # fmt: skip
+        insert_rows(session, model.__table__, values)
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) below the ORM: values go through the column
+    types' own bind processors (stored exactly as the ORM stores them), then one driver-level
+    executemany (SQLite) or COPY (PostgreSQL, psycopg) -- several times faster than an ORM or
+    Core executemany, which builds every row's parameters through the statement machinery."""
+    if not rows:
+        return
+    raw = _Raw(session)
+    names = list(rows[0])
+    procs = [_memo(raw.processor(table.c[name])) for name in names]
+    values = [tuple(proc(row[name]) for proc, name in zip(procs, names, strict=True)) for row in rows]  # fmt: skip
+    columns = ", ".join(names)
+    if raw.arrays:
+        driver = raw.conn.connection.driver_connection
+        with (
+            driver.cursor() as cursor,  # type: ignore[union-attr]
+            cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy,
+        ):
+            for row in values:
+                copy.write_row(row)
+    else:
+        sql = f"INSERT INTO {table.name} ({columns}) VALUES ({raw.marks(len(names))})"  # noqa: S608
+        raw.run(sql, values)
+
+
+# --------------------------------------------------------------------------- email, audit, event
+
+
+def _digests(
+    session: Session, notified: Sequence[tuple[uuid.UUID, uuid.UUID, int, str, User]]
+) -> dict[uuid.UUID, uuid.UUID | None]:
+    """One email per recipient: how many alerts of the batch reached them, and a link (the
+    district wording for people reached on a district rung, as the per-alert email)."""
+    counts: dict[uuid.UUID, int] = {}
+    users: dict[uuid.UUID, User] = {}
+    district: set[uuid.UUID] = set()
+    for _alert, _step, _rung, role, user in notified:
+        counts[user.id] = counts.get(user.id, 0) + 1
+        users[user.id] = user
+        if role in {Role.COUNSELLOR, Role.SUPERVISOR}:
+            district.add(user.id)
+    outbox: dict[uuid.UUID, uuid.UUID | None] = {}
+    for user_id, count in counts.items():
+        user = users[user_id]
+        subject, body = digest_text(user.locale, count, district=user_id in district)
+        outbox[user_id] = _queue_email(session, user, subject, body)
+    return outbox
+
+
+def digest_text(locale: str | None, count: int, *, district: bool = False) -> tuple[str, str]:
+    """Subject and body in the recipient's locale: a count and a link, no names, no scores."""
+    from ..notify.services import translations
+
+    settings = _settings()
+    locale = locale if locale in SUPPORTED_LOCALES else settings.locale
+    ngettext = translations(locale).ngettext
+    url = f"{settings.base_url.rstrip('/')}/alerts"
+    subject = ngettext(
+        "%(num)d student needs attention", "%(num)d students need attention", count
+    ) % {"num": count}
+    if district:
+        body = ngettext(
+            "%(num)d student at schools of your district needs attention. Your alerts: %(url)s",
+            "%(num)d students at schools of your district need attention. Your alerts: %(url)s",
+            count,
+        )
+    else:
+        body = ngettext(
+            "%(num)d student at your school needs attention. Your alerts: %(url)s",
+            "%(num)d students at your school need attention. Your alerts: %(url)s",
+            count,
+        )
+    return subject, body % {"num": count, "url": url}
+
+
+def _audit(
+    session: Session,
+    batches: dict[tuple[uuid.UUID, str, int], int],
+    plans: dict[tuple[uuid.UUID, int], _Plan],
+) -> None:
+    for (school_id, kind, tier), count in batches.items():
+        plan = plans[(school_id, tier)]
+        audit.record(
+            session, AuditAction.ALERT_CREATE, object_type="alert_batch", school_id=school_id,
+            detail={
+                "kind": kind, "tier": tier, "alerts": count, "rung": plan.rung,
+                "steps": [
+                    {"rung": rung, "role": role, "step": step, "recipients": [u.id for u in users]}
+                    for rung, role, step, users in plan.steps
+                ],
+            },
+        )  # fmt: skip
+
+
+def _announce(session: Session, ids: list[uuid.UUID]) -> None:
+    """``ALERT_RAISED`` per alert, only when somebody listens (it loads every alert)."""
+    if not events.has_subscribers(events.ALERT_RAISED):
+        return
+    for part in chunks(ids):
+        alerts = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_(part)))}
+        for alert_id in part:
+            events.emit(events.ALERT_RAISED, session, alerts[alert_id])

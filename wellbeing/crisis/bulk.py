@@ -1,0 +1,62 @@
+"""Opening many crises at once: the bulk form of the ``TIER_CHANGED`` subscription (screening
+imports). Each student who becomes red gets the Crisis :func:`~.services.open_crisis` would
+open (none when one is open already, also within the batch); one executemany INSERT, and one
+``crisis_batch`` audit entry per school instead of one per crisis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..alerts.bulk import insert_rows
+from ..core import audit
+from ..core.audit import AuditAction
+from ..db import utcnow
+from .models import Crisis
+
+IN_CHUNK = 5000
+
+
+def on_tier_changed_many(session: Session, decisions: Sequence[Any]) -> None:
+    """A crisis for every decision that makes a student red (the first one per student)."""
+    reds = [d for d in decisions if d.to_tier == 3 and (d.from_tier or 0) < 3]
+    if reds:
+        open_crises(session, reds)
+
+
+def open_crises(session: Session, decisions: Sequence[Any]) -> list[uuid.UUID]:
+    """Open a crisis per decision's student unless one is open; returns the new crises' ids."""
+    session.flush()
+    students = sorted({d.student_id for d in decisions})
+    taken: set[uuid.UUID] = set()
+    for start in range(0, len(students), IN_CHUNK):
+        part = students[start : start + IN_CHUNK]
+        taken.update(session.scalars(
+            select(Crisis.student_id).where(Crisis.student_id.in_(part), Crisis.status == "open")
+        ))  # fmt: skip
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    per_school: dict[uuid.UUID, int] = {}
+    for d in decisions:
+        if d.student_id in taken:
+            continue
+        taken.add(d.student_id)
+        opened_at: dt.datetime = getattr(d, "decided_at", None) or now
+        rows.append({
+            "id": uuid.uuid4(), "student_id": d.student_id, "school_id": d.school_id,
+            "status": "open", "opened_at": opened_at, "decision_id": d.id, "created_at": now,
+        })  # fmt: skip
+        per_school[d.school_id] = per_school.get(d.school_id, 0) + 1
+    if rows:
+        insert_rows(session, Crisis.__table__, rows)
+    for school_id, count in per_school.items():
+        audit.record(
+            session, AuditAction.CRISIS_UPDATE, object_type="crisis_batch", school_id=school_id,
+            detail={"step": "open", "crises": count},
+        )  # fmt: skip
+    return [row["id"] for row in rows]
