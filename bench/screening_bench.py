@@ -39,7 +39,11 @@ GAD = [f"gad7_{n}" for n in range(1, 8)]
 def _settings(url: str, key_file: Path):  # type: ignore[no-untyped-def]
     from wellbeing.config import load_settings
 
-    return load_settings(environ={}, database_url=url, key_file=str(key_file), secret_key="x" * 48)
+    # Staff accounts are made with cheap password hashing: their login is not what is measured.
+    return load_settings(
+        environ={}, database_url=url, key_file=str(key_file), secret_key="x" * 48,
+        argon2_memory_kib=1024,
+    )  # fmt: skip
 
 
 def _prepare(url: str, key_file: str, csv_path: str, students: int, schools: int, queue) -> None:  # type: ignore[no-untyped-def]
@@ -59,7 +63,7 @@ def _build(url: str, key_file: str, csv_path: str, students: int, schools: int) 
     from wellbeing.orgs.models import School
     from wellbeing.screening.services import create_campaign
 
-    from .synthetic import answers, generate_district, iter_students, today
+    from .synthetic import add_staff, answers, generate_district, iter_students, today
 
     settings = _settings(url, Path(key_file))
     initialise(settings)
@@ -68,8 +72,9 @@ def _build(url: str, key_file: str, csv_path: str, students: int, schools: int) 
     start = time.perf_counter()
     with db.session() as session:
         codes = generate_district(session, students=students, schools=schools)
+        staff = add_staff(session, settings)
     print(
-        f"district: {students} students in {schools} schools written in {time.perf_counter() - start:.1f} s"
+        f"district: {students} students in {schools} schools, {staff} staff accounts, written in {time.perf_counter() - start:.1f} s"
     )
     with db.session() as session:
         from sqlalchemy import select
@@ -197,9 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="Keep the temporary directory.")
     parser.add_argument(
-        "--with-subscribers", action="store_true",
-        help="Keep the other modules' event handlers (alerts, follow-ups) on TIER_CHANGED and "
-        "CRITICAL_RESPONSE; by default they are detached so the figure is the screening path's.",
+        "--without-subscribers", action="store_true",
+        help="Detach the other modules' event handlers (alerts, crises, follow-ups) from "
+        "TIER_CHANGED and CRITICAL_RESPONSE, to see the screening path's own share.",
     )  # fmt: skip
     args = parser.parse_args(argv)
 
@@ -235,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     from wellbeing.screening.models import Campaign
 
     modules.import_services()
-    if not args.with_subscribers:
+    if args.without_subscribers:
         from wellbeing.core import events
 
         events._handlers.clear()
@@ -255,6 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     peak = peak_rss_mb()
     responses = report.created
+    with db.engine.connect() as conn:
+        made = {
+            table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+            for table in ("alert", "alert_inbox", "crisis", "followup", "outbox_message")
+        }
     sample = _sample_row(db, campaign_id)
     db.dispose()
     raw = _raw_limit(responses, sample, directory)
@@ -267,8 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     for line in report.summary_lines():
         print(f"  {line}")
     print(
-        f"event subscribers (alerts, follow-ups): {'attached' if args.with_subscribers else 'detached'}"
+        f"event subscribers (alerts, crises, follow-ups): {'detached' if args.without_subscribers else 'attached'}"
     )
+    print("set off: " + ", ".join(f"{table} {n}" for table, n in made.items()))
     print(
         f"import (validate + score + encrypt + tier + commit): {elapsed:.1f} s wall, {cpu:.1f} s CPU of this process"
     )

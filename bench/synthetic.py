@@ -15,10 +15,12 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from wellbeing.config import Settings
 from wellbeing.core import crypto
 from wellbeing.core.crypto import Purpose
 from wellbeing.db import utcnow
@@ -99,6 +101,35 @@ def generate_district(
     if rows:
         session.execute(insert(Student.__table__), rows)
     return codes
+
+
+def add_staff(session: Session, settings: Settings, *, counsellors: int = 4) -> int:
+    """A psychology teacher and a school leader per school, ``counsellors`` district
+    counsellors (the first on duty), with e-mail addresses: who alerts, digests and follow-ups
+    reach. Returns the number of accounts."""
+    from wellbeing.auth.admin import create_user, grant_membership
+    from wellbeing.core.authz import Role
+
+    count = 0
+
+    def user(role: Role, school: School | None) -> Any:
+        nonlocal count
+        count += 1
+        name = f"{role.value.replace('_', '')}{count}"
+        account = create_user(
+            session, None, settings, username=name, password="Synthetic-staff-9",  # noqa: S106 (synthetic staff)
+            email=f"{name}@district.example", locale=("zh_CN", "en")[count % 2],
+        )  # fmt: skip
+        grant_membership(session, None, account, role, school=school)
+        return account
+
+    for school in session.scalars(select(School).order_by(School.code)).all():
+        user(Role.PSYCH_TEACHER, school)
+        user(Role.SCHOOL_LEADER, school)
+    for n in range(counsellors):
+        user(Role.COUNSELLOR, None).on_duty = n == 0
+    session.flush()
+    return count
 
 
 def iter_students(codes: list[str], students: int) -> Iterator[SyntheticStudent]:

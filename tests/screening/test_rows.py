@@ -53,3 +53,23 @@ def test_imported_rows_read_back_through_the_orm(db_session, tmp_path) -> None: 
     assert first.bands and first.created_at.tzinfo is not None
     calm = stored[(students[1].id, "gad7")]
     assert calm.critical is False and calm.data["answers"]["gad7_1"] == 0
+
+
+def test_import_gives_the_connection_its_page_cache_back(db_session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The 128 MiB SQLite page cache is for the import only: pooled connections of a web
+    server must not keep it."""
+    if db_session.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL has no per-connection page cache to give back
+    school, _klass, students = school_with_students(db_session, 1)
+    campaign = open_campaign(db_session, [school])
+    pragma = "PRAGMA cache_size"
+    before = db_session.connection().exec_driver_sql(pragma).scalar()
+    rows = [[students[0].student_number, *phq(1), *gad(1)]]
+    report = import_file(
+        db_session,
+        None,
+        campaign,
+        write_csv(tmp_path / "r.csv", ["student_number", *PHQ, *GAD], rows),
+    )
+    assert report.ok and report.created == 2
+    assert db_session.connection().exec_driver_sql(pragma).scalar() == before != -131072

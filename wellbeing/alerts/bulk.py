@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
@@ -32,9 +32,9 @@ from ..config import SUPPORTED_LOCALES
 from ..core import audit, events
 from ..core.audit import AuditAction
 from ..core.authz import Role
+from ..core.rawsql import insert_rows
 from ..db import utcnow
 from ..orgs.models import School
-from ..risk.bulk import _Raw
 from .ladder import Ladder, _members, _next_step_time, _policy_ladder, rung_users
 from .models import Alert, AlertInbox, AlertRecipient, AlertStep
 from .notify import _queue_email, _settings
@@ -246,23 +246,6 @@ def _recipient(
     }  # fmt: skip
 
 
-def _memo(proc: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """A bind processor remembering its results: a batch repeats the same times and ids (every
-    row's ``now``, an alert's id on each of its recipients), and processing is the costly part."""
-    done: dict[Any, Any] = {}
-
-    def process(value: Any) -> Any:
-        try:
-            return done[value]
-        except KeyError:
-            result = done[value] = proc(value)
-            return result
-        except TypeError:  # unhashable (JSON)
-            return proc(value)
-
-    return process
-
-
 def _write(session: Session, rows: _Rows) -> None:
     """One executemany (COPY on PostgreSQL) per table, parents first for the foreign keys."""
     for model, values in (
@@ -270,31 +253,6 @@ def _write(session: Session, rows: _Rows) -> None:
         (AlertRecipient, rows.recipients),
     ):  # fmt: skip
         insert_rows(session, model.__table__, values)
-
-
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys) below the ORM: values go through the column
-    types' own bind processors (stored exactly as the ORM stores them), then one driver-level
-    executemany (SQLite) or COPY (PostgreSQL, psycopg) -- several times faster than an ORM or
-    Core executemany, which builds every row's parameters through the statement machinery."""
-    if not rows:
-        return
-    raw = _Raw(session)
-    names = list(rows[0])
-    procs = [_memo(raw.processor(table.c[name])) for name in names]
-    values = [tuple(proc(row[name]) for proc, name in zip(procs, names, strict=True)) for row in rows]  # fmt: skip
-    columns = ", ".join(names)
-    if raw.arrays:
-        driver = raw.conn.connection.driver_connection
-        with (
-            driver.cursor() as cursor,  # type: ignore[union-attr]
-            cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy,
-        ):
-            for row in values:
-                copy.write_row(row)
-    else:
-        sql = f"INSERT INTO {table.name} ({columns}) VALUES ({raw.marks(len(names))})"  # noqa: S608
-        raw.run(sql, values)
 
 
 # --------------------------------------------------------------------------- email, audit, event

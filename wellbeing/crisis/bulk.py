@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..alerts.bulk import insert_rows
 from ..core import audit
 from ..core.audit import AuditAction
+from ..core.rawsql import insert_rows
 from ..db import utcnow
 from .models import Crisis
 

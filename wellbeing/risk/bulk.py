@@ -7,7 +7,6 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 from ..core import audit, crypto, events
 from ..core.audit import AuditAction
 from ..core.crypto import Purpose
+from ..core.rawsql import RawSQL
 from ..db import utcnow
 from ..students.models import Student
 from .decisions import REASON_MAX, TierError
@@ -61,51 +61,6 @@ _DECISION_COLUMNS = (
 _IN_CHUNK = 5000
 
 
-class _Raw:
-    """Driver-level SQL for the bulk path: values go through SQLAlchemy's own bind processors
-    for the column types (so they are stored exactly as the ORM stores them), but without the
-    per-row statement machinery."""
-
-    def __init__(self, session: Session) -> None:
-        self.conn = session.connection()
-        self.dialect = self.conn.dialect
-        self.mark = "?" if self.dialect.paramstyle == "qmark" else "%s"
-
-    def processor(self, column: Any) -> Any:
-        proc = column.type._cached_bind_processor(self.dialect)
-        return proc if proc is not None else (lambda v: v)
-
-    def marks(self, n: int) -> str:
-        return ",".join([self.mark] * n)
-
-    @property
-    def arrays(self) -> bool:
-        """PostgreSQL: pass a whole id list as one array parameter (``= ANY(%s)``)."""
-        return self.dialect.name == "postgresql"
-
-    def id_filter(self, keys: list[Any]) -> tuple[str, tuple[Any, ...]]:
-        if self.arrays:
-            return f"id = ANY({self.mark})", (list(keys),)
-        return f"id IN ({self.marks(len(keys))})", tuple(keys)
-
-    def run(self, sql: str, params: Any) -> Any:
-        return self.conn.exec_driver_sql(sql, params)
-
-    @contextmanager
-    def big_cache(self) -> Iterator[None]:
-        """SQLite: a 128 MiB page cache for the duration, so a transaction touching tens of
-        thousands of random rows does not spill dirty pages to the WAL again and again."""
-        if self.dialect.name != "sqlite":
-            yield
-            return
-        before = self.conn.exec_driver_sql("PRAGMA cache_size").scalar()
-        self.conn.exec_driver_sql("PRAGMA cache_size = -131072")
-        try:
-            yield
-        finally:
-            self.conn.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
-
-
 def _as_uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
@@ -137,7 +92,7 @@ def apply_rule_tiers(
     if not best:
         return []
     session.flush()
-    raw = _Raw(session)
+    raw = RawSQL(session)
     with raw.big_cache():
         changed, plain = _bulk_write(session, raw, best, source, provisional, now)
     if not changed:
@@ -159,7 +114,7 @@ def apply_rule_tiers(
 
 def _bulk_write(
     session: Session,
-    raw: _Raw,
+    raw: RawSQL,
     best: dict[uuid.UUID, tuple[int, uuid.UUID | None, str | None]],
     source: str,
     provisional: bool,
@@ -242,15 +197,7 @@ def _bulk_write(
     columns = ", ".join(_DECISION_COLUMNS)
     one = f"({raw.marks(len(_DECISION_COLUMNS))})"
     if raw.arrays:  # PostgreSQL: COPY (psycopg), several times faster than INSERTs
-        driver = raw.conn.connection.driver_connection
-        with (
-            driver.cursor() as cursor,
-            cursor.copy(  # type: ignore[union-attr]
-                f"COPY tier_decision ({columns}) FROM STDIN"
-            ) as copy,
-        ):
-            for row in decisions:
-                copy.write_row(row)
+        raw.copy_rows("tier_decision", _DECISION_COLUMNS, decisions)
     else:  # SQLite: executemany of one prepared statement
         raw.run(f"INSERT INTO tier_decision ({columns}) VALUES {one}", decisions)  # noqa: S608
     return changed, plain

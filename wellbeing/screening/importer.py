@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from ..core import audit, events
 from ..core.audit import AuditAction
 from ..core.authz import Principal
+from ..core.rawsql import RawSQL
 from ..core.tabular import TabularError, open_table
 from ..students.roster import FieldError, parse_student_number
 from .instruments import Instrument, builtin_instruments
@@ -284,7 +285,13 @@ def import_file(
     report = Report()
     # Alerts, crises and follow-ups for the whole file at once (one digest email per person,
     # not one per batch), and only for a clean file that is kept.
-    with all_or_nothing(session, report, dry_run=dry_run), events.deferred() as pending:
+    # Responses arrive in random key order into five B-tree indexes: with SQLite's default
+    # 2 MB page cache a district import would spend most of its time re-reading pages.
+    with (
+        RawSQL(session).big_cache(),
+        all_or_nothing(session, report, dry_run=dry_run),
+        events.deferred() as pending,
+    ):
         for batch in _entries(path, intake, mapping, report):
             intake.process(batch, report, mode="write")
         if report.ok and not dry_run:

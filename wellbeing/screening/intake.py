@@ -147,7 +147,6 @@ class Intake:
         self._scopes = {sid: str(sid) for sid, _ in schools}  # blind-index scope per school
         self._context = Response.data.context  # type: ignore[attr-defined]
         self.drv = Driver(session)
-        self.drv.big_cache()
         self._allowed_keys = {self.drv.key(sid) for sid in self.allowed}
         self._school_key = {sid: self.drv.key(sid) for sid, _ in schools}
         self._campaign_key = self.drv.key(campaign.id)

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from ..core.rawsql import RawSQL
 from .models import Response
 
-SQLITE_CACHE_KIB = 131072
 _CHUNK = 4000  # SQLite's variable limit is 32,766; keep statements short anyway
 
 COLUMNS = (
@@ -66,13 +66,6 @@ class Driver:
             return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         return value
 
-    def big_cache(self) -> None:
-        """SQLite: responses arrive in random key order into five B-tree indexes; with the
-        default 2 MB page cache a district import spends most of its time re-reading pages.
-        128 MB for this connection (page-cache memory, not heap)."""
-        if self.sqlite:
-            self.conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-
     # ------------------------------------------------------------------ reads
 
     def _in(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
@@ -114,13 +107,7 @@ class Driver:
             sql = f"INSERT INTO {_TABLE} ({columns}) VALUES ({marks})"  # noqa: S608
             self.conn.exec_driver_sql(sql, rows)
             return
-        driver = self.conn.connection.driver_connection
-        with (
-            driver.cursor() as cursor,  # type: ignore[union-attr]
-            cursor.copy(f"COPY {_TABLE} ({columns}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
+        RawSQL(self.session).copy_rows(_TABLE, COLUMNS, rows)
 
 
 def new_ids(count: int, *, hex_keys: bool) -> list[tuple[str, str]]:
