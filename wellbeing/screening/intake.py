@@ -1,13 +1,16 @@
 """The one path by which responses enter, whatever the way in (form, kiosk, file, API).
 
-Entries are processed in batches: students are resolved by blind index (one query per batch),
-checked (campaign scope, grade, duplicates, responses already recorded), then scored, encrypted
-and inserted with one executemany; the tier decisions of the batch go to the risk module in one
-bulk call and every critical response emits ``CRITICAL_RESPONSE``. No ORM object is made per
-row on this path, so a district's 600,000 responses fit in seconds and a few hundred MB.
+Entries are processed in batches: students are resolved by blind index (one index probe per
+number), checked (campaign scope, grade, duplicates, responses already recorded), then scored
+(memoised per answer pattern, :mod:`.stored`), encrypted and inserted in one executemany (COPY
+on PostgreSQL) through :mod:`.rows`, in the backend's stored form: no ORM object, no
+``uuid.UUID`` and no SQLAlchemy parameter processing per row. The tier decisions of a batch go
+to the risk module in one bulk call, and critical responses to ``CRITICAL_RESPONSE`` through
+``events.emit_many`` (a file import defers both to its end, see :mod:`.importer`). A district's
+600,000 responses take under a minute and a few hundred MB (``bench/screening_bench.py``).
 
-Messages are short English strings (translated by the caller) that never contain a cell value:
-answers are clinical data.
+Messages are short English strings (translated by the page, :mod:`.messages`) that never
+contain a cell value: answers are clinical data.
 """
 
 from __future__ import annotations
