@@ -44,10 +44,14 @@ class RawSQL:
         """PostgreSQL: pass a whole id list as one array parameter (``= ANY(%s)``)."""
         return self.dialect.name == "postgresql"
 
-    def id_filter(self, keys: list[Any]) -> tuple[str, tuple[Any, ...]]:
+    def in_filter(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+        """``column IN (...)``, or ``= ANY(array)`` on PostgreSQL, with its parameters."""
         if self.arrays:
-            return f"id = ANY({self.mark})", (list(keys),)
-        return f"id IN ({self.marks(len(keys))})", tuple(keys)
+            return f"{column} = ANY({self.mark})", (list(values),)
+        return f"{column} IN ({self.marks(len(values))})", tuple(values)
+
+    def id_filter(self, keys: list[Any]) -> tuple[str, tuple[Any, ...]]:
+        return self.in_filter("id", keys)
 
     def run(self, sql: str, params: Any) -> Any:
         return self.conn.exec_driver_sql(sql, params)

@@ -36,7 +36,7 @@ from ..students.models import Student
 from .instruments import Instrument, InstrumentError, builtin_instruments, with_tier_rules
 from .models import Campaign, CampaignSchool, Response
 from .report import Report, RowError
-from .rows import Driver, flag
+from .rows import Driver
 from .stored import Scored, Scorer
 
 BATCH = 4000
@@ -381,7 +381,7 @@ class Intake:
         return (
             response_key, self._campaign_key, ref.id, ref.school_id, ref.class_id, ref.grade, code,
             scored.total_band, scored.bands_json, scored.tier, scored.tier_rule,
-            flag(drv, scored.critical), flag(drv, scored.voided), flag(drv, scored.incomplete),
+            drv.flag(scored.critical), drv.flag(scored.voided), drv.flag(scored.incomplete),
             self.source, entry.key, self._entered_key, self._now_stored, blob,
         )  # fmt: skip
 

@@ -16,9 +16,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
-
 from ..core.rawsql import RawSQL
 from .models import Response
 
@@ -34,19 +31,12 @@ _RESPONSE_COLUMNS = "id, student_id, instrument, data_ct, idempotency_key"
 _TABLE = Response.__tablename__
 
 
-class Driver:
-    """The DBAPI side of one session's transaction (SQLite or PostgreSQL)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.sqlite = session.get_bind().dialect.name == "sqlite"
-        self.mark = "?" if self.sqlite else "%s"
+class Driver(RawSQL):
+    """The DBAPI side of one session's transaction, for the intake (SQLite or PostgreSQL)."""
 
     @property
-    def conn(self) -> Connection:
-        """Asked of the session each time: a savepoint begun since (``begin_nested``) is
-        only emitted when the session hands out its connection."""
-        return self.session.connection()
+    def sqlite(self) -> bool:
+        return not self.arrays
 
     # ------------------------------------------------------------------ keys
 
@@ -68,15 +58,10 @@ class Driver:
 
     # ------------------------------------------------------------------ reads
 
-    def _in(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
-        if self.sqlite:
-            return f"{column} IN ({','.join('?' * len(values))})", tuple(values)
-        return f"{column} = ANY(%s)", (list(values),)
-
     def _select(self, sql: str, column: str, values: Sequence[Any], head: tuple[Any, ...] = ()):  # type: ignore[no-untyped-def]
         for start in range(0, len(values), _CHUNK):
-            where, params = self._in(column, values[start : start + _CHUNK])
-            yield from self.conn.exec_driver_sql(sql + where, head + params)
+            where, params = self.in_filter(column, values[start : start + _CHUNK])
+            yield from self.run(sql + where, head + params)
 
     def students_by_number(self, digests: Sequence[bytes]) -> Iterable[tuple[Any, ...]]:
         """``(id, school_id, class_id, grade, status, student_number_bidx)`` per match; the
@@ -101,13 +86,15 @@ class Driver:
 
     def insert_responses(self, rows: list[tuple[Any, ...]]) -> None:
         """Rows in :data:`COLUMNS` order: one executemany on SQLite, COPY on PostgreSQL."""
-        columns = ", ".join(COLUMNS)
-        if self.sqlite:
-            marks = ", ".join("?" for _ in COLUMNS)
-            sql = f"INSERT INTO {_TABLE} ({columns}) VALUES ({marks})"  # noqa: S608
-            self.conn.exec_driver_sql(sql, rows)
+        if self.arrays:
+            self.copy_rows(_TABLE, COLUMNS, rows)
             return
-        RawSQL(self.session).copy_rows(_TABLE, COLUMNS, rows)
+        sql = f"INSERT INTO {_TABLE} ({', '.join(COLUMNS)}) VALUES ({self.marks(len(COLUMNS))})"  # noqa: S608
+        self.run(sql, rows)
+
+    def flag(self, value: bool) -> Any:
+        """A boolean as stored (SQLite: 0/1)."""
+        return int(value) if self.sqlite else value
 
 
 def new_ids(count: int, *, hex_keys: bool) -> list[tuple[str, str]]:
@@ -126,9 +113,4 @@ def new_ids(count: int, *, hex_keys: bool) -> list[tuple[str, str]]:
     return out
 
 
-def flag(driver: Driver, value: bool) -> Any:
-    """A boolean as stored (SQLite: 0/1)."""
-    return int(value) if driver.sqlite else value
-
-
-__all__ = ["COLUMNS", "Driver", "flag", "new_ids"]
+__all__ = ["COLUMNS", "Driver", "new_ids"]
