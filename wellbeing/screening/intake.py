@@ -185,12 +185,13 @@ class Intake:
         found: dict[int, StudentRef] = {}
         if wanted:
             for *values, digest in self.drv.students_by_number(sorted(wanted)):
-                group = wanted.get(digest, ())
-                rest = [(school, e) for school, e in group if school != values[1]]
-                for school, entry in group:
-                    if school == values[1]:
-                        found[entry.row] = StudentRef(*values)
-                wanted[digest] = rest
+                ref, unmatched = StudentRef(*values), []  # digests of two schools may collide
+                for school, entry in wanted.get(digest, ()):
+                    if school == ref.school_id:
+                        found[entry.row] = ref
+                    else:
+                        unmatched.append((school, entry))
+                wanted[digest] = unmatched
             for group in wanted.values():
                 for _, entry in group:
                     report.add_error(
