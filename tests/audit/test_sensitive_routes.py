@@ -281,6 +281,37 @@ def _reports_district(w: World) -> Visit:
     return Visit("/reports/district", "counsellor", student)
 
 
+# --------------------------------------------------------------------------- builders: JSON API (/api/v1)
+
+
+@builder("students_api.search")
+def _students_api_search(w: World) -> Visit:
+    number = w.own_student.student_number
+    return Visit(f"/api/v1/students?number={number}", "psych_teacher", w.own_student)
+
+
+@builder("students_api.detail")
+def _students_api_detail(w: World) -> Visit:
+    return Visit(f"/api/v1/students/{w.own_student.id}", "psych_teacher", w.own_student)
+
+
+@builder("alerts_api.inbox")
+def _alerts_api_inbox(w: World) -> Visit:
+    _alert_about(w)
+    return Visit("/api/v1/alerts", "psych_teacher", w.own_student)
+
+
+@builder("alerts_api.detail")
+def _alerts_api_detail(w: World) -> Visit:
+    return Visit(f"/api/v1/alerts/{_alert_about(w).id}", "psych_teacher", w.own_student)
+
+
+@builder("followups_api.agenda")
+def _followups_api_agenda(w: World) -> Visit:
+    _followup_for(w)
+    return Visit("/api/v1/followups", "psych_teacher", w.own_student)
+
+
 # --------------------------------------------------------------------------- the walk
 
 

@@ -1,4 +1,5 @@
-"""``POST /api/v1/campaigns/<id>/responses``: screening intake for survey platforms.
+"""``POST /api/v1/campaigns/<id>/responses``: screening intake for survey platforms;
+``GET /api/v1/campaigns/<id>/progress``: counts per school and grade (no names).
 
 A batch of responses (one instrument each) is validated as a whole, exactly like a file
 import; any error → 422 with every problem listed and nothing written. Each response carries
@@ -13,12 +14,15 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
+from ..api import common
 from ..core.authz import Forbidden, Permission, can
 from ..db import get_session
+from ..orgs.models import School
 from ..web import require
-from . import services
+from . import queries, services
 from .intake import IntakeError
 from .models import Campaign
+from .report import TIER_NAMES
 
 bp = Blueprint("screening_api", __name__, url_prefix="/api/v1")
 
@@ -68,7 +72,56 @@ def intake(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
                     "tiers": tiers, "results": results}), status  # fmt: skip
 
 
+@bp.get("/campaigns/<uuid:campaign_id>/progress")
+@require(Permission.SCREENING_READ)
+def progress(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """Counts only, as the campaign results page shows them: for the campaign's schools
+    where the caller holds ``screening:read``."""
+    db = get_session()
+    campaign = db.get(Campaign, campaign_id)
+    if campaign is None:
+        return common.not_found("No such campaign.")
+    schools = [
+        s for s in services.campaign_schools(db, campaign)
+        if can(g.principal, Permission.SCREENING_READ, s)
+    ]  # fmt: skip
+    if not schools:
+        raise Forbidden(Permission.SCREENING_READ, campaign)
+    return jsonify(
+        {"campaign_id": str(campaign.id), "status": campaign.status,
+         "opens_on": campaign.opens_on.isoformat(), "closes_on": campaign.closes_on.isoformat(),
+         "instruments": list(campaign.instruments), "rows": _progress_rows(campaign, schools)}
+    )  # fmt: skip
+
+
+def _progress_rows(campaign: Campaign, schools: list[School]) -> list[dict[str, Any]]:
+    """:func:`queries.progress` (per class, summed per grade) joined with
+    :func:`queries.results` by grade: one row per school and grade."""
+    db = get_session()
+    codes = {s.id: s.code for s in schools}
+    merged: dict[tuple[uuid.UUID, int], dict[str, Any]] = {}
+
+    def row(school_id: uuid.UUID, grade: int) -> dict[str, Any]:
+        return merged.setdefault((school_id, grade), {
+            "school_code": codes[school_id], "grade": grade, "eligible": 0, "screened": 0,
+            "missing": 0, "voided": 0, "bands": {}, "tiers": dict.fromkeys(TIER_NAMES, 0),
+            "critical": 0,
+        })  # fmt: skip
+
+    for p in queries.progress(db, campaign, list(codes)):
+        target = row(p.school_id, p.grade)
+        for key in ("eligible", "screened", "missing", "voided"):
+            target[key] += getattr(p, key)
+    for r in queries.results(db, campaign, list(codes), by="grade"):
+        target = row(r.school_id, r.grade or 0)
+        target["bands"] = {code: dict(counts) for code, counts in r.bands.items()}
+        target["tiers"] = dict(zip(TIER_NAMES, r.tiers, strict=True))
+        target["critical"] = r.critical
+    return sorted(merged.values(), key=lambda r: (r["school_code"], r["grade"]))
+
+
 _ERROR_REF = {"$ref": "#/components/schemas/ScreeningError"}
+_COUNT = {"type": "integer", "minimum": 0}
 
 OPENAPI_SCHEMAS: dict[str, Any] = {
     "ScreeningResponseIn": {
@@ -166,7 +219,65 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
     },
 }
 
+OPENAPI_SCHEMAS["CampaignProgress"] = {
+    "type": "object",
+    "description": "Counts only (no names, no student ids), as on the campaign results page.",
+    "required": ["campaign_id", "status", "opens_on", "closes_on", "instruments", "rows"],
+    "additionalProperties": False,
+    "properties": {
+        "campaign_id": common.UUID,
+        "status": {"type": "string"},
+        "opens_on": {"type": "string", "format": "date"},
+        "closes_on": {"type": "string", "format": "date"},
+        "instruments": {"type": "array", "items": {"type": "string"}},
+        "rows": {"type": "array", "items": {"$ref": "#/components/schemas/CampaignProgressRow"}},
+    },
+}
+OPENAPI_SCHEMAS["CampaignProgressRow"] = {
+    "type": "object",
+    "required": ["school_code", "grade", "eligible", "screened", "missing", "voided", "bands",
+                 "tiers", "critical"],
+    "additionalProperties": False,
+    "properties": {
+        "school_code": {"type": "string"},
+        "grade": {"type": "integer"},
+        "eligible": _COUNT | {"description": "Active students of the campaign's grades."},
+        "screened": _COUNT | {"description": "Students with at least one response."},
+        "missing": _COUNT | {"description": "Eligible students not screened yet."},
+        "voided": _COUNT | {"description": "Students with a voided response."},
+        "bands": {
+            "type": "object",
+            "description": "Instrument code → band code (or incomplete) → responses.",
+            "additionalProperties": {"type": "object", "additionalProperties": _COUNT},
+        },
+        "tiers": {
+            "type": "object",
+            "description": "Students by their highest screening tier in the campaign.",
+            "required": list(TIER_NAMES),
+            "additionalProperties": False,
+            "properties": {name: _COUNT for name in TIER_NAMES},
+        },
+        "critical": _COUNT | {"description": "Students with a critical item answered."},
+    },
+}  # fmt: skip
+
 OPENAPI_PATHS: dict[str, Any] = {
+    "/campaigns/{campaign_id}/progress": {
+        "get": {
+            "operationId": "getCampaignProgress",
+            "summary": "Screening progress and results of a campaign, counted per school and grade",
+            "description": "Only the campaign's schools where the caller may read screening "
+            "results. Not paginated (one row per school and grade). 403 when the caller may "
+            "read none of them.",
+            "tags": ["screening"],
+            "security": [{"bearer": ["screening:read"]}],
+            "parameters": [common.path_id("campaign_id")],
+            "responses": {
+                "200": common.ok_json("Counts", "CampaignProgress"),
+                "404": common.NOT_FOUND,
+            },
+        }
+    },
     "/campaigns/{campaign_id}/responses": {
         "post": {
             "operationId": "postScreeningResponses",
@@ -218,5 +329,5 @@ OPENAPI_PATHS: dict[str, Any] = {
                 },
             },
         }
-    }
+    },
 }

@@ -85,6 +85,18 @@ def school_names(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     )
 
 
+def school_codes(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    return dict(
+        session.execute(select(School.id, School.code).where(School.id.in_(ids))).tuples().all()
+    )
+
+
+def school_id_for_code(session: Session, code: str) -> uuid.UUID | None:
+    return session.scalar(select(School.id).where(School.code == code))
+
+
 def importable_schools(session: Session) -> list[School]:
     return list(
         session.scalars(select(School).where(School.active.is_(True)).order_by(School.code))

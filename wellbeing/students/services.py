@@ -45,6 +45,8 @@ IDENTITY_FIELDS = (
     "name", "student_number", "sex", "birth_date", "grade", "class", "status", "tier", "guardians",
 )  # fmt: skip
 LIST_FIELDS = ("name", "class", "tier")
+# What the JSON API shows of a student (never the name or anything clinical).
+API_FIELDS = ("school", "grade", "class", "status", "tier")
 
 
 class StudentError(ValueError):
@@ -347,6 +349,45 @@ def search_students(
     return SearchResult("+".join(kinds), hits, truncated)
 
 
+@dataclass
+class NumberLookup:
+    students: list[Student]
+    truncated: bool = False
+
+
+def lookup_by_number(
+    session: Session,
+    principal: Principal,
+    number: str,
+    *,
+    school_code: str | None = None,
+    limit: int = SEARCH_LIMIT,
+) -> NumberLookup:
+    """Exact lookup by student number (the API's search): the same scope rules as
+    :func:`search_students`, only the number's blind index, optionally in one school.
+
+    A number that is unknown, in a school the user may not search or of a student they may
+    not open gives the same empty result. Audited like the search (ids only, never the number).
+    """
+    ensure(principal, Permission.STUDENTS_SEARCH)
+    number = "".join(number.split())[:60]
+    if "number" not in queries.query_kinds(number):
+        raise StudentError("not a student number")
+    school_ids = queries.searchable_school_ids(session, principal)
+    if school_code is not None:
+        wanted = queries.school_id_for_code(session, school_code.strip()[:32])
+        school_ids &= {wanted} if wanted is not None else set()
+    candidates = queries.find_students(session, school_ids, number, ["number"], limit=limit * 4)
+    visible = [s for s in candidates if _may_read(principal, s)]
+    found = NumberLookup(visible[:limit], len(visible) > limit)
+    audit.record(
+        session, audit.AuditAction.STUDENT_SEARCH, object_type="student", fields=API_FIELDS,
+        detail={"students": [s.id for s in found.students], "by": "number",
+                "count": len(found.students)},
+    )  # fmt: skip
+    return found
+
+
 def _may_read(principal: Principal, student: Student) -> bool:
     from ..core.authz import can
 
@@ -394,6 +435,20 @@ def open_record(
         student_id=student.id, school_id=student.school_id, fields=fields,
     )  # fmt: skip
     return StudentRecord(student, sections)
+
+
+def read_summary(session: Session, principal: Principal, student_id: uuid.UUID) -> Student | None:
+    """One student's register fields for the API (:data:`API_FIELDS`), None when there is no
+    such student; audited like the student page, with the fields returned."""
+    student = session.get(Student, student_id)
+    if student is None:
+        return None
+    ensure(principal, Permission.RECORD_READ, student)
+    audit.record(
+        session, audit.AuditAction.STUDENT_VIEW, object_type="student", object_id=student.id,
+        student_id=student.id, school_id=student.school_id, fields=API_FIELDS,
+    )  # fmt: skip
+    return student
 
 
 @section("identity", order=0)

@@ -1,0 +1,156 @@
+"""``/api/v1/students``: look a student up by number, read one student's register fields.
+
+Least data: ids, school code, grade, class label, tier, status. Never a name, a birth date, a
+guardian or anything clinical. Both reads are audited like the web's search and student page;
+a student the user may not open answers exactly like an unknown one (empty list, 404).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request
+
+from ..api import common
+from ..core.authz import Forbidden, Permission
+from ..db import get_session
+from ..web import api_error, require
+from . import queries, services
+from .models import Student
+
+bp = Blueprint("students_api", __name__, url_prefix="/api/v1")
+
+
+def _payload(students: list[Student]) -> list[dict[str, Any]]:
+    session = get_session()
+    classes = queries.classes_by_id(session, {s.class_id for s in students if s.class_id})
+    codes = queries.school_codes(session, {s.school_id for s in students})
+    out = []
+    for s in students:
+        klass = classes.get(s.class_id) if s.class_id else None
+        out.append(
+            {
+                "id": str(s.id), "school_code": codes.get(s.school_id, ""), "grade": s.grade,
+                "class_label": klass.label if klass else None, "tier": s.tier,
+                "tier_provisional": s.tier_provisional, "status": s.status,
+            }
+        )  # fmt: skip
+    return out
+
+
+@bp.get("/students")
+@require(Permission.STUDENTS_SEARCH, sensitive=True)
+def search():  # type: ignore[no-untyped-def]
+    number = request.args.get("number", "")
+    if not number.strip():
+        return api_error(400, "bad_request", "Give the student number: ?number=...")
+    try:
+        found = services.lookup_by_number(
+            get_session(), g.principal, number, school_code=request.args.get("school") or None
+        )
+    except services.StudentError:
+        return api_error(400, "bad_request", "Not a student number.")
+    return jsonify({"students": _payload(found.students), "truncated": found.truncated})
+
+
+@bp.get("/students/<uuid:student_id>")
+@require(Permission.RECORD_READ, sensitive=True)
+def detail(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    try:
+        student = services.read_summary(get_session(), g.principal, student_id)
+    except Forbidden as exc:
+        return common.not_visible(exc, "No such student.")
+    if student is None:
+        return common.not_found("No such student.")
+    return jsonify(_payload([student])[0])
+
+
+OPENAPI_SCHEMAS: dict[str, Any] = {
+    "Student": {
+        "type": "object",
+        "description": "A student's register fields: never a name or clinical content.",
+        "required": [
+            "id",
+            "school_code",
+            "grade",
+            "class_label",
+            "tier",
+            "tier_provisional",
+            "status",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "id": common.UUID,
+            "school_code": {"type": "string"},
+            "grade": {"type": "integer", "minimum": 1, "maximum": 12},
+            "class_label": {"type": ["string", "null"]},
+            "tier": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 3,
+                "description": "0 green, 1 yellow, 2 orange, 3 red.",
+            },
+            "tier_provisional": {
+                "type": "boolean",
+                "description": "Set by screening, not yet confirmed by a person.",
+            },
+            "status": {"type": "string", "examples": ["active", "transferred", "graduated"]},
+        },
+    },
+    "StudentList": {
+        "type": "object",
+        "required": ["students", "truncated"],
+        "additionalProperties": False,
+        "properties": {
+            "students": {"type": "array", "items": {"$ref": "#/components/schemas/Student"}},
+            "truncated": {
+                "type": "boolean",
+                "description": f"More than {services.SEARCH_LIMIT} matches.",
+            },
+        },
+    },
+}
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/students": {
+        "get": {
+            "operationId": "lookupStudents",
+            "summary": "Look up students by student number (exact match)",
+            "description": (
+                "The students with this number in the schools whose students the user may "
+                "search and may open (the web search's rules). An unknown number, another "
+                "school's student and a student outside the user's scope all give the same "
+                f"empty list. Not paginated: at most {services.SEARCH_LIMIT} students (one per "
+                "school at most in practice). Every lookup is audited."
+            ),
+            "tags": ["students"],
+            "security": [{"bearer": ["students:read"]}],
+            "parameters": [
+                common.query_param(
+                    "number", "The student number (学号).", {"type": "string"}, required=True
+                ),
+                common.query_param("school", "Only this school (its code).", {"type": "string"}),
+            ],
+            "responses": {
+                "200": common.ok_json("The matching students", "StudentList"),
+                "400": common.BAD_REQUEST,
+            },
+        }
+    },
+    "/students/{student_id}": {
+        "get": {
+            "operationId": "getStudent",
+            "summary": "One student's register fields",
+            "description": "Audited. 404 for an unknown student and for one outside the user's "
+            "scope alike (the refusal is audited).",
+            "tags": ["students"],
+            "security": [{"bearer": ["students:read"]}],
+            "parameters": [common.path_id("student_id")],
+            "responses": {
+                "200": common.ok_json("The student", "Student"),
+                "404": common.NOT_FOUND,
+            },
+        }
+    },
+}
