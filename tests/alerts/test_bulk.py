@@ -116,7 +116,7 @@ def test_a_student_red_and_critical_in_one_import_gets_one_alert(db_session, wor
     assert kinds == {s[0].id: "red_tier", s[1].id: "critical_item"}
 
 
-def test_one_digest_email_per_recipient_in_their_language(db_session, world):
+def test_one_email_per_recipient_in_their_language_a_digest_for_several(db_session, world):
     s, staff = world.students, world.staff
     decisions = decide(db_session, [(s[0], 0, 3), (s[1], 0, 3), (world.others[0], 0, 3)])
     bulk.on_tier_changed_many(db_session, decisions)
@@ -127,7 +127,12 @@ def test_one_digest_email_per_recipient_in_their_language(db_session, world):
     assert set(mails) == {staff["psych"].id, staff["c_duty"].id}
     zh, district = mails[staff["psych"].id], mails[staff["c_duty"].id]
     assert zh.body.endswith("/alerts") and "2" in zh.body and "学生" in zh.body
-    assert "1 student at schools of your district needs attention" in district.body
+    # One alert for the counsellor: that alert's own email, a link straight to it.
+    bare = db_session.scalars(select(Alert).where(Alert.student_id == world.others[0].id)).one()
+    assert (
+        district.body
+        == f"A student at a school of your district needs attention: http://127.0.0.1:5000/alerts/{bare.id}"
+    )
     for mail in mails.values():
         assert not any(
             st.name in mail.body or st.name in mail.subject for st in [*s, *world.others]

@@ -8,9 +8,10 @@ rung and next step), deduplicated the same way (an unresolved alert for the same
 batch). The ladder, the people on its rungs and the climb are computed once per school and tier,
 and rows are written with one executemany per table. Two deliberate differences:
 
-* email: ONE digest per recipient per batch ("N students at your school need attention" and a
-  link to the alerts inbox, no names, no scores), which every email AlertRecipient row of the
-  batch points at, instead of one email per alert;
+* email: ONE email per recipient per batch, which every email AlertRecipient row of the batch
+  points at: the alert's own email when the batch brought them one alert, else a digest ("N
+  students at your school need attention" and a link to the alerts inbox; no names, no scores),
+  instead of one email per alert;
 * audit: one ``alert_batch`` entry per (school, kind) with the counts, the steps and the
   recipients' ids, instead of one entry per alert and step.
 """
@@ -37,7 +38,7 @@ from ..db import utcnow
 from ..orgs.models import School
 from .ladder import Ladder, _members, _next_step_time, _policy_ladder, rung_users
 from .models import Alert, AlertInbox, AlertRecipient, AlertStep
-from .notify import _queue_email, _settings
+from .notify import _queue_email, _settings, email_text
 
 IN_CHUNK = 5000
 T = TypeVar("T")
@@ -80,8 +81,8 @@ class _Rows:
     steps: list[dict[str, Any]] = field(default_factory=list)
     inbox: list[dict[str, Any]] = field(default_factory=list)
     recipients: list[dict[str, Any]] = field(default_factory=list)
-    # (alert, step, rung, role, user) for each person with an email address
-    notified: list[tuple[uuid.UUID, uuid.UUID, int, str, User]] = field(default_factory=list)
+    # (alert, kind, step, rung, role, user) for each person with an email address
+    notified: list[tuple[uuid.UUID, str, uuid.UUID, int, str, User]] = field(default_factory=list)
     batches: dict[tuple[uuid.UUID, str, int], int] = field(default_factory=dict)
 
 
@@ -135,7 +136,7 @@ def raise_many(
             plans[key] = _plan(session, request.school_id, districts[request.school_id], tier, now)
         _add(rows, request, plans[key], now)
     outbox = _digests(session, rows.notified)
-    for alert_id, step_id, rung, _role, user in rows.notified:
+    for alert_id, _kind, step_id, rung, _role, user in rows.notified:
         if outbox.get(user.id) is not None:
             rows.recipients.append(_recipient(alert_id, step_id, user.id, rung, "email", now, outbox[user.id]))  # fmt: skip
     _write(session, rows)
@@ -231,7 +232,7 @@ def _add(rows: _Rows, request: AlertRequest, plan: _Plan, now: dt.datetime) -> N
             })  # fmt: skip
             rows.recipients.append(_recipient(alert_id, step_id, user.id, rung, "inbox", now))
             if user.email:
-                rows.notified.append((alert_id, step_id, rung, role, user))
+                rows.notified.append((alert_id, request.kind, step_id, rung, role, user))
     batch = (request.school_id, request.kind, min(3, max(1, request.tier)))
     rows.batches[batch] = rows.batches.get(batch, 0) + 1
 
@@ -259,50 +260,84 @@ def _write(session: Session, rows: _Rows) -> None:
 
 
 def _digests(
-    session: Session, notified: Sequence[tuple[uuid.UUID, uuid.UUID, int, str, User]]
+    session: Session, notified: Sequence[tuple[uuid.UUID, str, uuid.UUID, int, str, User]]
 ) -> dict[uuid.UUID, uuid.UUID | None]:
-    """One email per recipient: how many alerts of the batch reached them, and a link (the
-    district wording for people reached on a district rung, as the per-alert email)."""
-    counts: dict[uuid.UUID, int] = {}
+    """One email per recipient (see :func:`person_email`); returns the outbox id per person."""
+    mails: dict[uuid.UUID, list[tuple[uuid.UUID, str, str]]] = {}
     users: dict[uuid.UUID, User] = {}
-    district: set[uuid.UUID] = set()
-    for _alert, _step, _rung, role, user in notified:
-        counts[user.id] = counts.get(user.id, 0) + 1
+    for alert_id, kind, _step, _rung, role, user in notified:
+        mails.setdefault(user.id, []).append((alert_id, kind, role))
         users[user.id] = user
-        if role in {Role.COUNSELLOR, Role.SUPERVISOR}:
-            district.add(user.id)
-    outbox: dict[uuid.UUID, uuid.UUID | None] = {}
-    for user_id, count in counts.items():
-        user = users[user_id]
-        subject, body = digest_text(user.locale, count, district=user_id in district)
-        outbox[user_id] = _queue_email(session, user, subject, body)
-    return outbox
+    return {
+        user_id: _queue_email(session, users[user_id], *person_email(users[user_id], alerts))
+        for user_id, alerts in mails.items()
+    }
 
 
-def digest_text(locale: str | None, count: int, *, district: bool = False) -> tuple[str, str]:
-    """Subject and body in the recipient's locale: a count and a link, no names, no scores."""
+def person_email(user: User, mails: Sequence[tuple[uuid.UUID, str, str]]) -> tuple[str, str]:
+    """Subject and body of the one email a person gets for ``mails`` (``(alert id, kind, role
+    on the ladder)``) of one batch or scan run: the alert's own email (a link to it) when there
+    is one alert, else a digest (how many, a link to the inbox). No names, no scores."""
+    alerts = {alert_id: kind for alert_id, kind, _role in mails}
+    if len(alerts) == 1:
+        alert_id, kind, role = mails[0]
+        return email_text(SimpleNamespace(id=alert_id, kind=kind), role, user.locale)  # type: ignore[arg-type]
+    glass = sum(kind == "break_glass" for kind in alerts.values())
+    variant = "break_glass" if glass == len(alerts) else "mixed" if glass else "students"
+    district = any(role in {Role.COUNSELLOR, Role.SUPERVISOR} for _a, _k, role in mails)
+    return digest_text(user.locale, len(alerts), district=district, variant=variant)
+
+
+def digest_text(
+    locale: str | None, count: int, *, district: bool = False, variant: str = "students"
+) -> tuple[str, str]:
+    """Subject and body in the recipient's locale: a count and a link, no names, no scores.
+    ``variant``: ``students`` (the district wording when ``district``), ``break_glass`` (every
+    alert a break-glass access), ``mixed`` (both)."""
     from ..notify.services import translations
 
     settings = _settings()
     locale = locale if locale in SUPPORTED_LOCALES else settings.locale
     ngettext = translations(locale).ngettext
     url = f"{settings.base_url.rstrip('/')}/alerts"
-    subject = ngettext(
-        "%(num)d student needs attention", "%(num)d students need attention", count
-    ) % {"num": count}
-    if district:
+    if variant == "break_glass":
+        subject = ngettext(
+            "%(num)d break-glass access needs review",
+            "%(num)d break-glass accesses need review",
+            count,
+        )
         body = ngettext(
-            "%(num)d student at schools of your district needs attention. Your alerts: %(url)s",
-            "%(num)d students at schools of your district need attention. Your alerts: %(url)s",
+            "%(num)d break-glass access to a student record needs review. Your alerts: %(url)s",
+            "%(num)d break-glass accesses to student records need review. Your alerts: %(url)s",
+            count,
+        )
+    elif variant == "mixed":
+        subject = ngettext("%(num)d alert needs attention", "%(num)d alerts need attention", count)
+        body = ngettext(
+            "%(num)d alert needs your attention. Your alerts: %(url)s",
+            "%(num)d alerts need your attention. Your alerts: %(url)s",
             count,
         )
     else:
-        body = ngettext(
-            "%(num)d student at your school needs attention. Your alerts: %(url)s",
-            "%(num)d students at your school need attention. Your alerts: %(url)s",
-            count,
+        subject = ngettext(
+            "%(num)d student needs attention", "%(num)d students need attention", count
         )
-    return subject, body % {"num": count, "url": url}
+        body = _students_body(ngettext, count, district)
+    return subject % {"num": count}, body % {"num": count, "url": url}
+
+
+def _students_body(ngettext: Any, count: int, district: bool) -> str:
+    if district:
+        return str(ngettext(
+            "%(num)d student at schools of your district needs attention. Your alerts: %(url)s",
+            "%(num)d students at schools of your district need attention. Your alerts: %(url)s",
+            count,
+        ))  # fmt: skip
+    return str(ngettext(
+        "%(num)d student at your school needs attention. Your alerts: %(url)s",
+        "%(num)d students at your school need attention. Your alerts: %(url)s",
+        count,
+    ))  # fmt: skip
 
 
 def _audit(

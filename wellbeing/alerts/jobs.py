@@ -8,7 +8,8 @@ JOBS = [Job("alerts.escalation_scan", "wellbeing.alerts.jobs:escalation_scan", s
 
 
 def escalation_scan(ctx: JobContext) -> int:
-    """Climb the ladder for open alerts nobody acknowledged in time; returns steps recorded."""
+    """Climb the ladder for every open alert nobody acknowledged in time (all that are due, in
+    chunks; one email per person); returns steps recorded."""
     from . import services
 
     with services.using_settings(ctx.settings), ctx.db.session() as session:

@@ -1,5 +1,9 @@
 """The escalation ladder: response time and rungs from the district policy, the people on each
-rung, and climbing it (notify a rung, pass rungs with nobody on them, remind past the top)."""
+rung, and climbing it (notify a rung, pass rungs with nobody on them, remind past the top).
+
+``_climb`` climbs ONE alert (``raise_alert``); the escalation scan (:mod:`.escalation`) climbs
+and reminds every due alert at once and must give each the rows climbing it alone gives
+(tests/alerts/test_escalation.py compares it with a one-alert reference, alert by alert)."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import Membership, User
 from ..core.authz import Role
-from .models import Alert, AlertInbox
+from .models import Alert
 from .notify import _notify
 
 # --------------------------------------------------------------------------- the ladder
@@ -184,31 +188,3 @@ def _next_step_time(alert: Alert, ladder: Ladder, now: dt.datetime) -> dt.dateti
         return alert.raised_at + dt.timedelta(minutes=ladder.rungs[alert.rung + 1][1])
     top_at = alert.raised_at + dt.timedelta(minutes=ladder.rungs[-1][1])
     return max(now, top_at) + dt.timedelta(minutes=ladder.remind_minutes)
-
-
-def _remind(session: Session, alert: Alert, ladder: Ladder, now: dt.datetime) -> int:
-    """Past the top rung: widen to every district counsellor (once, when the ladder reaches the
-    district), and remind everyone on the ladder so far, until someone acknowledges."""
-    already = set(
-        session.scalars(select(AlertInbox.user_id).where(AlertInbox.alert_id == alert.id))
-    )
-    users: dict[uuid.UUID, User] = {}
-    if alert.kind == "break_glass":
-        role = Role.SUPERVISOR.value
-        for user in rung_users(session, alert, role):
-            users[user.id] = user
-    else:
-        role = ladder.rungs[-1][0]
-        if role == Role.COUNSELLOR:  # a ladder that reaches the district widens to all of it
-            for user in _members(session, alert, role):
-                users[user.id] = user
-    if already:
-        for user in session.scalars(
-            select(User).where(User.id.in_(already), User.active.is_(True))
-        ):
-            users.setdefault(user.id, user)
-    step = "widen" if set(users) - already else "remind"
-    _notify(session, alert, list(users.values()), rung=alert.rung, role=role, step=step, now=now)
-    alert.reminders += 1
-    alert.next_step_at = now + dt.timedelta(minutes=ladder.remind_minutes)
-    return 1

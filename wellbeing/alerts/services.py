@@ -7,8 +7,9 @@ psychology teacher → school leader → district counsellor on duty (all distri
 nobody is on duty); past the top rung it widens to every district counsellor and keeps
 reminding everyone on the ladder until someone acknowledges. Emails carry no names or scores.
 
-The ladder itself (policy, rungs, climbing) is in :mod:`.ladder`, the email text and notifying
-a rung in :mod:`.notify`; their public names are re-exported here.
+The ladder itself (policy, rungs, climbing one alert) is in :mod:`.ladder`, the email text and
+notifying a rung in :mod:`.notify`, the scan (every due alert at once, one email per person per
+run) in :mod:`.escalation`; their public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..core.authz import Forbidden, Permission, Principal, can
 from ..db import utcnow
 from ..orgs.models import School
 from .bulk import on_critical_responses, on_tier_changed_many
+from .escalation import CHUNK, escalate_due
 from .ladder import BREAK_GLASS_LADDER as BREAK_GLASS_LADDER
 from .ladder import BREAK_GLASS_RESPONSE_MINUTES as BREAK_GLASS_RESPONSE_MINUTES
 from .ladder import DEFAULT_LADDER as DEFAULT_LADDER
@@ -37,7 +39,7 @@ from .ladder import KIND_DEFAULT_TIER as KIND_DEFAULT_TIER
 from .ladder import MAX_REMIND_MINUTES as MAX_REMIND_MINUTES
 from .ladder import MIN_REMIND_MINUTES as MIN_REMIND_MINUTES
 from .ladder import Ladder as Ladder
-from .ladder import _climb, _remind
+from .ladder import _climb
 from .ladder import ladder_for as ladder_for
 from .ladder import rung_users as rung_users
 from .models import KINDS, Alert, AlertInbox
@@ -153,32 +155,16 @@ def raise_alert(
 # --------------------------------------------------------------------------- the scan
 
 
-def escalation_scan(session: Session, now: dt.datetime, *, limit: int = 1000) -> int:
-    """Climb the ladder for every open alert whose next rung is due; returns the number of steps
-    recorded. Reads only due rows (index on ``(state, next_step_at)``)."""
-    stmt = (
-        select(Alert)
-        .where(Alert.state == "open", Alert.next_step_at.is_not(None), Alert.next_step_at <= now)
-        .order_by(Alert.next_step_at)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    steps = 0
+def escalation_scan(
+    session: Session, now: dt.datetime, *, chunk: int = CHUNK, limit: int | None = None
+) -> int:
+    """Climb the ladder for every open alert whose next rung is due (all of them unless
+    ``limit`` says otherwise), ``chunk`` at a time; returns the number of steps recorded. Reads
+    only due rows (index on ``(state, next_step_at)``); on PostgreSQL they are locked ``FOR
+    UPDATE SKIP LOCKED``, so two schedulers never climb the same alert. One email per person
+    per run (a digest for several alerts): see :mod:`.escalation`."""
     with _i18n_context(_settings()):
-        for alert in session.scalars(stmt).all():
-            ladder = ladder_for(session, alert)
-            while (
-                alert.state == "open"
-                and alert.next_step_at is not None
-                and alert.next_step_at <= now
-            ):
-                if alert.rung + 1 < len(ladder.rungs):
-                    steps += _climb(session, alert, ladder, alert.rung + 1, now, "escalate")
-                else:
-                    steps += _remind(session, alert, ladder, now)
-    session.flush()
-    return steps
+        return escalate_due(session, now, chunk=chunk, limit=limit)
 
 
 # --------------------------------------------------------------------------- handling
