@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,15 +33,12 @@ from ..config import SUPPORTED_LOCALES
 from ..core import audit, events
 from ..core.audit import AuditAction
 from ..core.authz import Role
-from ..core.rawsql import insert_rows
+from ..core.rawsql import chunks, insert_rows
 from ..db import utcnow
 from ..orgs.models import School
 from .ladder import Ladder, _members, _next_step_time, _policy_ladder, rung_users
 from .models import Alert, AlertInbox, AlertRecipient, AlertStep
 from .notify import _queue_email, _settings, email_text
-
-IN_CHUNK = 5000
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,11 +81,6 @@ class _Rows:
     # (alert, kind, step, rung, role, user) for each person with an email address
     notified: list[tuple[uuid.UUID, str, uuid.UUID, int, str, User]] = field(default_factory=list)
     batches: dict[tuple[uuid.UUID, str, int], int] = field(default_factory=dict)
-
-
-def chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 # --------------------------------------------------------------------------- the subscriptions

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 BIG_CACHE_KIB = 131072
+IN_CHUNK = 5000  # values per IN (...) list: well under SQLite's 32,766 variables
+T = TypeVar("T")
+
+
+def chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """``values`` in slices of ``size``, for IN lookups and batched writes."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 class RawSQL:
@@ -118,4 +126,4 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         raw.run(sql, values)
 
 
-__all__ = ["RawSQL", "insert_rows", "memo"]
+__all__ = ["IN_CHUNK", "RawSQL", "chunks", "insert_rows", "memo"]

@@ -15,11 +15,9 @@ from sqlalchemy.orm import Session
 
 from ..core import audit
 from ..core.audit import AuditAction
-from ..core.rawsql import insert_rows
+from ..core.rawsql import chunks, insert_rows
 from ..db import utcnow
 from .models import Crisis
-
-IN_CHUNK = 5000
 
 
 def on_tier_changed_many(session: Session, decisions: Sequence[Any]) -> None:
@@ -34,8 +32,7 @@ def open_crises(session: Session, decisions: Sequence[Any]) -> list[uuid.UUID]:
     session.flush()
     students = sorted({d.student_id for d in decisions})
     taken: set[uuid.UUID] = set()
-    for start in range(0, len(students), IN_CHUNK):
-        part = students[start : start + IN_CHUNK]
+    for part in chunks(students):
         taken.update(session.scalars(
             select(Crisis.student_id).where(Crisis.student_id.in_(part), Crisis.status == "open")
         ))  # fmt: skip

@@ -24,14 +24,13 @@ from sqlalchemy.orm import Session
 
 from ..core import audit
 from ..core.audit import AuditAction
-from ..core.rawsql import insert_rows
+from ..core.rawsql import chunks, insert_rows
 from ..db import utcnow
 from ..orgs.models import School
 from ..students.models import Student
 from .models import ACTIVE_STATES, CANCELLED, OPEN, FollowUp
 
 log = logging.getLogger("wellbeing.followups")
-IN_CHUNK = 5000
 
 
 def on_tier_changed_many(session: Session, decisions: Sequence[Any]) -> None:
@@ -51,7 +50,7 @@ def reset_cadence_many(
     now = now or utcnow()
     ids = sorted(set(student_ids))
     students: dict[uuid.UUID, tuple[uuid.UUID, str, int]] = {}  # id -> (school, status, tier)
-    for part in _chunks(ids):
+    for part in chunks(ids):
         rows = session.execute(
             select(Student.id, Student.school_id, Student.status, Student.tier)
             .where(Student.id.in_(part))
@@ -62,11 +61,6 @@ def reset_cadence_many(
     return cancelled, scheduled
 
 
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), IN_CHUNK):
-        yield values[start : start + IN_CHUNK]
-
-
 def _cancel(
     session: Session,
     students: dict[uuid.UUID, tuple[uuid.UUID, str, int]],
@@ -74,7 +68,7 @@ def _cancel(
     now: dt.datetime,
 ) -> int:
     found: list[tuple[uuid.UUID, uuid.UUID]] = []
-    for part in _chunks(sorted(students)):
+    for part in chunks(sorted(students)):
         found.extend(session.execute(
             select(FollowUp.id, FollowUp.student_id).where(
                 FollowUp.student_id.in_(part), FollowUp.state.in_(ACTIVE_STATES),
@@ -84,7 +78,7 @@ def _cancel(
     if not found:
         return 0
     ids = [followup_id for followup_id, _ in found]
-    for part in _chunks(ids):
+    for part in chunks(ids):
         session.execute(
             update(FollowUp.__table__)
             .where(FollowUp.__table__.c.id.in_(part))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ..core import audit, crypto, events
 from ..core.audit import AuditAction
 from ..core.crypto import Purpose
-from ..core.rawsql import RawSQL
+from ..core.rawsql import IN_CHUNK, RawSQL
 from ..db import utcnow
 from ..students.models import Student
 from .decisions import REASON_MAX, TierError
@@ -58,7 +58,6 @@ _DECISION_COLUMNS = (
     "provisional", "kind", "status", "decided_by", "decided_at", "effective_at",
     "approved_by", "approved_at", "reason_ct",
 )  # fmt: skip
-_IN_CHUNK = 5000
 
 
 def _as_uuid(value: Any) -> uuid.UUID:
@@ -139,7 +138,7 @@ def _bulk_write(
     random_bytes = os.urandom(16 * len(best))  # decision ids: one system call, not one per row
     keyed = {p_id(student_id): student_id for student_id in best}
     keys = sorted(keyed)  # index order: B-tree pages are visited once, not at random
-    step = len(keys) if raw.arrays else _IN_CHUNK
+    step = len(keys) if raw.arrays else IN_CHUNK
     for start in range(0, len(keys), step):
         where, params = raw.id_filter(keys[start : start + step])
         sql = f"SELECT id, tier, school_id FROM student WHERE {where}"  # noqa: S608 (placeholders)
