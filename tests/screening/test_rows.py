@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -59,7 +60,7 @@ def test_import_gives_the_connection_its_page_cache_back(db_session, tmp_path) -
     """The 128 MiB SQLite page cache is for the import only: pooled connections of a web
     server must not keep it."""
     if db_session.get_bind().dialect.name != "sqlite":
-        return  # PostgreSQL has no per-connection page cache to give back
+        pytest.skip("SQLite only: PostgreSQL has no per-connection page cache to give back")
     school, _klass, students = school_with_students(db_session, 1)
     campaign = open_campaign(db_session, [school])
     pragma = "PRAGMA cache_size"
