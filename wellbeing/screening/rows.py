@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from ..core.rawsql import RawSQL
 from .models import Response
 
@@ -34,9 +36,9 @@ _TABLE = Response.__tablename__
 class Driver(RawSQL):
     """The DBAPI side of one session's transaction, for the intake (SQLite or PostgreSQL)."""
 
-    @property
-    def sqlite(self) -> bool:
-        return not self.arrays
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self.sqlite = self.dialect.name == "sqlite"  # read per value on the hot path
 
     # ------------------------------------------------------------------ keys
 
