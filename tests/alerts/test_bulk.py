@@ -157,16 +157,26 @@ def test_one_audit_entry_per_school_and_kind(db_session, world, audit_entries):
     bulk.on_tier_changed_many(db_session, decisions)
     bulk.on_critical_responses(db_session, [_critical(o[1])])
     entries = audit_entries(AuditAction.ALERT_CREATE)
-    assert sorted((e.school_id == world.school.id, e.detail["kind"], e.detail["alerts"]) for e in entries) == [
-        (False, "critical_item", 1), (False, "red_tier", 1), (True, "red_tier", 2),
+    assert sorted((e.school_id == world.school.id, e.detail["kind"], e.object_type) for e in entries) == [
+        (False, "critical_item", "alert"), (False, "red_tier", "alert"), (True, "red_tier", "alert_batch"),
     ]  # fmt: skip
+    # A group of one alert: the entry raising it alone records, naming the alert and student.
+    single = next(e for e in entries if e.detail["kind"] == "critical_item")
+    alert = db_session.scalars(select(Alert).where(Alert.student_id == o[1].id)).one()
+    assert single.object_id == str(alert.id) and single.student_id == o[1].id
+    assert single.detail["step"] == "raise" and "alerts" not in single.detail
     staffed = next(e for e in entries if e.school_id == world.school.id)
+    assert staffed.detail["alerts"] == 2
     assert staffed.object_type == "alert_batch" and staffed.student_id is None
     assert set(staffed.detail["steps"][0]["recipients"]) == {
         str(world.staff["psych"].id),
         str(world.staff["psych2"].id),
     }
-    assert audit_entries(AuditAction.ALERT_ESCALATE) == []
+    # The school without staff passes its empty rungs at once: for a single alert, one entry per
+    # step, as raising it alone records; the batch of the staffed school climbed no rung.
+    climbed = audit_entries(AuditAction.ALERT_ESCALATE)
+    assert climbed and {e.school_id for e in climbed} == {world.bare.id}
+    assert all(e.object_type == "alert" and e.student_id in {o[0].id, o[1].id} for e in climbed)
 
 
 def test_alert_raised_is_emitted_per_alert_only_when_somebody_listens(db_session, world):

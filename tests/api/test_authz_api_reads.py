@@ -88,7 +88,9 @@ HANDLERS_OTHER = INBOX | {"psych_teacher": NOT_FOUND, "school_leader": NOT_FOUND
 AGENDA = everyone(OK, anonymous=UNAUTHENTICATED, partner=FORBIDDEN, supervisor=FORBIDDEN,
                   admin=FORBIDDEN)  # fmt: skip
 PROGRESS_OWN = everyone(FORBIDDEN, anonymous=UNAUTHENTICATED, psych_teacher=OK, counsellor=OK)
-PROGRESS_OTHER = everyone(FORBIDDEN, anonymous=UNAUTHENTICATED, counsellor=OK)
+PROGRESS_OTHER = everyone(
+    FORBIDDEN, anonymous=UNAUTHENTICATED, psych_teacher=NOT_FOUND, counsellor=OK
+)
 
 CASES = [
     # Someone else's student answers like an unknown number: 200 with an empty list.
@@ -153,7 +155,7 @@ TOKEN_CASES = [
               wrong_scope="alerts:read", listed=_FOLLOWUP_IDS, setup=setup),
     TokenCase("/api/v1/campaigns/<uuid:campaign_id>/progress", _progress_url, "screening:read",
               staff(FORBIDDEN, psych_teacher=OK, counsellor=OK),
-              staff(FORBIDDEN, counsellor=OK),
+              staff(FORBIDDEN, psych_teacher=NOT_FOUND, counsellor=OK),
               wrong_scope="screening:intake", setup=setup),
 ]  # fmt: skip
 

@@ -80,7 +80,10 @@ class _Rows:
     recipients: list[dict[str, Any]] = field(default_factory=list)
     # (alert, kind, step, rung, role, user) for each person with an email address
     notified: list[tuple[uuid.UUID, str, uuid.UUID, int, str, User]] = field(default_factory=list)
-    batches: dict[tuple[uuid.UUID, str, int], int] = field(default_factory=dict)
+    # (school, kind, tier) -> the (alert, student) of the batch
+    batches: dict[tuple[uuid.UUID, str, int], list[tuple[uuid.UUID, uuid.UUID]]] = field(
+        default_factory=dict
+    )
 
 
 # --------------------------------------------------------------------------- the subscriptions
@@ -226,7 +229,7 @@ def _add(rows: _Rows, request: AlertRequest, plan: _Plan, now: dt.datetime) -> N
             if user.email:
                 rows.notified.append((alert_id, request.kind, step_id, rung, role, user))
     batch = (request.school_id, request.kind, min(3, max(1, request.tier)))
-    rows.batches[batch] = rows.batches.get(batch, 0) + 1
+    rows.batches.setdefault(batch, []).append((alert_id, request.student_id))
 
 
 def _recipient(
@@ -334,20 +337,33 @@ def _students_body(ngettext: Any, count: int, district: bool) -> str:
 
 def _audit(
     session: Session,
-    batches: dict[tuple[uuid.UUID, str, int], int],
+    batches: dict[tuple[uuid.UUID, str, int], list[tuple[uuid.UUID, uuid.UUID]]],
     plans: dict[tuple[uuid.UUID, int], _Plan],
 ) -> None:
-    for (school_id, kind, tier), count in batches.items():
+    """One ``alert_batch`` entry per (school, kind, tier); for one alert, the entries raising
+    it alone records (one per step, naming the alert and the student)."""
+    for (school_id, kind, tier), alerts in batches.items():
         plan = plans[(school_id, tier)]
+        steps = [
+            {"rung": rung, "role": role, "step": step, "recipients": [u.id for u in users]}
+            for rung, role, step, users in plan.steps
+        ]
+        if len(alerts) == 1:
+            alert_id, student_id = alerts[0]
+            for step in steps:
+                action = (
+                    AuditAction.ALERT_CREATE
+                    if step["step"] == "raise"
+                    else AuditAction.ALERT_ESCALATE
+                )
+                audit.record(
+                    session, action, object_type="alert", object_id=alert_id,
+                    student_id=student_id, school_id=school_id, detail={"kind": kind, **step},
+                )  # fmt: skip
+            continue
         audit.record(
             session, AuditAction.ALERT_CREATE, object_type="alert_batch", school_id=school_id,
-            detail={
-                "kind": kind, "tier": tier, "alerts": count, "rung": plan.rung,
-                "steps": [
-                    {"rung": rung, "role": role, "step": step, "recipients": [u.id for u in users]}
-                    for rung, role, step, users in plan.steps
-                ],
-            },
+            detail={"kind": kind, "tier": tier, "alerts": len(alerts), "rung": plan.rung, "steps": steps},
         )  # fmt: skip
 
 

@@ -165,8 +165,10 @@ class Pending:
 
 @contextmanager
 def deferred() -> Iterator[Pending]:
-    """Collect ``emit_many`` calls until ``pending.flush(session)``; leaving the block without
-    flushing drops them (so does an exception). Per thread; an inner block joins the outer."""
+    """Collect ``emit_many`` calls until ``pending.flush(session)``. Per thread. The outermost
+    block drops what it did not flush when it ends; an inner block joins the outer one, and what
+    it collected stays for the outer block unless it calls ``discard`` (do so when rolling back)
+    or an exception leaves it."""
     outer: Pending | None = getattr(_local, "pending", None)
     if outer is not None:
         inner = Pending(outer._buffer, owner=False)

@@ -38,7 +38,7 @@ def open_crises(session: Session, decisions: Sequence[Any]) -> list[uuid.UUID]:
         ))  # fmt: skip
     now = utcnow()
     rows: list[dict[str, Any]] = []
-    per_school: dict[uuid.UUID, int] = {}
+    per_school: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for d in decisions:
         if d.student_id in taken:
             continue
@@ -48,12 +48,18 @@ def open_crises(session: Session, decisions: Sequence[Any]) -> list[uuid.UUID]:
             "id": uuid.uuid4(), "student_id": d.student_id, "school_id": d.school_id,
             "status": "open", "opened_at": opened_at, "decision_id": d.id, "created_at": now,
         })  # fmt: skip
-        per_school[d.school_id] = per_school.get(d.school_id, 0) + 1
+        per_school.setdefault(d.school_id, []).append(rows[-1])
     if rows:
         insert_rows(session, Crisis.__table__, rows)
-    for school_id, count in per_school.items():
+    for school_id, opened in per_school.items():
+        if len(opened) == 1:  # what opening one crisis records
+            audit.record(
+                session, AuditAction.CRISIS_UPDATE, object_type="crisis", object_id=opened[0]["id"],
+                student_id=opened[0]["student_id"], school_id=school_id, detail={"step": "open"},
+            )  # fmt: skip
+            continue
         audit.record(
             session, AuditAction.CRISIS_UPDATE, object_type="crisis_batch", school_id=school_id,
-            detail={"step": "open", "crises": count},
+            detail={"step": "open", "crises": len(opened)},
         )  # fmt: skip
     return [row["id"] for row in rows]

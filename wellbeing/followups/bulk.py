@@ -88,14 +88,20 @@ def _cancel(
     for obj in list(session.identity_map.values()):  # loaded copies are stale now
         if isinstance(obj, FollowUp) and obj.id in done:
             session.expire(obj, ["state", "cancelled_at"])
-    per_school: dict[uuid.UUID, int] = {}
-    for _, student_id in found:
-        school_id = students[student_id][0]
-        per_school[school_id] = per_school.get(school_id, 0) + 1
-    for school_id, count in per_school.items():
+    per_school: dict[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID]]] = {}
+    for followup_id, student_id in found:
+        per_school.setdefault(students[student_id][0], []).append((followup_id, student_id))
+    for school_id, group in per_school.items():
+        if len(group) == 1:  # what cancelling one follow-up records
+            audit.record(
+                session, AuditAction.FOLLOWUP_CANCEL, object_type="followup",
+                object_id=group[0][0], student_id=group[0][1], school_id=school_id,
+                detail={"reason": reason},
+            )  # fmt: skip
+            continue
         audit.record(
             session, AuditAction.FOLLOWUP_CANCEL, object_type="followup_batch",
-            school_id=school_id, detail={"reason": reason, "cancelled": count},
+            school_id=school_id, detail={"reason": reason, "cancelled": len(group)},
         )  # fmt: skip
     return len(found)
 
@@ -113,7 +119,7 @@ def _schedule(
     )  # fmt: skip
     owners: dict[uuid.UUID, uuid.UUID | None] = {}
     rows: list[dict[str, Any]] = []
-    per_school: dict[uuid.UUID, list[int]] = {}
+    per_school: dict[uuid.UUID, list[dict[str, Any]]] = {}
     skipped: dict[uuid.UUID, int] = {}
     cadence: dict[tuple[uuid.UUID | None, int], int | None] = {}  # (district, tier) -> days
     for student_id, (school_id, status, tier) in students.items():
@@ -136,7 +142,7 @@ def _schedule(
             "owner_id": owner, "due_at": now + dt.timedelta(days=days), "source": "cadence",
             "state": OPEN, "created_at": now,
         })  # fmt: skip
-        per_school.setdefault(school_id, []).append(days)
+        per_school.setdefault(school_id, []).append(rows[-1])
     for school_id, count in skipped.items():
         log.warning(
             "school %s has no psych teacher or leader: no cadence follow-up for %d students",
@@ -144,13 +150,21 @@ def _schedule(
         )  # fmt: skip
     if rows:
         insert_rows(session, FollowUp.__table__, rows)
-    for school_id, days_list in per_school.items():
+    for school_id, made in per_school.items():
+        if len(made) == 1:  # what scheduling one follow-up records
+            audit.record(
+                session, AuditAction.FOLLOWUP_CREATE, object_type="followup",
+                object_id=made[0]["id"], student_id=made[0]["student_id"], school_id=school_id,
+                fields=["due_at", "owner_id"],
+                detail={"source": "cadence", "owner": owners[school_id], "due": made[0]["due_at"]},
+            )  # fmt: skip
+            continue
         audit.record(
             session, AuditAction.FOLLOWUP_CREATE, object_type="followup_batch",
             school_id=school_id, fields=["due_at", "owner_id"],
             detail={
-                "source": "cadence", "owner": owners[school_id], "created": len(days_list),
-                "days": sorted(set(days_list)),
+                "source": "cadence", "owner": owners[school_id], "created": len(made),
+                "days": sorted({(row["due_at"] - now).days for row in made}),
             },
         )  # fmt: skip
     return len(rows)

@@ -8,9 +8,9 @@ import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core import audit, crypto, events
@@ -19,11 +19,10 @@ from ..core.crypto import Purpose
 from ..core.rawsql import IN_CHUNK, RawSQL
 from ..db import utcnow
 from ..students.models import Student
+from ..students.queries import with_students
 from .decisions import REASON_MAX, TierError
 from .models import APPLIED, TIER_SOURCES, TierDecision
 from .policy import current_policy, district_of_school
-
-_CHUNK = 2000
 
 
 class RuleDecision:
@@ -218,13 +217,5 @@ def _expand(
     session: Session, refs: Sequence[RuleDecision]
 ) -> Iterator[tuple[Student, int, int, RuleDecision]]:
     """``(student, from_tier, to_tier, decision)`` per decision, Students loaded in chunks."""
-    for start in range(0, len(refs), _CHUNK):
-        part = refs[start : start + _CHUNK]
-        students = {
-            s.id: s
-            for s in session.scalars(
-                select(Student).where(Student.id.in_({r.student_id for r in part}))
-            )
-        }
-        for ref in part:
-            yield students[ref.student_id], ref.from_tier, ref.to_tier, ref
+    for student, ref in with_students(session, refs, attrgetter("student_id")):
+        yield student, ref.from_tier, ref.to_tier, ref

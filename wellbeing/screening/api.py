@@ -85,8 +85,10 @@ def progress(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
         s for s in services.campaign_schools(db, campaign)
         if can(g.principal, Permission.SCREENING_READ, s)
     ]  # fmt: skip
-    if not schools:
-        raise Forbidden(Permission.SCREENING_READ, campaign)
+    if not schools:  # answered like an unknown campaign: no existence oracle
+        return common.not_visible(
+            Forbidden(Permission.SCREENING_READ, campaign), "No such campaign."
+        )
     return jsonify(
         {"campaign_id": str(campaign.id), "status": campaign.status,
          "opens_on": campaign.opens_on.isoformat(), "closes_on": campaign.closes_on.isoformat(),
@@ -267,8 +269,8 @@ OPENAPI_PATHS: dict[str, Any] = {
             "operationId": "getCampaignProgress",
             "summary": "Screening progress and results of a campaign, counted per school and grade",
             "description": "Only the campaign's schools where the caller may read screening "
-            "results. Not paginated (one row per school and grade). 403 when the caller may "
-            "read none of them.",
+            "results. Not paginated (one row per school and grade). 404, as for an unknown "
+            "campaign, when the caller may read none of them.",
             "tags": ["screening"],
             "security": [{"bearer": ["screening:read"]}],
             "parameters": [common.path_id("campaign_id")],

@@ -296,6 +296,8 @@ def import_file(
             intake.process(batch, report, mode="write")
         if report.ok and not dry_run:
             pending.flush(session)
+        else:  # rolled back: what it emitted must not reach an enclosing deferred() either
+            pending.discard()
     if report.ok and not dry_run:
         audit.record(
             session, AuditAction.SCREENING_IMPORT, object_type="campaign", object_id=campaign.id,

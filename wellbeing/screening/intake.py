@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -33,6 +34,7 @@ from ..core.crypto import Purpose
 from ..db import utcnow
 from ..orgs.models import School
 from ..students.models import Student
+from ..students.queries import with_students
 from .instruments import Instrument, InstrumentError, builtin_instruments, with_tier_rules
 from .models import Campaign, CampaignSchool, Response
 from .report import Report, RowError
@@ -140,8 +142,15 @@ class Intake:
         self.single_school = school_ids[0] if len(school_ids) == 1 else None
         self.grades = frozenset(campaign.grades)
         self._index = {code: n for n, code in enumerate(self.instruments)}
-        # Student key → first row << 8 | bit set of the instruments answered there.
+        # ``seen`` packs, low bits first: one bit per instrument, the tier counted (4 bits).
+        self._mask = (1 << len(self._index)) - 1
+        self._tier_shift = len(self._index)
+        self._row_shift = self._tier_shift + 4
+        # Student key → first row, tier counted and instruments seen, in one int (a district
+        # has 300,000 students); later rows per (student, instrument) when a student is on
+        # several rows.
         self.seen: dict[Any, int] = {}
+        self._later: dict[tuple[Any, int], int] = {}
         self.keys_seen: dict[str, int] = {}
         self._score = Scorer()
         self._keyring = crypto.current_keyring()
@@ -158,11 +167,6 @@ class Intake:
         # Per-entry response ids are kept for the API and the form; a file import of a whole
         # district would hold 600,000 of them for nobody.
         self.track_results = source != "file"
-
-    def reset(self) -> None:
-        """Forget the rows seen (before a second pass over the same input)."""
-        self.seen.clear()
-        self.keys_seen.clear()
 
     # ------------------------------------------------------------------ resolve and check
 
@@ -306,13 +310,14 @@ class Intake:
                     )
                     new_rows.append(self._row(response_key, entry, ref, code, scored, blob))
             if student_tier is not None:
-                report.tiers[student_tier[0]] += 1
-                decisions[ref.id] = student_tier
+                self._decide(ref.id, student_tier, decisions, report)
         if mode == "write" and report.ok and new_rows:
             self._write(new_rows, decisions, criticals)
 
     def _check_duplicates(self, pairs: list[tuple[Entry, StudentRef]], report: Report) -> None:
-        """A student (per instrument) or an idempotency key on two rows of the input."""
+        """A student (per instrument) or an idempotency key on two rows of the input. A student
+        may be on several rows for different instruments (survey platforms send one instrument
+        per entry)."""
         seen, index = self.seen, self._index
         for entry, ref in pairs:
             mask = 0
@@ -320,17 +325,21 @@ class Intake:
                 mask |= 1 << index[code]
             first = seen.get(ref.id)
             if first is None:
-                seen[ref.id] = entry.row << 8 | mask
-            elif first >> 8 != entry.row:
-                if first & mask:
+                seen[ref.id] = entry.row << self._row_shift | mask
+            elif first >> self._row_shift != entry.row:
+                clash = first & mask & self._mask
+                if clash:
                     where = "row" if self.source == "file" else "entry"
+                    row = self._first_row(ref.id, clash, first >> self._row_shift)
                     report.add_error(
                         RowError(
                             entry.row,
                             entry.column,
-                            f"duplicate student (first seen on {where} {first >> 8})",
+                            f"duplicate student (first seen on {where} {row})",
                         )
                     )
+                else:
+                    self._later.update(((ref.id, index[code]), entry.row) for code in entry.answers)
                 seen[ref.id] = first | mask
             if entry.key:
                 first_key = self.keys_seen.setdefault(entry.key, entry.row)
@@ -340,6 +349,32 @@ class Intake:
                             entry.row, "key", f"duplicate key (first seen on entry {first_key})"
                         )
                     )
+
+    def _first_row(self, key: Any, clash: int, first_row: int) -> int:
+        """The row that first gave one of the ``clash`` instruments (bit set) for a student."""
+        bit = (clash & -clash).bit_length() - 1
+        return self._later.get((key, bit), first_row)
+
+    def _decide(
+        self,
+        key: Any,
+        student_tier: tuple[int, Any, str | None],
+        decisions: dict[Any, tuple[int, Any, str | None]],
+        report: Report,
+    ) -> None:
+        """A student's tier decision is the highest over all the rows that carry their answers
+        (one per instrument, possibly in different batches): counted once in ``report.tiers``,
+        and a batch only decides when it raises what earlier rows decided."""
+        packed = self.seen[key]
+        counted = (packed >> self._tier_shift) & 0xF  # tier + 1 already counted; 0: none yet
+        tier = student_tier[0]
+        if tier + 1 <= counted:
+            return
+        if counted:
+            report.tiers[counted - 1] -= 1
+        report.tiers[tier] += 1
+        self.seen[key] = packed & ~(0xF << self._tier_shift) | (tier + 1) << self._tier_shift
+        decisions[key] = student_tier
 
     def _recorded(
         self,
@@ -421,14 +456,9 @@ class Intake:
 def _expand_critical(
     session: Session, items: Sequence[events.CriticalResponse]
 ) -> Iterator[tuple[Any, ...]]:
-    """Per-item ``CRITICAL_RESPONSE`` arguments ``(student, response_id, instrument)``, for
-    subscribers without a bulk form; students loaded a chunk at a time."""
-    for start in range(0, len(items), BATCH):
-        part = items[start : start + BATCH]
-        wanted = {item.student_id for item in part}
-        students = {s.id: s for s in session.scalars(select(Student).where(Student.id.in_(wanted)))}
-        for item in part:
-            yield students[item.student_id], item.response_id, item.instrument
+    """Per-item ``CRITICAL_RESPONSE`` arguments ``(student, response_id, instrument)``."""
+    for student, item in with_students(session, items, attrgetter("student_id")):
+        yield student, item.response_id, item.instrument
 
 
 @dataclass(frozen=True)

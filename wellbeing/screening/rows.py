@@ -18,10 +18,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..core.rawsql import RawSQL
+from ..core.rawsql import RawSQL, chunks
 from .models import Response
-
-_CHUNK = 4000  # SQLite's variable limit is 32,766; keep statements short anyway
 
 COLUMNS = (
     "id", "campaign_id", "student_id", "school_id", "class_id", "grade", "instrument", "total_band",
@@ -53,16 +51,14 @@ class Driver(RawSQL):
         return new_ids(count, hex_keys=self.sqlite)
 
     def timestamp(self, value: dt.datetime) -> Any:
-        """SQLAlchemy's DateTime text form on SQLite (``UTCDateTime`` stores UTC)."""
-        if self.sqlite:
-            return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-        return value
+        """``created_at`` as the column type stores it (its own bind processor)."""
+        return self.processor(Response.__table__.c.created_at)(value)
 
     # ------------------------------------------------------------------ reads
 
     def _select(self, sql: str, column: str, values: Sequence[Any], head: tuple[Any, ...] = ()):  # type: ignore[no-untyped-def]
-        for start in range(0, len(values), _CHUNK):
-            where, params = self.in_filter(column, values[start : start + _CHUNK])
+        for part in chunks(values):
+            where, params = self.in_filter(column, part)
             yield from self.run(sql + where, head + params)
 
     def students_by_number(self, digests: Sequence[bytes]) -> Iterable[tuple[Any, ...]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -11,6 +13,8 @@ from sqlalchemy.orm import Session
 from ..core.authz import ROLE_PERMISSIONS, Permission, Principal
 from ..orgs.models import School, SchoolClass
 from .models import Student, initials_index
+
+T = TypeVar("T")
 
 _NUMBER_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _INITIALS_RE = re.compile(r"^[A-Za-z]{2,12}$")
@@ -101,3 +105,20 @@ def importable_schools(session: Session) -> list[School]:
     return list(
         session.scalars(select(School).where(School.active.is_(True)).order_by(School.code))
     )
+
+
+def with_students(
+    session: Session,
+    items: Sequence[T],
+    student_id: Callable[[T], uuid.UUID],
+    *,
+    chunk: int = 2000,
+) -> Iterator[tuple[Student, T]]:
+    """Each item with its Student, loaded a chunk at a time: what per-item event handlers get
+    when an import emits thousands of events at once."""
+    for start in range(0, len(items), chunk):
+        part = items[start : start + chunk]
+        wanted = {student_id(item) for item in part}
+        students = {s.id: s for s in session.scalars(select(Student).where(Student.id.in_(wanted)))}
+        for item in part:
+            yield students[student_id(item)], item
