@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..core.messages import MessageCatalog
-from ..students.views import ROSTER_MESSAGES
+from ..students.messages import ROSTER_MESSAGES
 
 _EXACT = {
     # file layout (importer)
