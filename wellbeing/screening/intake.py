@@ -19,7 +19,7 @@ import datetime as dt
 import functools
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from operator import attrgetter
@@ -39,6 +39,7 @@ from .instruments import Instrument, InstrumentError, builtin_instruments, with_
 from .models import Campaign, CampaignSchool, Response
 from .report import Report, RowError
 from .rows import Driver
+from .seen import Seen
 from .stored import Scored, Scorer
 
 BATCH = 4000
@@ -141,16 +142,7 @@ class Intake:
         }  # fmt: skip
         self.single_school = school_ids[0] if len(school_ids) == 1 else None
         self.grades = frozenset(campaign.grades)
-        self._index = {code: n for n, code in enumerate(self.instruments)}
-        # ``seen`` packs, low bits first: one bit per instrument, the tier counted (4 bits).
-        self._mask = (1 << len(self._index)) - 1
-        self._tier_shift = len(self._index)
-        self._row_shift = self._tier_shift + 4
-        # Student key → first row, tier counted and instruments seen, in one int (a district
-        # has 300,000 students); later rows per (student, instrument) when a student is on
-        # several rows.
-        self.seen: dict[Any, int] = {}
-        self._later: dict[tuple[Any, int], int] = {}
+        self.seen = Seen(list(self.instruments))
         self.keys_seen: dict[str, int] = {}
         self._score = Scorer()
         self._keyring = crypto.current_keyring()
@@ -278,23 +270,51 @@ class Intake:
         refs = self._resolve(entries, report)
         pairs = [(e, refs[e.row]) for e in entries if e.row in refs]
         self._check_duplicates(pairs, report)
-        existing = self._existing([ref.id for _, ref in pairs], [e.key for e, _ in pairs if e.key])
-        new_rows: list[tuple[Any, ...]] = []
+        work = self._new_answers(pairs, report)
+        if mode == "validate" or not work:
+            return
+        write = mode == "write" and report.ok  # every check of the batch is done by now
         decisions: dict[Any, tuple[int, Any, str | None]] = {}
         criticals: list[tuple[StudentRef, Any, str]] = []
-        wanted = sum(len(e.answers) for e, _ in pairs) if mode != "validate" else 0
-        ids = iter(self.drv.new_ids(wanted))
-        track = self.track_results
+        # PostgreSQL: rows stream into COPY while the next ones are scored and encrypted, so
+        # the server inserts and indexes them on the other core.
+        with self.drv.response_sink(write) as sink:
+            self._create(work, report, sink, decisions, criticals)
+        if write:
+            self._after_insert(decisions, criticals)
+
+    def _new_answers(
+        self, pairs: list[tuple[Entry, StudentRef]], report: Report
+    ) -> list[tuple[Entry, StudentRef, list[tuple[str, dict[str, int | None]]]]]:
+        """Per entry, the answers not recorded yet; conflicts with recorded ones are errors."""
+        existing = self._existing([ref.id for _, ref in pairs], [e.key for e, _ in pairs if e.key])
+        work = []
         for entry, ref in pairs:
-            student_tier: tuple[int, Any, str | None] | None = None
+            todo = []
             for code, raw in entry.answers.items():
-                instrument = self.instruments[code]
-                answers = raw if entry.complete else self._normalized(instrument, raw)
+                answers = raw if entry.complete else self._normalized(self.instruments[code], raw)
                 if existing and self._recorded(entry, ref, code, answers, existing, report):
                     continue
-                if mode == "validate":
-                    continue
-                scored = self._score(instrument, answers)
+                todo.append((code, answers))
+            if todo:
+                work.append((entry, ref, todo))
+        return work
+
+    def _create(
+        self,
+        work: list[tuple[Entry, StudentRef, list[tuple[str, dict[str, int | None]]]]],
+        report: Report,
+        sink: Callable[[tuple[Any, ...]], Any] | None,
+        decisions: dict[Any, tuple[int, Any, str | None]],
+        criticals: list[tuple[StudentRef, Any, str]],
+    ) -> None:
+        """Score every new answer, count it, and (with a ``sink``) encrypt and write it."""
+        ids = iter(self.drv.new_ids(sum(len(todo) for _, _, todo in work)))
+        track = self.track_results
+        for entry, ref, todo in work:
+            student_tier: tuple[int, Any, str | None] | None = None
+            for code, answers in todo:
+                scored = self._score(self.instruments[code], answers)
                 response_key, response_text = next(ids)
                 report.created += 1
                 if track:
@@ -304,43 +324,27 @@ class Intake:
                     criticals.append((ref, response_text, code))
                 if student_tier is None or scored.tier > student_tier[0]:
                     student_tier = (scored.tier, response_text, scored.tier_rule)
-                if mode == "write":
+                if sink is not None:
                     blob = self._keyring.encrypt(
                         scored.payload, Purpose.CLINICAL, self._context(response_text)
                     )
-                    new_rows.append(self._row(response_key, entry, ref, code, scored, blob))
+                    sink(self._row(response_key, entry, ref, code, scored, blob))
             if student_tier is not None:
                 self._decide(ref.id, student_tier, decisions, report)
-        if mode == "write" and report.ok and new_rows:
-            self._write(new_rows, decisions, criticals)
 
     def _check_duplicates(self, pairs: list[tuple[Entry, StudentRef]], report: Report) -> None:
-        """A student (per instrument) or an idempotency key on two rows of the input. A student
-        may be on several rows for different instruments (survey platforms send one instrument
-        per entry)."""
-        seen, index = self.seen, self._index
+        """A student (per instrument) or an idempotency key on two rows of the input."""
         for entry, ref in pairs:
-            mask = 0
-            for code in entry.answers:
-                mask |= 1 << index[code]
-            first = seen.get(ref.id)
-            if first is None:
-                seen[ref.id] = entry.row << self._row_shift | mask
-            elif first >> self._row_shift != entry.row:
-                clash = first & mask & self._mask
-                if clash:
-                    where = "row" if self.source == "file" else "entry"
-                    row = self._first_row(ref.id, clash, first >> self._row_shift)
-                    report.add_error(
-                        RowError(
-                            entry.row,
-                            entry.column,
-                            f"duplicate student (first seen on {where} {row})",
-                        )
+            first = self.seen.add(ref.id, entry.row, entry.answers)
+            if first is not None:
+                where = "row" if self.source == "file" else "entry"
+                report.add_error(
+                    RowError(
+                        entry.row,
+                        entry.column,
+                        f"duplicate student (first seen on {where} {first})",
                     )
-                else:
-                    self._later.update(((ref.id, index[code]), entry.row) for code in entry.answers)
-                seen[ref.id] = first | mask
+                )
             if entry.key:
                 first_key = self.keys_seen.setdefault(entry.key, entry.row)
                 if first_key != entry.row:
@@ -350,11 +354,6 @@ class Intake:
                         )
                     )
 
-    def _first_row(self, key: Any, clash: int, first_row: int) -> int:
-        """The row that first gave one of the ``clash`` instruments (bit set) for a student."""
-        bit = (clash & -clash).bit_length() - 1
-        return self._later.get((key, bit), first_row)
-
     def _decide(
         self,
         key: Any,
@@ -362,18 +361,14 @@ class Intake:
         decisions: dict[Any, tuple[int, Any, str | None]],
         report: Report,
     ) -> None:
-        """A student's tier decision is the highest over all the rows that carry their answers
-        (one per instrument, possibly in different batches): counted once in ``report.tiers``,
-        and a batch only decides when it raises what earlier rows decided."""
-        packed = self.seen[key]
-        counted = (packed >> self._tier_shift) & 0xF  # tier + 1 already counted; 0: none yet
-        tier = student_tier[0]
-        if tier + 1 <= counted:
+        """A student's decision is the highest over all rows carrying their answers (possibly in
+        several batches), counted once; a batch decides only when it raises an earlier one."""
+        replaced = self.seen.raise_tier(key, student_tier[0])
+        if replaced is None:
             return
-        if counted:
-            report.tiers[counted - 1] -= 1
-        report.tiers[tier] += 1
-        self.seen[key] = packed & ~(0xF << self._tier_shift) | (tier + 1) << self._tier_shift
+        if replaced >= 0:
+            report.tiers[replaced] -= 1
+        report.tiers[student_tier[0]] += 1
         decisions[key] = student_tier
 
     def _recorded(
@@ -421,17 +416,15 @@ class Intake:
             self.source, entry.key, self._entered_key, self._now_stored, blob,
         )  # fmt: skip
 
-    def _write(
+    def _after_insert(
         self,
-        rows: list[tuple[Any, ...]],
         decisions: dict[Any, tuple[int, str, str | None]],
         criticals: list[tuple[StudentRef, str, str]],
     ) -> None:
+        """The batch's tier decisions (one bulk call) and its critical responses (events)."""
         from ..risk.services import apply_rule_tiers
 
         drv = self.drv
-        rows.sort(key=lambda row: row[2])  # by student: index pages in key order
-        drv.insert_responses(rows)
         apply_rule_tiers(
             self.session,
             [

@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -82,13 +83,32 @@ class Driver(RawSQL):
 
     # ------------------------------------------------------------------ the insert
 
-    def insert_responses(self, rows: list[tuple[Any, ...]]) -> None:
-        """Rows in :data:`COLUMNS` order: one executemany on SQLite, COPY on PostgreSQL."""
-        if self.arrays:
-            self.copy_rows(_TABLE, COLUMNS, rows)
+    @contextmanager
+    def response_sink(
+        self, enabled: bool = True
+    ) -> Iterator[Callable[[tuple[Any, ...]], Any] | None]:
+        """A function taking rows in :data:`COLUMNS` order (None when not ``enabled``).
+        PostgreSQL: each row goes into an open COPY at once, so the server inserts and indexes
+        while the caller computes the next (nothing else may use the connection meanwhile);
+        SQLite: rows are collected, then inserted in student order (index pages visited in key
+        order) with one executemany."""
+        if not enabled:
+            yield None
             return
-        sql = f"INSERT INTO {_TABLE} ({', '.join(COLUMNS)}) VALUES ({self.marks(len(COLUMNS))})"  # noqa: S608
-        self.run(sql, rows)
+        if self.arrays:
+            driver = self.conn.connection.driver_connection
+            with (
+                driver.cursor() as cursor,  # type: ignore[union-attr]
+                cursor.copy(f"COPY {_TABLE} ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+            ):
+                yield copy.write_row
+            return
+        rows: list[tuple[Any, ...]] = []
+        yield rows.append
+        if rows:
+            rows.sort(key=lambda row: row[2])
+            sql = f"INSERT INTO {_TABLE} ({', '.join(COLUMNS)}) VALUES ({self.marks(len(COLUMNS))})"  # noqa: S608
+            self.run(sql, rows)
 
     def flag(self, value: bool) -> Any:
         """A boolean as stored (SQLite: 0/1)."""
