@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import multiprocessing
 import sqlite3
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -36,28 +34,13 @@ from typing import Any
 from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
 
-from .common import peak_rss_mb
+from .common import bench_database, bench_settings, peak_rss_mb, prepare_in_child
 
 TABLES = ("alert_step", "alert_inbox", "alert_recipient", "outbox_message", "audit_entry")
 
 
 def _settings(url: str, key_file: Path):  # type: ignore[no-untyped-def]
-    from wellbeing.config import load_settings
-
-    # Staff accounts are made with cheap password hashing: their login is not what is measured.
-    return load_settings(
-        environ={}, database_url=url, key_file=str(key_file), secret_key="x" * 48,
-        argon2_memory_kib=1024,
-    )  # fmt: skip
-
-
-def _prepare(url: str, key_file: str, args: argparse.Namespace, queue: Any) -> None:
-    """Child process: schema, keys, district, staff, alerts. Puts the raise time on ``queue``."""
-    try:
-        queue.put(_build(url, key_file, args))
-    except BaseException as exc:
-        queue.put(f"error: {type(exc).__name__}: {exc}")
-        raise
+    return bench_settings(url, key_file, argon2_memory_kib=1024)
 
 
 def _build(url: str, key_file: str, args: argparse.Namespace) -> str:
@@ -74,6 +57,7 @@ def _build(url: str, key_file: str, args: argparse.Namespace) -> str:
     initialise(settings)
     modules.import_services()
     db = Database(url)
+
     crypto.install_keyring(open_keyring(db, settings))
     start = time.perf_counter()
     with db.session() as session:
@@ -97,12 +81,6 @@ def _build(url: str, key_file: str, args: argparse.Namespace) -> str:
     print(f"raised {raised} red alerts through raise_many in {time.perf_counter() - start:.1f} s")
     db.dispose()
     return now.isoformat()
-
-
-def _fresh_postgres(url: str) -> str:
-    from .screening_bench import _fresh_postgres as fresh
-
-    return fresh(url)
 
 
 def _counts(db: Any) -> dict[str, int]:
@@ -202,24 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=None, help="PostgreSQL (database recreated)")
     args = parser.parse_args(argv)
 
-    from wellbeing.core import crypto
-
-    directory = Path(tempfile.mkdtemp(prefix="wellbeing-escalation-bench-"))
-    key_file = directory / "key.json"
-    crypto.write_key_file(key_file, crypto.generate_key_material())
-    url = (
-        _fresh_postgres(args.database_url)
-        if args.database_url
-        else f"sqlite:///{directory / 'bench.db'}"
-    )
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    child = ctx.Process(target=_prepare, args=(url, str(key_file), args, queue))
-    child.start()
-    answer = queue.get()
-    child.join()
-    if child.exitcode or answer.startswith("error"):
-        print(f"preparation failed: {answer}", file=sys.stderr)
+    directory, key_file, url = bench_database("wellbeing-escalation-bench-", args.database_url)
+    answer = prepare_in_child(_build, url, str(key_file), args)
+    if answer is None:
         return 1
     raised_at = dt.datetime.fromisoformat(answer)
 
@@ -230,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     modules.import_services()
     settings = _settings(url, key_file)
     db = Database(url)
+    from wellbeing.core import crypto
+
     crypto.install_keyring(open_keyring(db, settings))
     audit.set_actor(audit.Actor(username="scheduler", role="system", scope="bench"))
     if db.engine.dialect.name == "postgresql":

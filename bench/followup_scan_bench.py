@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, insert, select, text
@@ -145,25 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     from wellbeing import modules, open_keyring
     from wellbeing.alerts.services import escalation_scan
     from wellbeing.cli import initialise
-    from wellbeing.config import load_settings
     from wellbeing.core import crypto
     from wellbeing.db import Database
     from wellbeing.followups.services import overdue_scan
 
-    from .screening_bench import _fresh_postgres
+    from .common import bench_database, bench_settings
     from .synthetic import generate_district
 
-    directory = Path(tempfile.mkdtemp(prefix="followup-bench-"))
-    key_file = directory / "key.json"
-    crypto.write_key_file(key_file, crypto.generate_key_material())
-    url = (
-        _fresh_postgres(args.database_url)
-        if args.database_url
-        else f"sqlite:///{directory / 'bench.db'}"
-    )
-    settings = load_settings(
-        environ={}, database_url=url, key_file=str(key_file), secret_key="x" * 48
-    )
+    _directory, key_file, url = bench_database("followup-bench-", args.database_url, "bench.db")
+    settings = bench_settings(url, key_file)
     initialise(settings)
     modules.import_services()
     db = Database(url)

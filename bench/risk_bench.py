@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import random
-import tempfile
 import time
-from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -53,27 +51,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from wellbeing import modules, open_keyring
     from wellbeing.cli import initialise
-    from wellbeing.config import load_settings
     from wellbeing.core import crypto, events
     from wellbeing.db import Database
     from wellbeing.risk.models import TierDecision
     from wellbeing.risk.services import apply_rule_tiers
     from wellbeing.students.models import Student
 
-    from .screening_bench import _fresh_postgres
+    from .common import bench_database, bench_settings
     from .synthetic import generate_district
 
-    directory = Path(tempfile.mkdtemp(prefix="risk-bench-"))
-    key_file = directory / "key.json"
-    crypto.write_key_file(key_file, crypto.generate_key_material())
-    url = (
-        _fresh_postgres(args.database_url)
-        if args.database_url
-        else f"sqlite:///{directory / 'risk.db'}"
-    )
-    settings = load_settings(
-        environ={}, database_url=url, key_file=str(key_file), secret_key="x" * 48
-    )
+    _directory, key_file, url = bench_database("risk-bench-", args.database_url, "risk.db")
+    settings = bench_settings(url, key_file)
     initialise(settings)
     if args.with_subscribers:
         modules.import_services()

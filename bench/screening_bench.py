@@ -17,42 +17,25 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import multiprocessing
 import os
 import random
 import sqlite3
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from .common import peak_rss_mb
+from .common import bench_database, bench_settings, peak_rss_mb, prepare_in_child
 
 PHQ = [f"phq9_{n}" for n in range(1, 11)]
 GAD = [f"gad7_{n}" for n in range(1, 8)]
 
 
 def _settings(url: str, key_file: Path):  # type: ignore[no-untyped-def]
-    from wellbeing.config import load_settings
-
-    # Staff accounts are made with cheap password hashing: their login is not what is measured.
-    return load_settings(
-        environ={}, database_url=url, key_file=str(key_file), secret_key="x" * 48,
-        argon2_memory_kib=1024,
-    )  # fmt: skip
-
-
-def _prepare(url: str, key_file: str, csv_path: str, students: int, schools: int, queue) -> None:  # type: ignore[no-untyped-def]
-    """Child process: schema, keys, district, campaign, CSV. Puts the campaign id on ``queue``."""
-    try:
-        queue.put(_build(url, key_file, csv_path, students, schools))
-    except BaseException as exc:
-        queue.put(f"error: {type(exc).__name__}: {exc}")
-        raise
+    return bench_settings(url, key_file, argon2_memory_kib=1024)
 
 
 def _build(url: str, key_file: str, csv_path: str, students: int, schools: int) -> str:
@@ -68,6 +51,7 @@ def _build(url: str, key_file: str, csv_path: str, students: int, schools: int) 
     settings = _settings(url, Path(key_file))
     initialise(settings)
     db = Database(url)
+
     crypto.install_keyring(open_keyring(db, settings))
     start = time.perf_counter()
     with db.session() as session:
@@ -95,16 +79,6 @@ def _build(url: str, key_file: str, csv_path: str, students: int, schools: int) 
             writer.writerow([student.school_code, student.student_number, *phq, *gad])
     db.dispose()
     return campaign_id
-
-
-def _fresh_postgres(url: str) -> str:
-    base = make_url(url)
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{base.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{base.database}"'))
-    admin.dispose()
-    return base.render_as_string(hide_password=False)
 
 
 def _raw_limit(count: int, width_sample: dict[str, object], directory: Path) -> float:
@@ -208,28 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     args = parser.parse_args(argv)
 
-    directory = Path(tempfile.mkdtemp(prefix="wellbeing-screening-bench-"))
-    key_file = directory / "key.json"
-    from wellbeing.core import crypto
-
-    crypto.write_key_file(key_file, crypto.generate_key_material())
-    url = (
-        _fresh_postgres(args.database_url)
-        if args.database_url
-        else f"sqlite:///{directory / 'bench.db'}"
-    )
+    directory, key_file, url = bench_database("wellbeing-screening-bench-", args.database_url)
     csv_path = directory / "screening.csv"
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    child = ctx.Process(
-        target=_prepare,
-        args=(url, str(key_file), str(csv_path), args.students, args.schools, queue),
+    answer = prepare_in_child(
+        _build, url, str(key_file), str(csv_path), args.students, args.schools
     )
-    child.start()
-    answer = queue.get()
-    child.join()
-    if child.exitcode or answer.startswith("error"):
-        print(f"preparation failed: {answer}", file=sys.stderr)
+    if answer is None:
         return 1
     campaign_id = uuid.UUID(answer)
 
@@ -246,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         events._handlers.clear()
     settings = _settings(url, key_file)
     db = Database(url)
+    from wellbeing.core import crypto
+
     crypto.install_keyring(open_keyring(db, settings))
     audit.set_actor(audit.Actor(username="bench", role="system", scope="bench"))
     rss_before = peak_rss_mb()
