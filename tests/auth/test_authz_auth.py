@@ -2,14 +2,39 @@
 
 from wellbeing.auth.services import build_principal as _principal
 from wellbeing.auth.services import create_api_token
+from wellbeing.core.authz import Role
 
-from ..authz import LOGIN, NOT_FOUND, OK, REDIRECT, Case, World, build_world, everyone, run_cases
+from ..authz import (
+    FORBIDDEN,
+    LOGIN,
+    NOT_FOUND,
+    OK,
+    REDIRECT,
+    Case,
+    World,
+    build_world,
+    everyone,
+    run_cases,
+)
 
 WRONG_REAUTH = {
     "current_password": "not-my-password-1",
     "new_password": "Another-horse-77",
     "confirm": "Another-horse-77",
 }
+
+
+WRONG_ADMIN_REAUTH = {"current_password": "not-my-password-1", "code": "123456"}
+
+
+def _totp_user(world: World) -> None:
+    """A user with a second factor, whose reset the administrator may open."""
+    from ..factories import make_user
+    from .helpers import enable_totp
+
+    user = make_user(world.session, world.settings, Role.COUNSELLOR)
+    enable_totp(world.session, user)
+    world.extra["totp_user"] = user.id
 
 
 def _psych_token(world: World) -> None:
@@ -41,6 +66,23 @@ CASES = [
     # MFA reset without TOTP set up: redirected to enrolment.
     Case("GET", "/account/mfa/reset", lambda w, where: "/account/mfa/reset", everyone(REDIRECT, anonymous=LOGIN)),
     Case("POST", "/account/mfa/reset", lambda w, where: "/account/mfa/reset", everyone(REDIRECT, anonymous=LOGIN), data={"current_password": "x"}),
+    # Recovery codes need a second factor: nobody in the matrix has one, so all go to enrolment.
+    Case("GET", "/account/recovery-codes", lambda w, where: "/account/recovery-codes", everyone(REDIRECT, anonymous=LOGIN)),
+    Case("POST", "/account/recovery-codes", lambda w, where: "/account/recovery-codes", everyone(REDIRECT, anonymous=LOGIN), data={"current_password": "x"}),
+    # Administrators reset another user's password or second factor (the wrong own password
+    # re-renders the form); every other role is refused.
+    Case("GET", "/admin/users/<uuid:user_id>/reset-password",
+         lambda w, where: f"/admin/users/{w.users['psych_teacher'].id}/reset-password",
+         everyone(FORBIDDEN, anonymous=LOGIN, admin=OK)),
+    Case("POST", "/admin/users/<uuid:user_id>/reset-password",
+         lambda w, where: f"/admin/users/{w.users['psych_teacher'].id}/reset-password",
+         everyone(FORBIDDEN, anonymous=LOGIN, admin=OK), data=WRONG_ADMIN_REAUTH),
+    Case("GET", "/admin/users/<uuid:user_id>/reset-mfa",
+         lambda w, where: f"/admin/users/{w.extra['totp_user']}/reset-mfa",
+         everyone(FORBIDDEN, anonymous=LOGIN, admin=OK), setup=_totp_user),
+    Case("POST", "/admin/users/<uuid:user_id>/reset-mfa",
+         lambda w, where: f"/admin/users/{w.extra['totp_user']}/reset-mfa",
+         everyone(FORBIDDEN, anonymous=LOGIN, admin=OK), data=WRONG_ADMIN_REAUTH, setup=_totp_user),
     Case("GET", "/account/tokens", lambda w, where: "/account/tokens", everyone(OK, anonymous=LOGIN)),
     # Creates a token for those whose role has the scope; the others get the form back.
     Case("POST", "/account/tokens", lambda w, where: "/account/tokens", everyone(OK, anonymous=LOGIN),

@@ -41,6 +41,8 @@ def test_reset_mfa_from_the_cli(fresh_env):
         entries = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "auth:mfa:reset")
         ).all()
-        assert [e.detail for e in entries] == [{"by": "admin"}]
+        assert [e.detail for e in entries] == [
+            {"by": "admin", "sessions_ended": 1, "recovery_codes_removed": 0}
+        ]
     missing = runner.invoke(main, ["users", "reset-mfa", "nobody"], env=_cli_env(fresh_env))
     assert missing.exit_code != 0 and "no user nobody" in missing.output

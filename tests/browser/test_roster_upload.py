@@ -24,6 +24,7 @@ def _enrol(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
     secret = page.locator("#totp-secret").inner_text().strip().replace(" ", "")
     page.fill("input[name=code]", pyotp.TOTP(secret).now())
     page.click("main button[type=submit], main input[type=submit]")
+    page.click("main a[role=button]")  # past the recovery codes, shown once
     page.wait_for_url(f"{base_url}/")
 
 

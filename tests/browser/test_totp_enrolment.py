@@ -23,6 +23,9 @@ def test_counsellor_enrols_totp_then_signs_in_with_a_fresh_code(live_server, bro
     first_code = totp.now()
     page.fill("input[name=code]", first_code)
     page.click("main button[type=submit], main input[type=submit]")
+    # The recovery codes are shown once; the user goes on from there.
+    assert page.locator("[data-testid=recovery-codes] li code").count() == 10
+    page.click("main a[role=button]")
     page.wait_for_url(f"{live_server.url}/")
     assert page.locator("#logout-form").count() == 1
 

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..core import audit
 from ..core.authz import SCHOOL_ROLES, Permission, Principal, Role, ensure
+from ..labels import role_label
 from ..orgs.models import School, SchoolClass
 from ..orgs.services import OrgError, default_district
 from .models import Membership, User
 from .services import check_password_policy, hash_password, revoke_all_sessions
+
+# Temporary passwords: no 0/O, 1/l/I; groups of four, letters and digits (the password policy).
+_TEMP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 EMAIL_RE = re.compile(r"^[^@\s]{1,100}@[^@\s]+\.[^@\s]+$")
@@ -35,12 +41,12 @@ def create_user(
         ensure(actor, Permission.USERS_MANAGE)
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
-        raise OrgError("username must be 2-64 lowercase letters, digits, '.', '_' or '-'")
+        raise OrgError(_l("username must be 2-64 lowercase letters, digits, '.', '_' or '-'"))
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise OrgError(f"user {username} already exists")
+        raise OrgError(_l("user %(username)s already exists", username=username))
     email = (email or "").strip() or None
     if email is not None and (len(email) > 200 or not EMAIL_RE.match(email)):
-        raise OrgError("not a valid e-mail address")
+        raise OrgError(_l("not a valid e-mail address"))
     check_password_policy(password)
     user = User(
         username=username,
@@ -71,15 +77,17 @@ def grant_membership(
     if school_class is not None and school is None:
         school = session.get(School, school_class.school_id)
     if role in SCHOOL_ROLES and school is None:
-        raise OrgError(f"role {role} needs a school")
+        raise OrgError(_l("%(role)s: choose a school", role=role_label(role)))
     if role == Role.CLASS_TEACHER and school_class is None:
-        raise OrgError("a class teacher needs a class")
+        raise OrgError(_l("a class teacher needs a class"))
     if role not in SCHOOL_ROLES and school is not None:
-        raise OrgError(f"role {role} works for the district, not one school")
+        raise OrgError(_l("%(role)s works for the district, not one school", role=role_label(role)))
     if school_class is not None and school is not None and school_class.school_id != school.id:
-        raise OrgError("that class belongs to another school")
+        raise OrgError(_l("that class belongs to another school"))
     if role != Role.CLASS_TEACHER and school_class is not None:
-        raise OrgError(f"role {role} works for a whole school, not one class")
+        raise OrgError(
+            _l("%(role)s works for a whole school, not one class", role=role_label(role))
+        )
     district_id = school.district_id if school else default_district(session).id
     duplicate = session.scalar(
         select(Membership.id).where(
@@ -92,7 +100,7 @@ def grant_membership(
         )
     )
     if duplicate is not None:
-        raise OrgError("the user already has this role here")
+        raise OrgError(_l("the user already has this role here"))
     membership = Membership(
         user_id=user.id,
         role=str(role),
@@ -114,7 +122,7 @@ def revoke_membership(session: Session, actor: Principal, membership: Membership
     """Revoking ends the user's sessions, so the narrower access applies at once."""
     ensure(actor, Permission.USERS_MANAGE)
     if membership.user_id == actor.user_id and membership.role == Role.ADMIN:
-        raise OrgError("you cannot remove your own administrator role")
+        raise OrgError(_l("you cannot remove your own administrator role"))
     session.delete(membership)
     revoke_all_sessions(session, membership.user_id)
     audit.record(session, audit.AuditAction.MEMBERSHIP_REVOKE, object_type="membership",
@@ -126,7 +134,7 @@ def set_active(session: Session, actor: Principal, user: User, active: bool) -> 
     """Disabling ends every session of the user on the server at once."""
     ensure(actor, Permission.USERS_MANAGE)
     if user.id == actor.user_id and not active:
-        raise OrgError("you cannot disable your own account")
+        raise OrgError(_l("you cannot disable your own account"))
     if user.active == active:
         return
     user.active = active
@@ -135,3 +143,35 @@ def set_active(session: Session, actor: Principal, user: User, active: bool) -> 
     audit.record(session, audit.AuditAction.USER_DISABLE if not active else audit.AuditAction.USER_UPDATE,
                  object_type="user", object_id=user.id, fields=["active"],
                  detail={"active": active})  # fmt: skip
+
+
+def temporary_password() -> str:
+    """A random password for the administrator to pass on (``abcd-2efg-h3jk``)."""
+    while True:
+        raw = "".join(secrets.choice(_TEMP_ALPHABET) for _ in range(12))
+        if any(ch.isdigit() for ch in raw) and any(ch.isalpha() for ch in raw):
+            return "-".join(raw[i : i + 4] for i in range(0, 12, 4))
+
+
+def admin_reset_password(
+    session: Session, actor: Principal, settings: Settings, user: User
+) -> tuple[str, int]:
+    """An administrator gives ``user`` a temporary password (after re-authenticating, in the
+    view): the user must change it right after the next sign-in, and every session of the user
+    ends now. Returns the temporary password (shown once to the administrator) and how many
+    sessions ended. The second factor is left alone: an administrator who resets a password
+    cannot also sign in as the user."""
+    from ..db import utcnow
+
+    ensure(actor, Permission.USERS_MANAGE)
+    if user.id == actor.user_id:
+        raise OrgError(_l("Change your own password on your account page."))
+    password = temporary_password()
+    user.password_hash = hash_password(settings, password)
+    user.password_changed_at = utcnow()
+    user.password_must_change = True
+    ended = revoke_all_sessions(session, user.id)
+    audit.record(session, audit.AuditAction.PASSWORD_RESET, object_type="user", object_id=user.id,
+                 fields=["password"], detail={"by": "admin", "sessions_ended": ended,
+                                              "must_change": True})  # fmt: skip
+    return password, ended

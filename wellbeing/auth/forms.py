@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, StopValidation
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+
+from ..core.forms import MultiCheckboxField
 
 CODE_RE = r"^\s*\d{3}\s?\d{3}\s*$"
 
@@ -20,9 +21,21 @@ def _code_field(optional: bool = False) -> StringField:
     )
 
 
-def _at_least_one(form: FlaskForm, field: SelectMultipleField) -> None:
-    if not field.data:
-        raise StopValidation(_l("Choose at least one scope."))
+def _second_factor_field(optional: bool = False) -> StringField:
+    """A TOTP code, or one of the user's recovery codes instead (the service tells them apart;
+    full-width digits from a Chinese input method are accepted)."""
+    first = Optional() if optional else DataRequired()
+    return StringField(
+        _l("Code from your authenticator app"),
+        validators=[first, Length(max=40)],
+        description=_l("6 digits. No phone at hand? Enter one of your recovery codes instead."),
+        render_kw={
+            "autocomplete": "one-time-code",
+            "maxlength": 40,
+            "autocapitalize": "off",
+            "spellcheck": "false",
+        },
+    )
 
 
 class LoginForm(FlaskForm):
@@ -31,7 +44,15 @@ class LoginForm(FlaskForm):
 
 
 class TotpForm(FlaskForm):
+    """Enrolment: only a code from the app being set up."""
+
     code = _code_field()
+
+
+class SecondFactorForm(FlaskForm):
+    """The second sign-in step: a TOTP code or a recovery code."""
+
+    code = _second_factor_field()
 
 
 class ReauthForm(FlaskForm):
@@ -43,7 +64,7 @@ class ReauthForm(FlaskForm):
         validators=[DataRequired(), Length(max=200)],
         render_kw={"autocomplete": "current-password"},
     )
-    code = _code_field(optional=True)
+    code = _second_factor_field(optional=True)
 
 
 class PasswordChangeForm(ReauthForm):
@@ -64,19 +85,30 @@ class MfaResetForm(ReauthForm):
     pass
 
 
+class RecoveryCodesForm(ReauthForm):
+    pass
+
+
+class AdminResetForm(FlaskForm):
+    """An administrator's own password (and code) before resetting another user's sign-in; the
+    fields of :class:`ReauthForm`, labelled for someone acting on another account."""
+
+    current_password = PasswordField(
+        _l("Your own password"),
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    code = _second_factor_field(optional=True)
+
+
 class TokenForm(FlaskForm):
     name = StringField(
-        _l("Name"),
+        _l("Token name"),
         validators=[DataRequired(), Length(max=100)],
         description=_l("What the token is for, e.g. the screening system that will use it."),
     )
-    scopes = SelectMultipleField(
-        _l("Scopes"),
-        choices=[],
-        # Not DataRequired: it would put ``required`` on every checkbox (all would be needed).
-        validators=[_at_least_one],
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
+    scopes = MultiCheckboxField(
+        _l("Scopes"), choices=[], required=True, message=_l("Choose at least one scope.")
     )
     days = SelectField(
         _l("Valid for"),

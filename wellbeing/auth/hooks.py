@@ -2,16 +2,21 @@
 
 Order of the checks on every request (one ``before_request``):
 
-1. identify: on ``/api/`` with an ``Authorization: Bearer`` header, only the token counts (an
+1. identify: under ``/api/`` only an ``Authorization: Bearer`` token authenticates (an
    unknown, expired or revoked token, or a disabled user, is a JSON 401 at once, whatever the
-   route); otherwise the browser session cookie;
-2. CSRF (Flask-WTF): checked here rather than before identification, and skipped only for
-   requests authenticated by a bearer token: browsers never attach that header on their own,
-   so a forged cross-site request cannot carry it. Cookie-authenticated posts to ``/api/``
-   still need the CSRF token (form field or ``X-CSRFToken`` header);
+   route); the browser session cookie is never read there, so without a token the request is
+   anonymous and a secured API route answers 401 (``WWW-Authenticate: Bearer``). Elsewhere
+   only the browser session cookie counts (a token opens no web page);
+2. CSRF (Flask-WTF): checked here rather than before identification, for every request
+   outside ``/api/``. The API is exempt as a whole, which is safe only because no ambient
+   credential (cookie) authenticates it: a forged cross-site request cannot carry a bearer
+   header, so it arrives anonymous. This is also why an API post without a token gets the
+   401 it needs, not the CSRF 400;
 3. second factor: a browser session of a user whose role requires TOTP and whose session has
    not passed it (after an MFA reset, or a role granted later) may only enrol, sign out or
-   change the language.
+   change the language;
+4. temporary password: a session of a user whose password an administrator reset may only
+   change it (after the second factor, if that is owed too), sign out or change the language.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ from .services import (
 
 # Endpoints a session that still owes its second factor may use.
 MFA_PENDING_ENDPOINTS = frozenset({"auth.mfa_enrol", "auth.logout", "auth.set_locale", "static"})
+# Endpoints a session with a temporary password (reset by an administrator) may use.
+PASSWORD_PENDING_ENDPOINTS = frozenset(
+    {"auth.change_password", "auth.logout", "auth.set_locale", "static"}
+)
 
 
 def _identify_browser() -> None:
@@ -86,13 +95,12 @@ def _set_principal(user: User, principal, session_hash: str) -> None:  # type: i
     )
 
 
-def _is_bearer() -> bool:
-    header = request.headers.get("Authorization", "")
-    return request.path.startswith("/api/") and header.startswith("Bearer ")
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
 
 
 def _check_csrf() -> None:
-    if not current_app.config.get("WTF_CSRF_ENABLED", True) or g.get("auth_method") == "bearer":
+    if not current_app.config.get("WTF_CSRF_ENABLED", True) or _is_api():
         return
     csrf.protect(apply_exemptions=True)
 
@@ -103,24 +111,26 @@ def _enforce_mfa() -> Response | None:
         return None
     if not mfa_required(g.user):
         return None
-    if request.path.startswith("/api/"):
-        from ..web import api_error
-
-        return api_error(403, "mfa_required", "Set up two-factor authentication first.")
     return redirect(url_for("auth.mfa_enrol"))
+
+
+def _enforce_password_change() -> Response | None:
+    if g.get("user_session") is None or not g.user.password_must_change:
+        return None
+    if request.endpoint in PASSWORD_PENDING_ENDPOINTS | MFA_PENDING_ENDPOINTS:
+        return None
+    return redirect(url_for("auth.change_password"))
 
 
 def _identify() -> Response | None:
     if request.endpoint == "static":
         return None
-    if _is_bearer():
-        refused = _identify_bearer(request.headers["Authorization"])
-        if refused is not None:
-            return refused
-    else:
-        _identify_browser()
+    if _is_api():  # bearer token only: see the module docstring
+        header = request.headers.get("Authorization", "")
+        return _identify_bearer(header) if header[:7].lower() == "bearer " else None
+    _identify_browser()
     _check_csrf()
-    return _enforce_mfa()
+    return _enforce_mfa() or _enforce_password_change()
 
 
 def init_auth(app: Flask) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 import pyotp
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from ..config import Settings
 from ..core.authz import Permission, Principal, Role
 from ..db import utcnow
 from .models import User, UserSession
@@ -29,7 +31,7 @@ def verify_totp(
 ) -> bool:
     """Accept a code of the current step (±1 for clock drift) that is newer than the last used."""
     secret = secret or user.totp_secret
-    code = "".join(code.split())
+    code = "".join(unicodedata.normalize("NFKC", code or "").split())  # full-width digits too
     if not secret or not code.isdigit() or len(code) != 6:
         return False
     totp = pyotp.TOTP(secret)
@@ -42,6 +44,19 @@ def verify_totp(
             user.totp_last_step = step
             return True
     return False
+
+
+def verify_second_factor(
+    session: Session, settings: Settings, user: User, code: str, now: dt.datetime | None = None
+) -> str | None:
+    """Check a TOTP code or, instead, one of the user's recovery codes (which is then spent).
+
+    Returns ``"totp"`` or ``"recovery"`` for the factor that matched, None when nothing did."""
+    from . import recovery
+
+    if recovery.looks_like_code(code):
+        return "recovery" if recovery.use_code(session, settings, user, code, now=now) else None
+    return "totp" if verify_totp(user, code, now=now) else None
 
 
 def mfa_required(user: User) -> bool:
@@ -99,8 +114,11 @@ def reset_mfa(session: Session, user: User, current: UserSession | None) -> int:
 
     if not user.totp_enabled:
         raise MfaError(_l("Two-factor authentication is not set up."))
+    from .recovery import delete_codes
+
     user.totp_secret = None
     user.totp_enabled = False
+    delete_codes(session, user)
     if current is not None:
         current.mfa_passed = False
     ended = _revoke_other_sessions(session, user, current)
@@ -109,16 +127,24 @@ def reset_mfa(session: Session, user: User, current: UserSession | None) -> int:
     return ended
 
 
-def admin_reset_mfa(session: Session, actor: Principal | None, user: User) -> None:
-    """An administrator removes a user's second factor (lost phone): every session of the user
-    ends and the user enrols again at the next sign-in. ``actor=None`` is the CLI."""
+def admin_reset_mfa(session: Session, actor: Principal | None, user: User) -> int:
+    """An administrator removes a user's second factor (lost phone): the recovery codes go too,
+    every session of the user ends and the user enrols again at the next sign-in. ``actor=None``
+    is the CLI; on the web the administrator re-authenticates first (views). Returns how many
+    sessions ended."""
     from ..core import audit
     from ..core.authz import ensure
+    from .recovery import delete_codes
 
     if actor is not None:
         ensure(actor, Permission.USERS_MANAGE)
+        if actor.user_id == user.id:
+            raise MfaError(_l("Reset your own second factor on your account page."))
     user.totp_secret = None
     user.totp_enabled = False
-    revoke_all_sessions(session, user.id)
+    codes = delete_codes(session, user)
+    ended = revoke_all_sessions(session, user.id)
     audit.record(session, audit.AuditAction.MFA_RESET, object_type="user", object_id=user.id,
-                 fields=["totp_secret"], detail={"by": "admin"})  # fmt: skip
+                 fields=["totp_secret", "recovery_codes"],
+                 detail={"by": "admin", "sessions_ended": ended, "recovery_codes_removed": codes})  # fmt: skip
+    return ended

@@ -30,6 +30,8 @@ class User(Base):
     on_duty: Mapped[bool] = mapped_column(default=False)  # district counsellor on duty
     created_at: Mapped[created_at]
     password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when an administrator gave a temporary password: the next session may only change it.
+    password_must_change: Mapped[bool] = mapped_column(default=False)
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", lazy="selectin", cascade="all, delete-orphan"
@@ -72,6 +74,19 @@ class UserSession(Base):
     mfa_passed: Mapped[bool] = mapped_column(default=False)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     ip: Mapped[str | None] = mapped_column(String(45))
+
+
+class RecoveryCode(Base):
+    """One-time code that stands in for a TOTP code (lost phone). Stored as an Argon2 hash; a
+    new set replaces the old one; ``used_at`` is set when it is spent."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[uuidpk]
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[created_at]
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiToken(Base):

@@ -28,8 +28,13 @@ from .mfa import pending_totp_secret as pending_totp_secret
 from .mfa import reset_mfa as reset_mfa
 from .mfa import totp_qr_svg as totp_qr_svg
 from .mfa import totp_uri as totp_uri
+from .mfa import verify_second_factor as verify_second_factor
 from .mfa import verify_totp as verify_totp
 from .models import User, UserSession
+from .recovery import RECOVERY_CODE_COUNT as RECOVERY_CODE_COUNT
+from .recovery import RecoveryError as RecoveryError
+from .recovery import regenerate_codes as regenerate_codes
+from .recovery import remaining_codes as remaining_codes
 from .sessions import NewSession as NewSession
 from .sessions import _revoke_other_sessions
 from .sessions import build_principal as build_principal
@@ -53,6 +58,10 @@ from .tokens import register_scope as register_scope
 from .tokens import revoke_api_token as revoke_api_token
 from .tokens import scopes_for as scopes_for
 from .tokens import token_permissions as token_permissions
+
+# The account views' names for the recovery-code functions.
+regenerate_recovery_codes = regenerate_codes
+remaining_recovery_codes = remaining_codes
 
 
 def password_hasher(settings: Settings) -> PasswordHasher:
@@ -131,7 +140,10 @@ def check_password_step(
     return LoginStep(user)
 
 
-def complete_login(session: Session, user: User, ip: str | None, mfa_passed: bool) -> NewSession:
+def complete_login(
+    session: Session, user: User, ip: str | None, mfa_passed: bool, factor: str | None = None
+) -> NewSession:
+    """``factor``: ``"recovery"`` when a recovery code stood in for the TOTP code."""
     from ..core import audit
 
     new = start_session(session, user, ip, mfa_passed)
@@ -140,7 +152,8 @@ def complete_login(session: Session, user: User, ip: str | None, mfa_passed: boo
         audit.AuditAction.LOGIN,
         actor=audit.Actor(user_id=user.id, username=user.username, ip=ip,
                           session_hash=new.row.token_digest[:16]),
-        object_type="user", object_id=user.id, detail={"mfa": mfa_passed},
+        object_type="user", object_id=user.id,
+        detail={"mfa": mfa_passed, **({"factor": factor} if factor == "recovery" else {})},
     )  # fmt: skip
     return new
 
@@ -184,11 +197,13 @@ def reauthenticate(
     purpose: str,
     current: UserSession | None = None,
     now: dt.datetime | None = None,
+    second_factor: bool = True,
 ) -> bool:
     """Ask again for the password (and the TOTP code when enabled) before a sensitive change.
 
     A failure is audited (REAUTH_FAILED) in its own transaction, so it is kept whatever the
     request does next. ``purpose`` is a short token (``password``, ``mfa_reset``, ...).
+    ``second_factor=False`` only for a session that passed it moments ago (views decide).
     """
     from flask import current_app, has_request_context
 
@@ -196,8 +211,8 @@ def reauthenticate(
 
     ok = verify_password(settings, user, password)
     factor = "password"
-    if ok and user.totp_enabled:
-        ok = verify_totp(user, code or "", now=now)
+    if ok and user.totp_enabled and second_factor:  # a recovery code may stand in for the TOTP code
+        ok = verify_second_factor(session, settings, user, code or "", now=now) is not None
         factor = "totp"
     if ok:
         if current is not None:
@@ -234,6 +249,7 @@ def change_password(
         raise PasswordPolicyError(_l("The new password must differ from the current one."))
     user.password_hash = hash_password(settings, new_password)
     user.password_changed_at = utcnow()
+    user.password_must_change = False
     ended = _revoke_other_sessions(session, user, current)
     audit.record(session, audit.AuditAction.PASSWORD_CHANGE, object_type="user", object_id=user.id,
                  fields=["password"], detail={"sessions_ended": ended})  # fmt: skip

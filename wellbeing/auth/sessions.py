@@ -65,12 +65,14 @@ def revoke_session(row: UserSession) -> None:
     row.revoked_at = row.revoked_at or utcnow()
 
 
-def revoke_all_sessions(session: Session, user_id: uuid.UUID) -> None:
-    session.execute(
+def revoke_all_sessions(session: Session, user_id: uuid.UUID) -> int:
+    """End every live session of the user; returns how many there were."""
+    result = session.execute(
         update(UserSession)
         .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def build_principal(session: Session, user: User, now: dt.datetime | None = None) -> Principal:

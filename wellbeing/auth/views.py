@@ -20,18 +20,28 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from markupsafe import Markup
 
 from ..config import SUPPORTED_LOCALES
 from ..core.authz import Permission
 from ..db import get_session, utcnow
 from ..extensions import limiter
-from ..orgs.forms import ROLE_LABELS
+from ..labels import role_label
 from ..ui import nav_item
 from ..web import require
-from . import services
-from .forms import LoginForm, MfaResetForm, PasswordChangeForm, TokenForm, TotpForm
+from . import services, throttle
+from .forms import (
+    LoginForm,
+    MfaResetForm,
+    PasswordChangeForm,
+    RecoveryCodesForm,
+    SecondFactorForm,
+    TokenForm,
+    TotpForm,
+)
 from .models import User
+from .redirects import safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -63,14 +73,33 @@ def _user_key() -> str:
 
 
 def _failed(response) -> bool:  # type: ignore[no-untyped-def]
-    """Only failed attempts count towards the throttles (a success redirects)."""
-    return response.status_code != 302
+    """Only failed attempts count towards the throttles (a success redirects, or shows what was
+    made and marks ``g.auth_ok``)."""
+    return response.status_code != 302 and not g.get("auth_ok")
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("auth.home")
+def _safe_next(target: object) -> str:
+    """Every redirect to a user-supplied address goes through :func:`.redirects.safe_next`."""
+    return safe_next(target, url_for("auth.home"))
+
+
+def _warn_if_few_attempts_left() -> None:
+    warning = throttle.failure_warning()
+    if warning:
+        flash(warning, "error")
+
+
+@bp.errorhandler(429)
+def throttled(_exc):  # type: ignore[no-untyped-def]
+    """A throttle ran out: say so, and until when, on a page of the user's flow (not the bare
+    error page). The words do not depend on whether the username exists."""
+    signing_in = g.get("user") is None
+    return render_template(
+        "auth/throttled.html",
+        message=throttle.paused_message(signing_in=signing_in),
+        again=request.path,
+        signing_in=signing_in,
+    ), 429
 
 
 @bp.get("/")
@@ -95,6 +124,7 @@ def login():  # type: ignore[no-untyped-def]
         if step.user is None:
             services.record_failed_login(form.username.data, request.remote_addr, "password")
             flash(_("Wrong username or password."), "error")
+            _warn_if_few_attempts_left()
             return render_template("auth/login.html", form=form), 200
         locale = session.get("locale")
         session.clear()  # a new login starts from a clean cookie (no fixation)
@@ -126,16 +156,21 @@ def _pending_user() -> User | None:
     return user if user is not None and user.active else None
 
 
-def _finish_login(user: User, mfa_passed: bool):  # type: ignore[no-untyped-def]
-    next_url = session.get("next") or url_for("auth.home")
+def _sign_in(user: User, mfa_passed: bool, factor: str | None = None) -> str:
+    """Start the user's session (a fresh cookie); returns where the user was going."""
+    next_url = _safe_next(session.get("next"))
     locale = session.get("locale")
-    new = services.complete_login(get_session(), user, request.remote_addr, mfa_passed)
+    new = services.complete_login(get_session(), user, request.remote_addr, mfa_passed, factor)
     session.clear()
     session["sid"] = new.token
     if locale:
         session["locale"] = locale
     session.permanent = False
-    return redirect(next_url)
+    return next_url
+
+
+def _finish_login(user: User, mfa_passed: bool, factor: str | None = None):  # type: ignore[no-untyped-def]
+    return redirect(_sign_in(user, mfa_passed, factor))
 
 
 @bp.route("/login/totp", methods=["GET", "POST"])
@@ -146,20 +181,38 @@ def login_totp():  # type: ignore[no-untyped-def]
     user = _pending_user()
     if user is None or not user.totp_enabled:
         return redirect(url_for("auth.login"))
-    form = TotpForm()
+    form = SecondFactorForm()
     if form.validate_on_submit():
-        if services.verify_totp(user, form.code.data):
-            return _finish_login(user, mfa_passed=True)
+        factor = services.verify_second_factor(get_session(), _settings(), user, form.code.data)
+        if factor is not None:
+            response = _finish_login(user, mfa_passed=True, factor=factor)
+            if factor == "recovery":  # after the sign-in, which starts a fresh cookie
+                _flash_recovery_left(user)
+            return response
         services.record_failed_login(user.username, request.remote_addr, "totp")
         flash(_("That code is not valid, or was already used."), "error")
+        _warn_if_few_attempts_left()
     return render_template("auth/totp.html", form=form)
+
+
+def _flash_recovery_left(user: User) -> None:
+    left = services.remaining_recovery_codes(get_session(), user)
+    flash(ngettext("You signed in with a recovery code. %(num)d recovery code is left.",
+                   "You signed in with a recovery code. %(num)d recovery codes are left.",
+                   left), "success")  # fmt: skip
+    if left <= 3:
+        flash(_("Make new recovery codes on your account page, and if your phone is lost, "
+                "reset two-factor authentication there."), "error")  # fmt: skip
 
 
 @bp.post("/logout")
 @require(Permission.SELF_SESSION)
 def logout():  # type: ignore[no-untyped-def]
     services.logout(get_session(), g.user_session, g.user)
+    locale = session.get("locale")
     session.clear()
+    if locale:  # the next page speaks the language of this message
+        session["locale"] = locale
     flash(_("You have signed out."), "success")
     return redirect(url_for("auth.login"))
 
@@ -182,12 +235,14 @@ def set_locale():  # type: ignore[no-untyped-def]
 @bp.get("/account")
 @require(Permission.SELF_ACCOUNT)
 def account():  # type: ignore[no-untyped-def]
-    roles = sorted(str(ROLE_LABELS.get(role, role)) for role in g.principal.roles)
+    roles = sorted(role_label(role) for role in g.principal.roles)
     return render_template(
         "auth/account.html",
         mfa_required=services.mfa_required(g.user),
         locales=SUPPORTED_LOCALES,
         roles=roles,
+        recovery_left=services.remaining_recovery_codes(get_session(), g.user),
+        recovery_total=services.RECOVERY_CODE_COUNT,
     )
 
 
@@ -210,11 +265,16 @@ def mfa_enrol():  # type: ignore[no-untyped-def]
     form = TotpForm()
     if form.validate_on_submit():
         if services.confirm_enrolment(get_session(), user, form.code.data):
-            if not signed_in:
-                return _finish_login(user, mfa_passed=True)
-            services.mark_session_mfa(g.user_session)
-            flash(_("Two-factor authentication is set up."), "success")
-            return redirect(url_for("auth.account"))
+            codes = services.regenerate_recovery_codes(get_session(), _settings(), user)
+            g.auth_ok = True
+            if signed_in:
+                services.mark_session_mfa(g.user_session)
+                onward = url_for("auth.account")
+            else:
+                onward = _sign_in(user, mfa_passed=True)
+            # The codes are in this response only (not flashed: the cookie would carry them).
+            return render_template("auth/recovery_codes.html", codes=codes, onward=onward,
+                                   enrolled=True, form=None, left=len(codes))  # fmt: skip
         flash(_("That code is not valid, or was already used."), "error")
     uri = services.totp_uri(user, secret)
     return render_template(
@@ -227,8 +287,18 @@ def mfa_enrol():  # type: ignore[no-untyped-def]
     )
 
 
+# A session this young that passed the second factor need not give a new code to replace a
+# temporary password (the code it used is spent, the next one may be 30 s away).
+FRESH_SECOND_FACTOR = dt.timedelta(minutes=10)
+
+
 def _reauth_form(form):  # type: ignore[no-untyped-def]
-    if not g.user.totp_enabled:
+    fresh = (
+        g.user.password_must_change
+        and g.user_session.mfa_passed
+        and utcnow() - g.user_session.created_at < FRESH_SECOND_FACTOR
+    )
+    if not g.user.totp_enabled or (fresh and isinstance(form, PasswordChangeForm)):
         del form.code
     return form
 
@@ -237,10 +307,11 @@ def _reauthenticated(form, purpose: str) -> bool:  # type: ignore[no-untyped-def
     code = form.code.data if "code" in form else None
     ok = services.reauthenticate(
         get_session(), _settings(), g.user, form.current_password.data, code,
-        purpose=purpose, current=g.user_session,
+        purpose=purpose, current=g.user_session, second_factor="code" in form,
     )  # fmt: skip
     if not ok:
         flash(_("Your current password or code is not right."), "error")
+        _warn_if_few_attempts_left()
     return ok
 
 
@@ -262,7 +333,7 @@ def change_password():  # type: ignore[no-untyped-def]
                 "success",
             )
             return redirect(url_for("auth.account"))
-    return render_template("auth/password.html", form=form)
+    return render_template("auth/password.html", form=form, must_change=g.user.password_must_change)
 
 
 @bp.route("/account/mfa/reset", methods=["GET", "POST"])
@@ -282,15 +353,36 @@ def mfa_reset():  # type: ignore[no-untyped-def]
     return render_template("auth/mfa_reset.html", form=form, required=services.mfa_required(g.user))
 
 
+@bp.route("/account/recovery-codes", methods=["GET", "POST"])
+@require(Permission.SELF_ACCOUNT)
+@limiter.limit(_login_limit, key_func=_user_key, methods=["POST"], deduct_when=_failed)
+def recovery_codes():  # type: ignore[no-untyped-def]
+    """How many recovery codes are left; a new set (after re-authentication) replaces them."""
+    if not g.user.totp_enabled:
+        return redirect(url_for("auth.mfa_enrol"))
+    form = _reauth_form(RecoveryCodesForm())
+    if form.validate_on_submit() and _reauthenticated(form, "recovery_codes"):
+        codes = services.regenerate_recovery_codes(get_session(), _settings(), g.user)
+        g.auth_ok = True
+        return render_template("auth/recovery_codes.html", codes=codes,
+                               onward=url_for("auth.account"), enrolled=False, form=None,
+                               left=len(codes))  # fmt: skip
+    return render_template(
+        "auth/recovery_codes.html", codes=None, form=form, enrolled=False,
+        left=services.remaining_recovery_codes(get_session(), g.user),
+    )  # fmt: skip
+
+
 # --------------------------------------------------------------------------- API tokens
 
 
 def _token_form() -> TokenForm:
     form = TokenForm()
-    form.scopes.choices = [
-        (s.name, f"{s.name} — {s.label}") for s in services.scopes_for(g.principal)
+    # The scope's code is only the value sent back; the person reads its label.
+    form.scopes.choices = [(s.name, s.label) for s in services.scopes_for(g.principal)]
+    form.days.choices = [
+        (d, ngettext("%(num)d day", "%(num)d days", d)) for d in services.TOKEN_DAYS
     ]
-    form.days.choices = [(d, _("%(n)d days", n=d)) for d in services.TOKEN_DAYS]
     if request.method == "GET":
         form.days.data = 90
     return form
@@ -346,3 +438,7 @@ def token_state(token, now: dt.datetime) -> str:  # type: ignore[no-untyped-def]
 @bp.app_template_global("token_state")
 def _token_state_global(token, now):  # type: ignore[no-untyped-def]
     return token_state(token, now)
+
+
+# The administrators' reset pages are routes of this blueprint, in their own module.
+from . import admin_views  # noqa: E402, F401
