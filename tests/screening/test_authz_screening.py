@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from wellbeing.screening.services import open_kiosk
+from wellbeing.screening.kiosk import hold_answers, open_kiosk
 
 from ..authz import (
     BAD,
@@ -19,6 +19,7 @@ from ..authz import (
     everyone,
     run_cases,
 )
+from ..factories import make_student
 from .helpers import open_campaign
 
 SEE_OTHER = 303
@@ -35,6 +36,14 @@ def setup(w: World) -> None:
     teacher = build_principal(w.session, w.users["psych_teacher"])
     _kiosk, token = open_kiosk(w.session, teacher, w.extra["campaign_own"], [w.own_student])
     w.extra["kiosk_token"] = token
+    # Queued at the kiosk by the POST case: the entry case answers for own_student first, and an
+    # already screened student is refused (400) before any kiosk opens.
+    w.extra["kiosk_student"] = make_student(w.session, w.own_school)
+    # Kiosk answers held for review (one per school) for the "mark reviewed" route.
+    for where, student in (("own", w.own_student), ("other", w.other_student)):
+        campaign = w.extra[f"campaign_{where}"]
+        w.extra[f"held_{where}"] = hold_answers(w.session, campaign, student, {"phq9": {"phq9_1": 1}},
+                                                reason="a different phq9 response is already recorded")  # fmt: skip
 
 
 def campaign(suffix: str = ""):  # type: ignore[no-untyped-def]
@@ -59,7 +68,7 @@ def _entry_data(w: World, where: str) -> dict[str, str]:
 
 
 def _kiosk_data(w: World, where: str) -> dict[str, str]:
-    s = w.own_student if where == "own" else w.other_student
+    s = w.extra["kiosk_student"] if where == "own" else w.other_student
     return {"student_numbers": s.student_number}
 
 
@@ -106,13 +115,18 @@ CASES = [
          lambda w, where: f"/screening/review/{(w.own_student if where == 'own' else w.other_student).id}",
          everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=SEE_OTHER), everyone(FORBIDDEN, anonymous=LOGIN),
          data={"tier": "1", "reason": "Assessed in person"}),
+    # Held kiosk answers: the psychology teacher of the student's school marks them reviewed.
+    Case("POST", "/screening/held/<uuid:held_id>/reviewed",
+         lambda w, where: f"/screening/held/{w.extra[f'held_{where}'].id}/reviewed",
+         everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=REDIRECT), everyone(FORBIDDEN, anonymous=LOGIN),
+         setup=setup),
     Case("GET", "/students/<uuid:student_id>/screening", student(), SCREENING_READ, SCREENING_READ_OTHER),
     Case("GET", "/students/<uuid:student_id>/screening/fhir", student("/fhir"), SCREENING_READ, SCREENING_READ_OTHER),
-    # A browser session posting form data (not JSON): refused as a bad request where allowed.
+    # A browser session never authenticates the API (bearer tokens only): 401 for everyone.
+    # With tokens: tests/screening/test_api.py.
     Case("POST", "/api/v1/campaigns/<uuid:campaign_id>/responses",
          lambda w, where: f"/api/v1/campaigns/{w.extra[f'campaign_{where}'].id}/responses",
-         everyone(FORBIDDEN, anonymous=UNAUTHENTICATED, psych_teacher=BAD),
-         everyone(FORBIDDEN, anonymous=UNAUTHENTICATED), data={}, setup=setup),
+         everyone(UNAUTHENTICATED), everyone(UNAUTHENTICATED), data={}, setup=setup),
 ]  # fmt: skip
 
 

@@ -359,4 +359,4 @@ def test_cli_campaign_add_and_import(fresh_env, tmp_path) -> None:  # type: igno
     assert usage.exit_code == 2
     refused = runner.invoke(main, ["screening", "campaigns", "add", "--name", "x", "--instruments", "nope", "--school", code,
                                    "--opens", "2000-01-01", "--closes", "2999-01-01"], env=_cli_env(fresh_env))  # fmt: skip
-    assert refused.exit_code == 1 and "unknown instruments: nope" in refused.output
+    assert refused.exit_code == 1 and "Unknown instruments: nope" in refused.output

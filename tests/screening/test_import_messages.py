@@ -129,7 +129,9 @@ def test_english_messages_read_as_before(app) -> None:  # type: ignore[no-untype
         assert translate_message("duplicate student (first seen on row 12)") == (
             "学生重复（首次出现在第 12 行）"
         )
-        assert "phq9" in translate_message("missing columns for phq9")
+        # people see the instrument's name (from its YAML), not its code (issue 12, item 17)
+        missing = translate_message("missing columns for phq9")
+        assert "患者健康问卷抑郁量表（PHQ-9）" in missing and "phq9" not in missing
         assert translate_message("something new") == "something new"
 
 

@@ -157,6 +157,30 @@ def test_review_queue_orders_by_urgency_and_confirms(
     assert apply_rule_tiers  # the bulk path used by the imports is the risk module's
 
 
+def test_review_preselects_no_tier_and_refuses_a_decision_without_one(
+    client, db_session, env
+) -> None:  # type: ignore[no-untyped-def]
+    """A review states a tier: the current one was preselected, so a reason and a click
+    confirmed a tier the reviewer never chose."""
+    school, _k, students = school_with_students(db_session, 1)
+    campaign = open_campaign(db_session, [school])
+    from wellbeing.screening.services import record_answers
+
+    answers = {"phq9": {f"phq9_{n + 1}": v for n, v in enumerate(phq(16))}}
+    record_answers(db_session, None, campaign, students[0], answers)  # orange, provisional
+    teacher = make_user(db_session, env.settings, Role.PSYCH_TEACHER, school=school)
+    login(client, teacher)
+    page = client.get("/screening/review").get_data(as_text=True)
+    select = re.search(r'<select name="tier"[^>]*>.*?</select>', page, re.S)
+    assert select is not None and "selected" not in select.group(0)
+    refused = client.post(f"/screening/review/{students[0].id}", data={"reason": "interview"})
+    assert refused.status_code == 303
+    db_session.expire_all()
+    assert db_session.get(Student, students[0].id).tier_provisional is True
+    follow = client.get("/screening/review").get_data(as_text=True)
+    assert "Choose the tier you decide on." in follow
+
+
 def test_history_chart_and_fhir_export(client, db_session, env, audit_entries) -> None:  # type: ignore[no-untyped-def]
     school, _k, students = school_with_students(db_session, 1)
     from wellbeing.screening.services import record_answers

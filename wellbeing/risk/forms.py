@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, TextAreaField
+from wtforms import HiddenField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.validators import DataRequired, InputRequired, Length
 
+from ..core.forms import MultiCheckboxField, int_or_none, please_choose
 from ..ui import TIER_NAMES
 from .services import REASON_MAX
 
 
 class TierForm(FlaskForm):
+    # Starts on "please choose": a pre-selected current tier turned a forgotten choice into a
+    # recorded confirmation.
     tier = SelectField(
         _l("Tier"),
-        coerce=int,
-        choices=[SelectChoice(level, TIER_NAMES[level]) for level in (0, 1, 2, 3)],
+        coerce=int_or_none,
+        choices=please_choose([SelectChoice(level, TIER_NAMES[level]) for level in (0, 1, 2, 3)]),
+        validators=[InputRequired(message=_l("Choose the tier."))],
     )
     reason = TextAreaField(
         _l("Reason"),
@@ -29,11 +32,6 @@ class TierForm(FlaskForm):
             "Required. What you observed or assessed; kept encrypted in the tier history."
         ),
     )
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class SpecialCareForm(FlaskForm):
@@ -50,3 +48,10 @@ class PolicyForm(FlaskForm):
         validators=[DataRequired(), Length(max=60000)],
         render_kw={"rows": 30, "spellcheck": "false"},
     )
+
+
+class PolicyConfirmForm(FlaskForm):
+    """Step two of the policy editor: exactly the previewed text and its digest."""
+
+    body = HiddenField(validators=[DataRequired(), Length(max=60000)])
+    digest = HiddenField(validators=[DataRequired(), Length(min=64, max=64)])

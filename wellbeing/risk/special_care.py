@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from ..core import audit
@@ -44,7 +45,7 @@ def set_special_care(
     wanted = set(codes)
     held = get_special_care(student)
     if wanted - set(policy.special_care_codes) - set(held):
-        raise TierError("unknown special-care category")
+        raise TierError(_l("unknown special-care category"))
     # Codes the district no longer lists stay while kept (history), then the policy's order.
     kept = [c for c in held if c not in policy.special_care_codes and c in wanted]
     ordered = kept + [c for c in policy.special_care_codes if c in wanted]

@@ -9,53 +9,67 @@ ids already recorded (idempotent).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
 
 from ..api import common
 from ..core.authz import Forbidden, Permission, can
 from ..db import get_session
 from ..orgs.models import School
-from ..web import require
+from ..orgs.services import CODE_RE
+from ..web import accepts_body, api_error, require
 from . import queries, services
+from .clock import local_today
 from .intake import IntakeError
-from .models import Campaign
+from .models import CAMPAIGN_PHASES, Campaign
 from .report import TIER_NAMES
 
 bp = Blueprint("screening_api", __name__, url_prefix="/api/v1")
 
-
-def _error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None):  # type: ignore[no-untyped-def]
-    response = jsonify({"error": {"code": code, "message": message, "details": details or []}})
-    response.status_code = status
-    return response
+# A full batch (MAX_API_BATCH responses) with room to spare; the document states it (413).
+INTAKE_BODY_LIMIT = 4 * 1024 * 1024
 
 
 @bp.post("/campaigns/<uuid:campaign_id>/responses")
 @require(Permission.API_SCREENING_INTAKE)
+@accepts_body(INTAKE_BODY_LIMIT)
 def intake(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
     db = get_session()
     campaign = db.get(Campaign, campaign_id)
     if campaign is None:
-        return _error(404, "not_found", "No such campaign.")
+        return common.not_found("No such campaign.")
     if not any(
         can(g.principal, Permission.API_SCREENING_INTAKE, s)
         for s in services.campaign_schools(db, campaign)
     ):
         raise Forbidden(Permission.API_SCREENING_INTAKE, campaign)
+    if not request.is_json:
+        return api_error(415, "unsupported_media_type", "Send the batch as application/json.")
     body = request.get_json(silent=True)
     items = body.get("responses") if isinstance(body, dict) else None
     if not isinstance(items, list):
-        return _error(400, "bad_request", 'Send a JSON object {"responses": [...]}.')
+        message = 'Send a JSON object {"responses": [...]}.'
+        return api_error(400, "bad_request", message, [{"location": "body", "message": message}])
+    problems = _batch_problems(body)
+    if problems:
+        message = f"{len(problems)} problem(s); nothing was recorded."
+        return api_error(422, "invalid", message, problems)
     try:
         report = services.intake_api_batch(db, g.principal, campaign, items)
     except (services.ScreeningError, IntakeError) as exc:
-        return _error(422, "invalid", str(exc))
+        return api_error(422, "invalid", str(exc))
     if not report.ok:
-        details = [{"index": e.row, "field": e.column, "message": e.message} for e in report.errors]
-        return _error(422, "invalid", f"{len(details)} problem(s); nothing was recorded.", details)
+        details = [
+            {"location": "body", "index": e.row, "field": e.column, "message": e.message}
+            for e in report.errors
+        ]
+        message = f"{len(details)} problem(s); nothing was recorded."
+        return api_error(422, "invalid", message, details)
     results = []
     for n, raw in enumerate(items):
         response_id, created = report.results[n]
@@ -70,6 +84,30 @@ def intake(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
     status = 201 if report.created else 200
     return jsonify({"created": report.created, "unchanged": report.unchanged, "critical": report.critical,
                     "tiers": tiers, "results": results}), status  # fmt: skip
+
+
+def _batch_problems(body: Any) -> list[dict[str, Any]]:
+    """The body checked against the document's own ``ScreeningBatch`` schema, so what the
+    document allows and what is accepted cannot drift apart (an unknown field, such as a
+    misspelt ``school_code``, is refused rather than silently dropped)."""
+    problems = []
+    for error in _batch_validator().iter_errors(body):
+        path = list(error.absolute_path)
+        detail: dict[str, Any] = {"location": "body", "message": error.message[:200]}
+        if len(path) >= 2 and path[0] == "responses" and isinstance(path[1], int):
+            detail |= {"index": path[1], "field": ".".join(str(p) for p in path[2:])}
+        else:
+            detail["field"] = ".".join(str(p) for p in path)
+        problems.append(detail)
+    return sorted(problems, key=lambda d: (d.get("index", -1), d["field"]))
+
+
+@functools.cache
+def _batch_validator() -> Draft202012Validator:
+    document = {"components": {"schemas": OPENAPI_SCHEMAS}}
+    registry = Registry().with_resource("urn:wellbeing:screening", Resource.opaque(document))
+    ref = "urn:wellbeing:screening#/components/schemas/ScreeningBatch"
+    return Draft202012Validator({"$ref": ref}, registry=registry)
 
 
 @bp.get("/campaigns/<uuid:campaign_id>/progress")
@@ -90,7 +128,7 @@ def progress(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
             Forbidden(Permission.SCREENING_READ, campaign), "No such campaign."
         )
     return jsonify(
-        {"campaign_id": str(campaign.id), "status": campaign.status,
+        {"campaign_id": str(campaign.id), "status": campaign.phase(local_today()),
          "opens_on": campaign.opens_on.isoformat(), "closes_on": campaign.closes_on.isoformat(),
          "instruments": list(campaign.instruments), "rows": _progress_rows(campaign, schools)}
     )  # fmt: skip
@@ -122,8 +160,9 @@ def _progress_rows(campaign: Campaign, schools: list[School]) -> list[dict[str, 
     return sorted(merged.values(), key=lambda r: (r["school_code"], r["grade"]))
 
 
-_ERROR_REF = {"$ref": "#/components/schemas/ScreeningError"}
 _COUNT = {"type": "integer", "minimum": 0}
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f]*$"
 
 OPENAPI_SCHEMAS: dict[str, Any] = {
     "ScreeningResponseIn": {
@@ -135,14 +174,19 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "minLength": 1,
                 "maxLength": 100,
+                "pattern": _NO_CONTROL_CHARACTERS,
                 "description": "Client-chosen idempotency key, unique per campaign.",
             },
             "student_number": {
                 "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "pattern": "\\S",
                 "description": "The student's number at the school (学号).",
             },
             "school_code": {
                 "type": "string",
+                "pattern": CODE_RE.pattern,
                 "description": "Required when the campaign covers several schools.",
             },
             "instrument": {"type": "string", "examples": ["phq9", "gad7"]},
@@ -194,31 +238,6 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             },
         },
     },
-    "ScreeningError": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message", "details"],
-                "properties": {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "details": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "index": {"type": "integer"},
-                                "field": {"type": "string"},
-                                "message": {"type": "string"},
-                            },
-                        },
-                    },
-                },
-            }
-        },
-    },
 }
 
 OPENAPI_SCHEMAS["CampaignProgress"] = {
@@ -228,7 +247,11 @@ OPENAPI_SCHEMAS["CampaignProgress"] = {
     "additionalProperties": False,
     "properties": {
         "campaign_id": common.UUID,
-        "status": {"type": "string"},
+        "status": {
+            "enum": list(CAMPAIGN_PHASES),
+            "description": "On today's date in the schools' time zone: upcoming (opens later), "
+            "open, or closed.",
+        },
         "opens_on": {"type": "string", "format": "date"},
         "closes_on": {"type": "string", "format": "date"},
         "instruments": {"type": "array", "items": {"type": "string"}},
@@ -318,16 +341,19 @@ OPENAPI_PATHS: dict[str, Any] = {
                     },
                 },
                 "400": {
-                    "description": "Not a JSON batch",
-                    "content": {"application/json": {"schema": _ERROR_REF}},
+                    "description": "The body is not a JSON object with a `responses` list",
+                    "content": {"application/json": {"schema": _ERROR}},
                 },
-                "404": {
-                    "description": "No such campaign",
-                    "content": {"application/json": {"schema": _ERROR_REF}},
+                "404": common.NOT_FOUND,
+                "413": {
+                    "description": f"The body is larger than {INTAKE_BODY_LIMIT} bytes",
+                    "content": {"application/json": {"schema": _ERROR}},
                 },
+                "415": common.UNSUPPORTED_MEDIA_TYPE,
                 "422": {
-                    "description": "Invalid responses (details per index); nothing recorded",
-                    "content": {"application/json": {"schema": _ERROR_REF}},
+                    "description": "Invalid responses (`details`: index, field, message); "
+                    "nothing recorded",
+                    "content": {"application/json": {"schema": _ERROR}},
                 },
             },
         }

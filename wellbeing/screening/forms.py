@@ -13,24 +13,21 @@ from wtforms import (
     DateField,
     IntegerField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..core.forms import MultiCheckboxField, please_choose
 from .instruments import Instrument
 
 
-class CheckboxList(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
 class CampaignForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    instruments = CheckboxList(_l("Instruments"), validators=[DataRequired()])
+    name = StringField(_l("Campaign name"), validators=[DataRequired(), Length(max=200)])
+    # Nothing ticked until the user ticks it (PHQ-9 alone is a campaign of its own).
+    instruments = MultiCheckboxField(
+        _l("Instruments"), required=True, message=_l("Choose at least one instrument.")
+    )
     school = SelectField(_l("Schools"), validators=[DataRequired()])
     grade_from = IntegerField(
         _l("From grade"), default=4, validators=[DataRequired(), NumberRange(1, 12)]
@@ -58,7 +55,7 @@ class ImportForm(FlaskForm):
 
 
 class MappingForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("Mapping name"), validators=[DataRequired(), Length(max=100)])
     lines = TextAreaField(
         _l("Columns"),
         description=_l(
@@ -86,12 +83,24 @@ class QuestionnaireForm(FlaskForm):
     """CSRF only; the answers are read from the radio groups."""
 
 
+class ConfirmForm(FlaskForm):
+    """A button-only form (CSRF token)."""
+
+
 class ReviewForm(FlaskForm):
+    # The decision is a fact the reviewer states: no tier is preselected (the current one was,
+    # so a submit with a reason confirmed a tier nobody chose).
     tier = SelectField(
         _l("Tier"),
-        choices=[("0", _l("Green")), ("1", _l("Yellow")), ("2", _l("Orange")), ("3", _l("Red"))],
+        choices=please_choose(
+            [("0", _l("Green")), ("1", _l("Yellow")), ("2", _l("Orange")), ("3", _l("Red"))]
+        ),
+        validators=[DataRequired(message=_l("Choose the tier you decide on."))],
     )
-    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=2000)])
+    reason = TextAreaField(
+        _l("Reason"),
+        validators=[DataRequired(message=_l("A written reason is required.")), Length(max=2000)],
+    )
 
 
 def field_name(instrument: str, item: str) -> str:

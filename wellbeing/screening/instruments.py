@@ -9,6 +9,8 @@ text, a mapping ``{zh_CN: str, en: str}``):
 ``name``            LT
 ``description``     LT, optional
 ``licence``         licence / copyright note shown with the instrument
+``origin``          optional: where the wording comes from, for whom it is validated, and
+                    which adapted versions exist but are not shipped (and why)
 ``show_item_texts`` bool, default true; false for licensed instruments whose item texts may
                     not be reproduced on screen or in exports
 ``grades``          list of school grades (1–12) the instrument applies to
@@ -211,6 +213,7 @@ class Instrument:
     stem: LocalizedText | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
+    origin: str = ""
 
     @functools.cached_property
     def items_by_code(self) -> dict[str, Item]:
@@ -311,7 +314,7 @@ def parse_instrument(data: Any, source: str = "<instrument>") -> Instrument:
         scales=tuple(scales.values()), total=total, critical_rules=tuple(critical),
         tier_rules=tuple(rules), show_item_texts=data.get("show_item_texts", True),
         description=_lt(data.get("description")), stem=_lt(data.get("stem")),
-        metadata=data.get("metadata", {}), source=source,
+        metadata=data.get("metadata", {}), source=source, origin=data.get("origin", ""),
     )  # fmt: skip
 
 

@@ -35,6 +35,7 @@ from ..db import utcnow
 from ..orgs.models import School
 from ..students.models import Student
 from ..students.queries import with_students
+from .clock import local_today
 from .instruments import Instrument, InstrumentError, builtin_instruments, with_tier_rules
 from .models import Campaign, CampaignSchool, Response
 from .report import Report, RowError
@@ -126,7 +127,7 @@ class Intake:
         self.session, self.campaign, self.source, self.actor = session, campaign, source, actor
         self.entered_by = entered_by
         self.now = now or utcnow()
-        if check_dates and not campaign.accepts_on(self.now.date()):
+        if check_dates and not campaign.accepts_on(local_today(self.now)):
             raise IntakeError("the campaign is not open for responses")
         self.instruments = campaign_instruments(session, campaign)
         school_ids = campaign_school_ids(session, campaign)

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..core.messages import MessageCatalog
 from ..students.messages import ROSTER_MESSAGES
+from .errors import instrument_names
 
 _EXACT = {
     # file layout (importer)
@@ -69,16 +70,16 @@ _PATTERNS = (
      lambda m: _("duplicate key (first seen on entry %(entry)s)", entry=m[1])),
     (r"a different (\S+) response is already recorded for this student",
      lambda m: _("a different %(instrument)s response is already recorded for this student",
-                 instrument=m[1])),
+                 instrument=instrument_names(m[1]))),
     (r"instrument (\S+) is not part of this campaign",
-     lambda m: _("instrument %(instrument)s is not part of this campaign", instrument=m[1])),
+     lambda m: _("instrument %(instrument)s is not part of this campaign", instrument=instrument_names(m[1]))),
     (r"missing columns for (\S+)",
-     lambda m: _("missing columns for %(instrument)s", instrument=m[1])),
+     lambda m: _("missing columns for %(instrument)s", instrument=instrument_names(m[1]))),
     (r"instrument '(.+)' is not installed",
-     lambda m: _("instrument %(instrument)s is not installed", instrument=m[1])),
+     lambda m: _("instrument %(instrument)s is not installed", instrument=instrument_names(m[1]))),
     # The detail is the policy checker's English; the district administrator sees it there.
     (r"(?s)the district's tier rules for (\S+) are invalid: .*",
-     lambda m: _("the district's tier rules for %(instrument)s are invalid", instrument=m[1])),
+     lambda m: _("the district's tier rules for %(instrument)s are invalid", instrument=instrument_names(m[1]))),
     (r"no column mapping named '(.*)'",
      lambda m: _("no column mapping named “%(name)s”", name=m[1])),
 )  # fmt: skip

@@ -28,6 +28,7 @@ from ..core.crypto import Encrypted, EncryptedBlob, Kind, Purpose
 from ..db import Base, UTCDateTime, created_at, uuidpk
 
 CAMPAIGN_STATUSES = ("open", "closed")
+CAMPAIGN_PHASES = ("upcoming", "open", "closed")
 SOURCES = ("form", "kiosk", "file", "api")
 
 
@@ -51,7 +52,14 @@ class Campaign(Base):
     created_at: Mapped[created_at]
 
     def accepts_on(self, day: dt.date) -> bool:
-        return self.status == "open" and self.opens_on <= day <= self.closes_on
+        return self.phase(day) == "open"
+
+    def phase(self, day: dt.date) -> str:
+        """``upcoming`` (opens later), ``open`` or ``closed`` on ``day`` -- the school's local
+        date (:func:`wellbeing.screening.services.local_today`), never the server's UTC date."""
+        if self.status == "closed" or day > self.closes_on:
+            return "closed"
+        return "upcoming" if day < self.opens_on else "open"
 
 
 class CampaignSchool(Base):
@@ -135,7 +143,33 @@ class KioskSession(Base):
     school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"))
     student_ids: Mapped[list[str]] = mapped_column(JSON)
     done_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Of done_ids: students whose answers were held for review instead of recorded.
+    held_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     opened_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[created_at]
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class HeldAnswers(Base):
+    """Answers a student gave that could not be recorded as a response (found at submit: e.g.
+    a response was recorded for them meanwhile, or the campaign closed while they answered).
+    Kept, encrypted, for the psychology teacher to review -- never thrown away."""
+
+    __tablename__ = "screening_held"
+
+    id: Mapped[uuidpk]
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("screening_campaign.id"))
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student.id"), index=True)
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"), index=True)
+    kiosk_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("screening_kiosk.id"))
+    source: Mapped[str] = mapped_column(String(8))
+    # Why it was held: the refusal's English message (no answer content).
+    reason: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[created_at]
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
+
+    data_ct: Mapped[bytes] = mapped_column(EncryptedBlob)
+    # {"answers": {instrument: {item: value|None}}}
+    data = Encrypted("data_ct", Kind.JSON, Purpose.CLINICAL)

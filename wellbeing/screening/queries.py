@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, cast, distinct, exists, func, select
 from sqlalchemy.orm import Session
 
+from ..orgs.labels import school_label
 from ..orgs.models import School, SchoolClass
 from ..students.models import Student
 from .instruments import builtin_instruments
@@ -46,7 +47,7 @@ def _labels(session: Session, rows: list[Any]) -> None:
     }
     for r in rows:
         school = schools.get(r.school_id)
-        r.school = f"{school.name} ({school.code})" if school else ""
+        r.school = school_label(school) if school else ""
         r.class_label = classes.get(r.class_id, "") if r.class_id else ""
 
 

@@ -45,7 +45,7 @@ SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     **_obj(
         ["code", "version", "name", "licence", "grades", "items"],
-        code=_CODE, version=_TEXT, name=_LT, description=_LT, licence=_TEXT,
+        code=_CODE, version=_TEXT, name=_LT, description=_LT, licence=_TEXT, origin=_TEXT,
         show_item_texts=_BOOL, stem=_LT,
         grades={**_list({"type": "integer", "minimum": 1, "maximum": 12}, 1), "uniqueItems": True},
         option_sets={"type": "object", "additionalProperties": _list(_OPTION, 2)},

@@ -9,25 +9,21 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..core import audit, crypto
+from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Forbidden, Permission, Principal, Role, can, ensure
-from ..db import utcnow
 from ..orgs.models import School
 from ..students.models import Student
+from .errors import ScreeningError
 from .instruments import builtin_instruments
 from .intake import Entry, Intake, Report, all_or_nothing, run_batches
-from .models import Campaign, CampaignSchool, ColumnMapping, KioskSession, Response
+from .models import Campaign, CampaignSchool, ColumnMapping, Response
 
-KIOSK_HOURS = 2
 MAX_API_BATCH = 1000
-
-
-class ScreeningError(ValueError):
-    """A refused screening action; the message is safe to show."""
 
 
 # --------------------------------------------------------------------------- campaigns
@@ -50,29 +46,29 @@ def create_campaign(
     """A psych teacher creates one for their school, a counsellor for several/all schools."""
     name = " ".join(name.split())
     if not name or len(name) > 200:
-        raise ScreeningError("the name is required (at most 200 characters)")
+        raise ScreeningError(_l("The name is required (at most 200 characters)."))
     installed = builtin_instruments()
     codes = list(dict.fromkeys(instruments))
     unknown = [c for c in codes if c not in installed]
-    if not codes or unknown:
-        raise ScreeningError(
-            f"unknown instruments: {', '.join(unknown)}"
-            if unknown
-            else "choose at least one instrument"
-        )
+    if unknown:
+        raise ScreeningError(_l("Unknown instruments: %(codes)s"), codes=", ".join(unknown))
+    if not codes:
+        raise ScreeningError(_l("Choose at least one instrument."))
     grade_list = sorted(set(grades))
     if not grade_list or any(not 1 <= g <= 12 for g in grade_list):
-        raise ScreeningError("grades must be between 1 and 12")
+        raise ScreeningError(_l("Grades must be between 1 and 12."))
     for code in codes:
         if not set(grade_list) & set(installed[code].grades):
-            raise ScreeningError(f"{code} is not meant for these grades")
+            raise ScreeningError(
+                _l("%(instrument)s is not meant for these grades."), instrument=code
+            )
     if closes_on < opens_on:
-        raise ScreeningError("the campaign closes before it opens")
+        raise ScreeningError(_l("The campaign closes before it opens."))
     if not schools:
-        raise ScreeningError("choose at least one school")
+        raise ScreeningError(_l("Choose at least one school."))
     districts = {s.district_id for s in schools}
     if len(districts) != 1:
-        raise ScreeningError("all schools must be in one district")
+        raise ScreeningError(_l("All schools must be in one district."))
     for school in schools:
         if actor is not None:
             ensure(actor, Permission.SCREENING_MANAGE, school)
@@ -101,7 +97,7 @@ def create_campaign(
 def close_campaign(session: Session, actor: Principal | None, campaign: Campaign) -> None:
     ensure_campaign(session, actor, campaign, Permission.SCREENING_MANAGE)
     if campaign.status == "closed":
-        raise ScreeningError("the campaign is already closed")
+        raise ScreeningError(_l("The campaign is already closed."))
     campaign.status = "closed"
     audit.record(session, AuditAction.SCREENING_CAMPAIGN, object_type="campaign", object_id=campaign.id,
                  school_id=campaign.school_id, detail={"op": "close"})  # fmt: skip
@@ -192,7 +188,7 @@ def record_answers(
 ) -> Report:
     """One student's answers to some of the campaign's instruments, all or nothing."""
     if not answers or any(code not in campaign.instruments for code in answers):
-        raise ScreeningError("answer at least one questionnaire of this campaign")
+        raise ScreeningError(_l("Answer at least one questionnaire of this campaign."))
     intake = Intake(session, campaign, source=source, actor=actor, entered_by=entered_by, now=now)
     report = Report()
     entry = Entry(row=1, answers=answers, student_id=student.id, column="student")
@@ -238,7 +234,7 @@ def intake_api_batch(
     """A JSON batch ``[{key, student_number, school_code?, instrument, answers}]``: validated
     as a whole (errors → nothing written), idempotent by ``key``."""
     if not items or len(items) > MAX_API_BATCH:
-        raise ScreeningError(f"send between 1 and {MAX_API_BATCH} responses")
+        raise ScreeningError(_l("Send between 1 and %(max)s responses."), max=MAX_API_BATCH)
     intake = Intake(session, campaign, source="api", actor=actor, entered_by=actor.user_id, now=now)
     report = Report()
     entries = []
@@ -313,94 +309,6 @@ def _api_entry(n: int, raw: Any, intake: Intake, report: Report) -> Entry | None
     )
 
 
-# --------------------------------------------------------------------------- kiosk
-
-
-def open_kiosk(
-    session: Session,
-    actor: Principal,
-    campaign: Campaign,
-    students: Sequence[Student],
-    now: dt.datetime | None = None,
-) -> tuple[KioskSession, str]:
-    """A questionnaire-only session for ``students`` (one school); returns the row and token."""
-    now = now or utcnow()
-    if not campaign.accepts_on(now.date()):
-        raise ScreeningError("the campaign is not open for responses")
-    if not students or len({s.school_id for s in students}) != 1:
-        raise ScreeningError("choose students of one school")
-    linked = set(campaign_school_ids_of(session, campaign))
-    for student in students:
-        ensure(actor, Permission.SCREENING_KIOSK, student)
-        if student.school_id not in linked or student.grade not in campaign.grades:
-            raise ScreeningError("a chosen student is not part of this campaign")
-    token = crypto.random_token()
-    kiosk = KioskSession(
-        token_digest=crypto.token_digest(token), campaign_id=campaign.id, school_id=students[0].school_id,
-        student_ids=[str(s.id) for s in students], done_ids=[], opened_by=actor.user_id,
-        expires_at=now + dt.timedelta(hours=KIOSK_HOURS),
-    )  # fmt: skip
-    session.add(kiosk)
-    audit.record(
-        session, AuditAction.SCREENING_CAMPAIGN, object_type="kiosk", object_id=kiosk.id,
-        school_id=kiosk.school_id, detail={"op": "kiosk_open", "students": [s.id for s in students]},
-    )  # fmt: skip
-    return kiosk, token
-
-
-def campaign_school_ids_of(session: Session, campaign: Campaign) -> list[uuid.UUID]:
-    return list(
-        session.scalars(
-            select(CampaignSchool.school_id).where(CampaignSchool.campaign_id == campaign.id)
-        )
-    )
-
-
-def load_kiosk(session: Session, token: str, now: dt.datetime | None = None) -> KioskSession | None:
-    """The open kiosk of ``token``, or None (unknown, expired, finished)."""
-    now = now or utcnow()
-    kiosk = session.scalar(
-        select(KioskSession).where(KioskSession.token_digest == crypto.token_digest(token))
-    )
-    if kiosk is None or kiosk.closed_at is not None or kiosk.expires_at <= now:
-        return None
-    return kiosk
-
-
-def kiosk_next_student(session: Session, kiosk: KioskSession) -> Student | None:
-    pending = [s for s in kiosk.student_ids if s not in kiosk.done_ids]
-    return session.get(Student, uuid.UUID(pending[0])) if pending else None
-
-
-def kiosk_submit(
-    session: Session,
-    kiosk: KioskSession,
-    answers: dict[str, dict[str, int | None]],
-    now: dt.datetime | None = None,
-) -> bool:
-    """Record the current student's answers; returns True when the kiosk is finished."""
-    now = now or utcnow()
-    student = kiosk_next_student(session, kiosk)
-    campaign = session.get(Campaign, kiosk.campaign_id)
-    if student is None or campaign is None:
-        raise ScreeningError("this kiosk session has ended")
-    given = {
-        c: a
-        for c, a in answers.items()
-        if c in campaign.instruments and any(v is not None for v in a.values())
-    }
-    if not given:
-        raise ScreeningError("no answers were given")
-    record_answers(
-        session, None, campaign, student, given, source="kiosk", entered_by=kiosk.opened_by, now=now
-    )
-    kiosk.done_ids = [*kiosk.done_ids, str(student.id)]
-    finished = len(kiosk.done_ids) >= len(kiosk.student_ids)
-    if finished:
-        kiosk.closed_at = now
-    return finished
-
-
 # --------------------------------------------------------------------------- mappings
 
 
@@ -413,9 +321,9 @@ def save_mapping(
         ensure(actor, Permission.SCREENING_MANAGE, school)
     name = name.strip()
     if not name or len(name) > 100:
-        raise ScreeningError("the mapping needs a name (at most 100 characters)")
+        raise ScreeningError(_l("The mapping needs a name (at most 100 characters)."))
     if not mapping:
-        raise ScreeningError("the mapping is empty")
+        raise ScreeningError(_l("The mapping is empty."))
     row = session.scalar(
         select(ColumnMapping).where(
             ColumnMapping.district_id == district_id, ColumnMapping.name == name
@@ -425,7 +333,7 @@ def save_mapping(
         row = ColumnMapping(district_id=district_id, name=name)
         session.add(row)
     elif row.school_id is not None and (school is None or row.school_id != school.id):
-        raise ScreeningError("this name is used by another school's mapping")
+        raise ScreeningError(_l("This name is used by another school's mapping."))
     row.school_id = school.id if school else None
     row.mapping = dict(mapping)
     row.created_by = created_by or (actor.user_id if actor else None)
@@ -451,9 +359,9 @@ def review_decision(
 
     ensure(actor, Permission.TIER_DECIDE, student)
     if not student.tier_provisional:
-        raise ScreeningError("this student has no provisional decision to review")
+        raise ScreeningError(_l("This student has no provisional decision to review."))
     if not reason.strip():
-        raise ScreeningError("a written reason is required")
+        raise ScreeningError(_l("A written reason is required."))
     latest = session.scalar(
         select(Response.id)
         .where(Response.student_id == student.id)

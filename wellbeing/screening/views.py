@@ -3,7 +3,6 @@ the review queue of provisional decisions, a student's history and its FHIR expo
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import tempfile
 import uuid
@@ -26,19 +25,26 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
+from .. import get_settings
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Forbidden, Permission, Role, can
 from ..core.tabular import TabularError
 from ..db import get_session
+from ..orgs.labels import school_label
 from ..orgs.models import School
 from ..students.models import Student
 from ..ui import nav_item
-from ..web import require
+from ..web import accepts_upload, require
+from . import held as held_service
+from . import kiosk as kiosk_service
 from . import queries, services
 from .charts import Series, trend_chart
+from .clock import local_today
+from .errors import instrument_names
 from .forms import (
     CampaignForm,
+    ConfirmForm,
     EntryForm,
     ImportForm,
     KioskForm,
@@ -61,6 +67,12 @@ nav_item("screening.index", _l("Screening"), Permission.STATS_SCREENING, 30)
 nav_item("screening.review", _l("Screening review"), Permission.TIER_DECIDE, 31)
 
 
+@bp.app_template_filter("instrument_names")
+def _instrument_names(codes: str | list[str]) -> str:
+    """Instrument codes → their names (from the YAML) in the user's language."""
+    return instrument_names(codes if isinstance(codes, str) else ",".join(codes))
+
+
 def _campaign(campaign_id: uuid.UUID, permission: Permission) -> tuple[Campaign, list[School]]:
     """The campaign and the schools of it where the user holds ``permission`` (else 403/404)."""
     db = get_session()
@@ -76,7 +88,7 @@ def _campaign(campaign_id: uuid.UUID, permission: Permission) -> tuple[Campaign,
 
 
 def _school_choices(schools: list[School]) -> list[SelectChoice]:
-    return [SelectChoice(str(s.id), f"{s.name} ({s.code})") for s in schools]
+    return [SelectChoice(str(s.id), school_label(s)) for s in schools]
 
 
 def _pick_school(schools: list[School], value: str | None) -> School:
@@ -95,7 +107,7 @@ def _pick_school(schools: list[School], value: str | None) -> School:
 @require(Permission.STATS_SCREENING)
 def index():  # type: ignore[no-untyped-def]
     campaigns = services.campaigns_for(get_session(), g.principal, Permission.STATS_SCREENING)
-    return render_template("screening/index.html", campaigns=campaigns, today=dt.date.today())
+    return render_template("screening/index.html", campaigns=campaigns, today=local_today())
 
 
 @bp.route("/screening/campaigns/new", methods=["GET", "POST"])
@@ -113,7 +125,6 @@ def new_campaign():  # type: ignore[no-untyped-def]
         [SelectChoice("all", _("All schools of the district"))] if district_wide else []
     ) + _school_choices(schools)
     if request.method == "GET":
-        form.instruments.data = form.instruments.data or ["phq9", "gad7"]
         return render_template("screening/campaign_form.html", form=form)
     if not form.validate_on_submit():
         return render_template("screening/campaign_form.html", form=form), 400
@@ -126,7 +137,7 @@ def new_campaign():  # type: ignore[no-untyped-def]
             district_wide=form.school.data == "all",
         )  # fmt: skip
     except services.ScreeningError as exc:
-        flash(_(str(exc)), "error")
+        flash(exc.translated(), "error")
         return render_template("screening/campaign_form.html", form=form), 400
     flash(_("Campaign created."), "success")
     return redirect(url_for("screening.campaign", campaign_id=campaign.id))
@@ -140,9 +151,8 @@ def campaign(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
     totals = {
         k: sum(getattr(r, k) for r in rows) for k in ("eligible", "screened", "voided", "missing")
     }
-    return render_template(
-        "screening/campaign.html", campaign=campaign, rows=rows, totals=totals, schools=schools
-    )
+    return render_template("screening/campaign.html", campaign=campaign, rows=rows, totals=totals,
+                           schools=schools, today=local_today())  # fmt: skip
 
 
 @bp.get("/screening/campaigns/<uuid:campaign_id>/results")
@@ -183,6 +193,7 @@ class _Owned:
 
 @bp.route("/screening/campaigns/<uuid:campaign_id>/import", methods=["GET", "POST"])
 @require(Permission.SCREENING_MANAGE)
+@accepts_upload
 def upload(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
     campaign, _schools = _campaign(campaign_id, Permission.SCREENING_MANAGE)
     form = ImportForm()
@@ -246,7 +257,7 @@ def mappings():  # type: ignore[no-untyped-def]
                 services.save_mapping(db, g.principal, district_id=district_id, school=school, name=form.name.data,
                                       mapping=mapping)  # fmt: skip
             except services.ScreeningError as exc:
-                flash(_(str(exc)), "error")
+                flash(exc.translated(), "error")
                 return render_template("screening/mappings.html", form=form, rows=rows), 400
             flash(_("Column mapping saved."), "success")
             return redirect(url_for("screening.mappings"))
@@ -292,8 +303,10 @@ def entry(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
             services.record_answers(
                 db, g.principal, campaign, found[0], answers, source="form", entered_by=g.user.id
             )
-        except (services.ScreeningError, IntakeError) as exc:
-            error = _(str(exc))
+        except services.ScreeningError as exc:
+            error = exc.translated()
+        except IntakeError as exc:
+            error = translate_message(str(exc))
     if error:
         flash(error, "error")
         return render_template("screening/entry.html", **context), 400
@@ -311,26 +324,21 @@ def kiosk_open(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
     db = get_session()
     form = KioskForm()
     form.school.choices = _school_choices(schools)
+    context = {"form": form, "campaign": campaign, "multi": len(schools) > 1,
+               "kiosk_minutes": kiosk_service.timeout_minutes()}  # fmt: skip
     if request.method == "GET":
-        return render_template(
-            "screening/kiosk_open.html", form=form, campaign=campaign, multi=len(schools) > 1
-        )
+        return render_template("screening/kiosk_open.html", **context)
     if not form.validate_on_submit():
-        return render_template(
-            "screening/kiosk_open.html", form=form, campaign=campaign, multi=len(schools) > 1
-        ), 400
+        return render_template("screening/kiosk_open.html", **context), 400
     school = _pick_school(schools, form.school.data)
     numbers = [n.strip() for n in form.student_numbers.data.splitlines() if n.strip()]
-    found, missing = services.find_students(db, school.id, numbers)
     try:
-        if missing:
-            raise services.ScreeningError("some student numbers are not at this school")
-        _kiosk, token = services.open_kiosk(db, g.principal, campaign, found)
+        _kiosk, token = kiosk_service.open_kiosk_for_numbers(
+            db, g.principal, campaign, school, numbers
+        )
     except services.ScreeningError as exc:
-        flash(_(str(exc)), "error")
-        return render_template(
-            "screening/kiosk_open.html", form=form, campaign=campaign, multi=len(schools) > 1
-        ), 400
+        flash(exc.translated(), "error")
+        return render_template("screening/kiosk_open.html", **context), 400
     # The device is handed to students: end the teacher's session on it first.
     from ..auth.services import logout
 
@@ -343,7 +351,7 @@ def kiosk_open(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
 @require(Permission.PUBLIC)
 def kiosk(token: str):  # type: ignore[no-untyped-def]
     db = get_session()
-    row = services.load_kiosk(db, token)
+    row = kiosk_service.load_kiosk(db, token)
     if row is None:
         return render_template("screening/kiosk_done.html"), 404
     campaign = db.get(Campaign, row.campaign_id)
@@ -358,12 +366,16 @@ def kiosk(token: str):  # type: ignore[no-untyped-def]
         flash(_("Please answer the questions."), "error")
         return render_template("screening/kiosk.html", **context), 400
     try:
-        finished = services.kiosk_submit(db, row, answers)
-    except (services.ScreeningError, IntakeError):
+        finished, _held = kiosk_service.kiosk_submit(db, row, answers)
+    except services.ScreeningError:  # the session ended meanwhile; nothing was submitted
         return render_template("screening/kiosk_done.html"), 409
+    # Recorded, or held for the psychology teacher's review: saved either way.
     if finished:
         return render_template("screening/kiosk_done.html", thanks=True)
-    flash(_("Thank you. Please hand the device to the next student."), "success")
+    flash(
+        _("Thank you, your answers were saved. Please hand the device to the next student."),
+        "success",
+    )
     return redirect(url_for("screening.kiosk", token=token))
 
 
@@ -380,9 +392,13 @@ def review():  # type: ignore[no-untyped-def]
         for r in queries.review_queue(db, school_ids)
         if can(g.principal, Permission.TIER_DECIDE, r.student)
     ]
-    audit.record(db, AuditAction.SCREENING_LIST, object_type="review_queue", fields=["student.name", "tier"],
-                 detail={"students": [r.student.id for r in rows]})  # fmt: skip
-    return render_template("screening/review.html", rows=rows, form=ReviewForm())
+    held = held_service.pending(db, g.principal)
+    fields = ["student.name", "tier"] + (["screening.held_answers"] if held else [])
+    audit.record(db, AuditAction.SCREENING_LIST, object_type="review_queue", fields=fields,
+                 detail={"students": [r.student.id for r in rows],
+                         "held": [h.held.id for h in held]})  # fmt: skip
+    return render_template("screening/review.html", rows=rows, form=ReviewForm(), held=held,
+                           confirm=ConfirmForm(), screening_message=translate_message)  # fmt: skip
 
 
 @bp.post("/screening/review/<uuid:student_id>")
@@ -396,16 +412,27 @@ def review_decide(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
         raise Forbidden(Permission.TIER_DECIDE, student)
     form = ReviewForm()
     if not form.validate_on_submit():
-        flash(_("A written reason is required."), "error")
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "error")
         return redirect(url_for("screening.review")), 303
+    from ..crisis.notices import decision_message
+    from ..db import utcnow
     from ..risk.services import TierError
 
+    started = utcnow()
     try:
-        services.review_decision(db, g.principal, student, int(form.tier.data), form.reason.data)
-    except (services.ScreeningError, TierError) as exc:
-        flash(_(str(exc)), "error")
+        decision = services.review_decision(
+            db, g.principal, student, int(form.tier.data), form.reason.data
+        )
+    except services.ScreeningError as exc:
+        flash(exc.translated(), "error")
         return redirect(url_for("screening.review")), 303
-    flash(_("Decision recorded."), "success")
+    except TierError as exc:  # its message is a lazy msgid, translated when read
+        flash(str(exc), "error")
+        return redirect(url_for("screening.review")), 303
+    # Says what happened: a step-down from red only waits for a second person (and for whom).
+    flash(decision_message(db, student, decision, since=started), "success")
     return redirect(url_for("screening.review"))
 
 
@@ -452,11 +479,12 @@ def history(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/students/<uuid:student_id>/screening/fhir")
-@require(Permission.SCREENING_READ, sensitive=True)
+@require(Permission.SCREENING_READ, sensitive=True, download=True)
 def fhir_export(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
     student = _student(student_id)
     db = get_session()
-    body = services.fhir_bundle(db, student, base_url=request.url_root.rstrip("/") + "/fhir")
+    base_url = get_settings().base_url.rstrip("/") + "/fhir"  # never the Host header
+    body = services.fhir_bundle(db, student, base_url=base_url)
     audit.record(db, AuditAction.RECORD_EXPORT, object_type="student", object_id=student.id, student_id=student.id,
                  school_id=student.school_id, fields=["screening.answers", "screening.scores"],
                  detail={"format": "fhir_r4", "responses": len(body["entry"])})  # fmt: skip
@@ -479,3 +507,5 @@ try:
     section("screening", order=30)(_record_section)
 except ImportError:  # pragma: no cover - the students module ships with the app
     pass
+
+from . import held_views  # noqa: E402, F401  (its route is on ``bp``)
