@@ -109,6 +109,12 @@ def test_urgent_concern_to_crisis_checklist_to_dashboard(live_server, browser_pa
     page.click("#step-submit-followup_scheduled")
     page.wait_for_selector("#step-followup_scheduled.step-done")
     assert page.locator(".crisis-step.step-done").count() == len(STEPS)
+    # the rule's red is provisional: the psych teacher confirms it (closing needs a confirmed tier)
+    page.goto(f"{base}/students/{world['student_id']}/tier")
+    page.select_option("[data-testid=tier-form] select[name=tier]", "3")
+    page.fill("[data-testid=tier-form] textarea[name=reason]", "面谈评估：仍为危机")
+    page.click("[data-testid=tier-form] button[type=submit]")
+    page.wait_for_load_state()
 
     # 4. The school leader's dashboard shows the red student, the open crisis, the alerts.
     _sign_in(page, base, world["school_leader"])
@@ -122,6 +128,9 @@ def test_urgent_concern_to_crisis_checklist_to_dashboard(live_server, browser_pa
     page.goto(f"{base}/crisis")
     assert f"{len(STEPS)} / {len(STEPS)}" in page.locator("#open-crises").inner_text()
     page.locator("#open-crises a[id^=crisis-]").first.click()
+    page.fill("#crisis-close-form textarea[name=summary]", "学生情绪稳定，已转介，家长陪伴")
+    page.select_option("#crisis-close-form select[name=tier]", "3")
+    page.check("#crisis-close-form input[name=confirm]")
     page.click("#crisis-close")
     page.wait_for_selector("#crisis-status.crisis-status-closed")
     page.goto(f"{base}/reports/school")

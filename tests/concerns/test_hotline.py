@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -117,3 +118,26 @@ def test_hotline_form_and_detail(client, db_session, hotline_world, audit_entrie
     detail = client.get(f"/hotline/{call.id}").get_data(as_text=True)
     assert "孩子在学校被欺负" in detail and "赵小红" not in detail
     assert audit_entries(AuditAction.HOTLINE_VIEW)[-1].object_id == str(call.id)
+
+
+def test_hotline_form_chooses_no_caller_and_no_risk_for_the_counsellor(
+    client, db_session, hotline_world
+):
+    """Who called and how risky it sounded are facts: the form starts with neither chosen
+    (it preselected "student" and "green", so a guardian's call about a red-risk child was
+    recorded as a student's calm call when the counsellor missed the fields)."""
+    w = hotline_world
+    login(client, w["users"]["counsellor"])
+    form = client.get("/hotline/new").get_data(as_text=True)
+    assert not re.search(
+        r'<option[^>]*selected[^>]*value="student"|value="student"[^>]*selected', form
+    )
+    assert not re.search(r'name="risk_level"[^>]*checked|checked[^>]*name="risk_level"', form)
+    response = client.post(
+        "/hotline/new",
+        data={"called_at": "2026-03-02T10:30", "duration_minutes": "5", "topics": ["mood"]},
+    )
+    assert response.status_code == 200
+    assert db_session.scalar(select(HotlineCall)) is None
+    page = response.get_data(as_text=True)
+    assert "Choose who called." in page and "Choose the risk level you heard." in page

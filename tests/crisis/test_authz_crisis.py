@@ -6,6 +6,11 @@ WORKERS_OK = everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=OK, school_leade
 # A crisis of a student never escalated: the school's psych teacher and leader only.
 OWN_OK = everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=OK, school_leader=OK)
 OWN_REDIRECT = everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=REDIRECT, school_leader=REDIRECT)
+# The psych teacher acknowledges first; the leader's second acknowledgement is refused input
+# (the page again, with the error), not a permission problem.
+OWN_ACK = everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=REDIRECT, school_leader=OK)
+# Closing without summary, tier and confirmation (and with steps missing) is refused input.
+OWN_REFUSED = everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=OK, school_leader=OK)
 NOBODY = everyone(FORBIDDEN, anonymous=LOGIN)
 
 
@@ -40,7 +45,7 @@ CASES = [
         "POST",
         "/crisis/<uuid:crisis_id>/steps/<step>",
         _crisis_url("/steps/acknowledge"),
-        OWN_REDIRECT,
+        OWN_ACK,
         NOBODY,
         setup=_crises,
     ),
@@ -48,7 +53,7 @@ CASES = [
         "POST",
         "/crisis/<uuid:crisis_id>/close",
         _crisis_url("/close"),
-        OWN_REDIRECT,
+        OWN_REFUSED,
         NOBODY,
         setup=_crises,
     ),

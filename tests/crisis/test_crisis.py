@@ -90,15 +90,18 @@ def test_close_needs_every_mandatory_step(db_session, crisis_world, audit_entrie
     w = crisis_world
     crisis = _red(db_session, w["student"])
     psych = w["p"]["psych_teacher"]
+    closing = {"summary": "已稳定，家长陪伴", "tier": 3, "confirmed": True}
     with pytest.raises(services.CrisisError):
-        services.close_crisis(db_session, psych, crisis)
+        services.close_crisis(db_session, psych, crisis, **closing)
     _work_all_steps(db_session, psych, crisis)
-    services.close_crisis(db_session, psych, crisis)
+    apply_tier(db_session, psych, w["student"], 3, source="manual", reason="assessed: red")
+    services.close_crisis(db_session, psych, crisis, **closing)
     assert crisis.status == "closed" and crisis.closed_by_id == w["users"]["psych_teacher"].id
     with pytest.raises(services.CrisisError):
         services.complete_step(db_session, psych, crisis, "safety_plan")
     steps = [e.detail["step"] for e in audit_entries(AuditAction.CRISIS_UPDATE)]
     assert steps == ["open", *STEPS, "close"]
+    assert crisis.closed_tier == 3 and crisis.closing_summary == closing["summary"]
     followup = db_session.scalar(select(FollowUp).where(FollowUp.source_id == crisis.id))
     assert followup is not None and followup.student_id == w["student"].id
     contact = db_session.scalar(
@@ -114,34 +117,19 @@ def test_close_needs_every_mandatory_step(db_session, crisis_world, audit_entrie
     assert services.open_crisis(db_session, w["student"]) is not None
 
 
-def test_school_leader_cannot_schedule_but_can_link_the_planned_followup(db_session, crisis_world):
+def test_school_leader_cannot_schedule_the_followup(db_session, crisis_world):
+    """Issue 12: "follow-up arranged" is never ticked without a follow-up of its own; a school
+    leader (who cannot schedule follow-ups) is told who can, and nothing is recorded."""
     w = crisis_world
     crisis = _red(db_session, w["student"])
     leader = w["p"]["school_leader"]
     services.complete_step(db_session, leader, crisis, "acknowledge")
-    with pytest.raises(services.CrisisError):
-        services.complete_step(
-            db_session,
-            leader,
-            crisis,
-            "followup_scheduled",
-            followup_due=utcnow() + dt.timedelta(days=1),
-        )
-    planned = db_session.scalar(
-        select(FollowUp).where(
-            FollowUp.student_id == w["student"].id, FollowUp.state.in_(("open", "overdue"))
-        )
-    )
-    if planned is None:  # the red cadence normally plans one; make sure one exists
-        from wellbeing.followups.services import schedule_followup
-
-        planned = schedule_followup(
-            db_session, None, w["student"], due_at=utcnow() + dt.timedelta(hours=20),
-            owner_id=w["users"]["psych_teacher"].id, source="manual",
-        )  # fmt: skip
-        db_session.flush()
-    step = services.complete_step(db_session, leader, crisis, "followup_scheduled")
-    assert step.followup_id is not None
+    for due in (utcnow() + dt.timedelta(days=1), None):
+        with pytest.raises(services.CrisisError):
+            services.complete_step(
+                db_session, leader, crisis, "followup_scheduled", followup_due=due
+            )
+    assert "followup_scheduled" not in services.steps_of(db_session, crisis)
 
 
 def test_who_sees_open_crises(db_session, crisis_world):
@@ -192,7 +180,10 @@ def test_checklist_pages(client, db_session, crisis_world, audit_entries):
     assert response.status_code == 302
     page = client.get(f"/crisis/{crisis.id}").get_data(as_text=True)
     assert "父亲已到校" in page
-    assert client.post(f"/crisis/{crisis.id}/close", data={}).status_code == 302
+    refused = client.post(f"/crisis/{crisis.id}/close", data={})
+    assert refused.status_code == 200  # the page again, saying why
+    assert "Closing needs every step above" in refused.get_data(as_text=True)
+    assert "Write the closing summary." in refused.get_data(as_text=True)
     db_session.expire_all()
     assert db_session.get(Crisis, crisis.id).status == "open"  # steps are missing
 

@@ -3,6 +3,8 @@ shown on the form and writes nothing."""
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 
 from wellbeing.auth.models import Membership, User, UserSession
@@ -177,3 +179,18 @@ def test_grant_and_revoke_memberships(app, client, db_session, env, audit_entrie
     assert remaining == [own.id]
     assert audit_entries(AuditAction.MEMBERSHIP_REVOKE)[-1].object_id == str(target)
     assert client.post(f"{url}/{target}/revoke").status_code == 404
+
+
+def test_new_user_form_preselects_no_role(client, db_session, env):
+    """A missed role field must not grant the first role's access to children's records."""
+    _admin(client, db_session, env)
+    page = client.get("/admin/users/new").get_data(as_text=True)
+    role_select = re.search(r'<select[^>]*name="role"[^>]*>.*?</select>', page, re.S)
+    assert role_select is not None and "selected" not in role_select.group(0)
+    response = client.post("/admin/users/new", data={
+        "username": "no.role", "display_name": "无角色", "email": "nr@example.cn",
+        "password": PASSWORD, "school": "", "school_class": "",
+    })  # fmt: skip
+    assert response.status_code == 400  # this module's refused forms answer 400
+    assert "Choose a role." in response.get_data(as_text=True)
+    assert db_session.scalar(select(User).where(User.username == "no.role")) is None

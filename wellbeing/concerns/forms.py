@@ -9,12 +9,12 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
-    widgets,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from ..core.forms import MultiCheckboxField, please_choose
 
 CATEGORY_LABELS = [
     ("mood", _l("Mood: low, withdrawn, tearful, anxious")),
@@ -51,12 +51,15 @@ class ConcernForm(FlaskForm):
     student_id = SelectField(_l("Student"), choices=[], validators=[Optional()])
     school_id = SelectField(_l("School"), choices=[], validators=[Optional()])
     student_number = StringField(_l("Student number"), validators=[Optional(), Length(max=40)])
+    # Nothing pre-chosen: a default would record a kind or an urgency nobody chose.
     category = SelectField(
-        _l("What kind of concern?"), choices=CATEGORY_LABELS, validators=[DataRequired()]
-    )
+        _l("What kind of concern?"), choices=please_choose(CATEGORY_LABELS),
+        validators=[DataRequired(message=_l("Choose the kind of concern."))],
+    )  # fmt: skip
     urgency = RadioField(
-        _l("How urgent?"), choices=URGENCY_LABELS, default="routine", validators=[DataRequired()]
-    )
+        _l("How urgent?"), choices=URGENCY_LABELS,
+        validators=[DataRequired(message=_l("Choose how urgent it is."))],
+    )  # fmt: skip
     text = TextAreaField(
         _l("What did you see or hear?"),
         validators=[DataRequired(), Length(max=4000)],
@@ -78,13 +81,18 @@ class HotlineForm(FlaskForm):
     duration_minutes = IntegerField(
         _l("Duration (minutes)"), validators=[InputRequired(), NumberRange(0, 600)]
     )
-    caller_type = SelectField(_l("Caller"), choices=CALLER_LABELS, validators=[DataRequired()])
-    topics = SelectMultipleField(
-        _l("Topics"), choices=TOPIC_LABELS, validators=[DataRequired()],
-        option_widget=widgets.CheckboxInput(), widget=widgets.ListWidget(prefix_label=False),
+    # Who called and how risky it sounded are facts: nothing is pre-chosen.
+    caller_type = SelectField(
+        _l("Caller"), choices=please_choose(CALLER_LABELS),
+        validators=[DataRequired(message=_l("Choose who called."))],
     )  # fmt: skip
+    topics = MultiCheckboxField(
+        _l("Topics"), choices=TOPIC_LABELS, required=True, message=_l("Choose at least one topic.")
+    )
     risk_level = RadioField(
-        _l("Risk level"), choices=RISK_LABELS, default="0", validators=[DataRequired()]
+        _l("Risk level"),
+        choices=RISK_LABELS,
+        validators=[DataRequired(message=_l("Choose the risk level you heard."))],
     )
     school_id = SelectField(
         _l("Student's school (only if the caller named a student)"),

@@ -17,15 +17,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..alerts.models import Alert
 from ..auth.models import User
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, Role, ensure
+from ..crisis.notices import AlertNotice, alert_notice, people_for, report_message
 from ..db import utcnow
 from ..orgs.models import School
 from ..orgs.services import default_district
@@ -140,7 +145,40 @@ def reporting_schools(session: Session, actor: Principal) -> list[School]:
 # --------------------------------------------------------------------------- concerns
 
 
-def create_concern(
+@dataclass(frozen=True)
+class ConcernReport:
+    """What reporting a concern did: the concern, the alert it raised or joined (whom it
+    reached, what waits), and who sees it in the school's concern queue."""
+
+    concern: Concern
+    alert: AlertNotice | None
+    queue: dict[str, int]  # role -> active people who see it in their concern queue
+
+    def message(self) -> str:
+        """The reporter's confirmation, built from what was done."""
+        return report_message(self.alert, self.queue)
+
+
+def report_concern(
+    session: Session, actor: Principal, student: Student, **kwargs: Any
+) -> ConcernReport:
+    """Create a concern (:func:`create_concern`, same arguments) and say what that did."""
+    started = utcnow()
+    concern, alert = _create_concern(session, actor, student, **kwargs)
+    queue = people_for(
+        session, student.school_id, school_roles=(Role.PSYCH_TEACHER, Role.SCHOOL_LEADER),
+        district=bool(student.district_involved),
+    )  # fmt: skip
+    notice = alert_notice(session, alert, since=started) if alert is not None else None
+    return ConcernReport(concern, notice, queue)
+
+
+def create_concern(session: Session, actor: Principal, student: Student, **kwargs: Any) -> Concern:
+    """The one creation path (the form and the hotline both come here)."""
+    return _create_concern(session, actor, student, **kwargs)[0]
+
+
+def _create_concern(
     session: Session,
     actor: Principal,
     student: Student,
@@ -151,8 +189,7 @@ def create_concern(
     source: str = "staff",
     hotline_call_id: uuid.UUID | None = None,
     now: dt.datetime | None = None,
-) -> Concern:
-    """The one creation path (the form and the hotline both come here)."""
+) -> tuple[Concern, Alert | None]:
     ensure(actor, Permission.CONCERN_REPORT, student)
     now = now or utcnow()
     text = (text or "").strip()
@@ -187,10 +224,11 @@ def create_concern(
             provisional=True, source_id=concern.id,
         )  # fmt: skip
         concern.raised_to = target
+    alert = None
     if urgency == "immediate_danger":
         from ..alerts.services import raise_alert
 
-        raise_alert(
+        alert = raise_alert(
             session, kind="urgent_concern", school_id=student.school_id, student_id=student.id,
             source_id=concern.id, tier=3,
         )  # fmt: skip
@@ -199,7 +237,7 @@ def create_concern(
         student_id=student.id, school_id=student.school_id, fields=["category", "text", "urgency"],
         detail={"urgency": urgency, "source": source, "raised_to": concern.raised_to},
     )  # fmt: skip
-    return concern
+    return concern, alert
 
 
 def own_concerns(
@@ -320,7 +358,12 @@ def user_names(session: Session, ids: set[uuid.UUID | None]) -> dict[uuid.UUID, 
 # --------------------------------------------------------------------------- hotline
 
 
-def log_hotline_call(
+def log_hotline_call(session: Session, actor: Principal, **kwargs: Any) -> HotlineCall:
+    """Record a call (:func:`record_hotline_call`, the call only)."""
+    return record_hotline_call(session, actor, **kwargs)[0]
+
+
+def record_hotline_call(
     session: Session,
     actor: Principal,
     *,
@@ -332,10 +375,10 @@ def log_hotline_call(
     notes: str | None,
     school_id: uuid.UUID | None = None,
     student_number: str | None = None,
-) -> HotlineCall:
+) -> tuple[HotlineCall, ConcernReport | None]:
     """Record a call. With a school and a student number the call is about an identified student
-    and becomes a concern on that student (same path as a staff concern); otherwise it stays an
-    anonymous record counted in statistics only."""
+    and becomes a concern on that student (same path as a staff concern, whose report is
+    returned); otherwise it stays an anonymous record counted in statistics only."""
     ensure(actor, Permission.HOTLINE_LOG)
     if caller_type not in CALLER_TYPES:
         raise ConcernError(_l("Unknown caller type"))
@@ -374,13 +417,21 @@ def log_hotline_call(
         student_id=call.student_id, school_id=call.school_id, fields=["topics", "notes"],
         detail={"anonymous": call.anonymous, "risk_level": risk_level, "caller_type": caller_type},
     )  # fmt: skip
+    report = None
     if student is not None:
-        create_concern(
+        report = report_concern(
             session, actor, student, category=category_for_topics(topics),
             urgency=urgency_for_risk(risk_level), text=notes or "", source="hotline",
             hotline_call_id=call.id, now=called_at if called_at <= utcnow() else None,
         )  # fmt: skip
-    return call
+    return call, report
+
+
+def hotline_message(report: ConcernReport | None) -> str:
+    """The counsellor's confirmation of a logged call, built from what was done."""
+    if report is None:
+        return _("Call recorded (anonymous): it counts in the statistics; nobody was notified.")
+    return report_message(report.alert, report.queue, hotline=True)
 
 
 def hotline_calls(session: Session, actor: Principal, limit: int = 100) -> list[HotlineCall]:

@@ -22,7 +22,9 @@ from flask_babel import lazy_gettext as _l
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission
+from ..core.forms import please_choose
 from ..db import get_session, utcnow
+from ..orgs.labels import school_label
 from ..students.models import Student
 from ..ui import nav_item
 from ..web import require
@@ -52,6 +54,17 @@ LABELS = {
 }  # fmt: skip
 
 
+# Marking tells nobody: the reporter sees the new status in their own list.
+MARKED = {
+    "seen": _l(
+        "Marked as seen. The reporter sees this status in their reports; no message was sent."
+    ),
+    "acted": _l(
+        "Marked as acted on. The reporter sees this status in their reports; no message was sent."
+    ),
+}
+
+
 def _uuid(value: str | None) -> uuid.UUID | None:
     try:
         return uuid.UUID(value) if value else None
@@ -67,10 +80,10 @@ def new():  # type: ignore[no-untyped-def]
     students = services.reportable_students(session, principal)
     schools = [] if students else services.reporting_schools(session, principal)
     if students:  # a class teacher's pick list; no lookup by number
-        form.student_id.choices = [("", "—")] + [(str(s.id), s.name) for s in students]
+        form.student_id.choices = please_choose([(str(s.id), s.name) for s in students])
         del form.school_id, form.student_number
     else:
-        form.school_id.choices = [(str(s.id), f"{s.name} ({s.code})") for s in schools]
+        form.school_id.choices = [(str(s.id), school_label(s)) for s in schools]
         del form.student_id
     # The pick list shows names of the reporter's own classes: recorded like any list.
     audit.record(
@@ -81,20 +94,15 @@ def new():  # type: ignore[no-untyped-def]
         student = _chosen_student(session, form, students)
         if student is not None:
             try:
-                concern = services.create_concern(
+                report = services.report_concern(
                     session, principal, student, category=form.category.data,
                     urgency=form.urgency.data, text=form.text.data,
                 )  # fmt: skip
             except services.ConcernError as exc:
                 form.text.errors = [*form.text.errors, str(exc)]
             else:
-                if concern.urgency == "immediate_danger":
-                    flash(_("Reported. The psychology teacher and the school leader are alerted now. "
-                            "Stay with the student and do not leave them alone."), "error")  # fmt: skip
-                else:
-                    flash(
-                        _("Thank you. Your report was sent to the psychology teacher."), "success"
-                    )
+                # What was done, read back from the rows (who was alerted, by which channel).
+                flash(report.message(), "error" if report.alert is not None else "success")
                 return redirect(url_for("concerns.mine"))
     return render_template("concerns/new.html", form=form, list_mode=bool(students))
 
@@ -176,7 +184,7 @@ def mark(concern_id: uuid.UUID):  # type: ignore[no-untyped-def]
     except services.ConcernError as exc:
         flash(str(exc), "error")
     else:
-        flash(_("Saved."), "success")
+        flash(str(MARKED[concern.status]), "success")
     return redirect(url_for("concerns.detail", concern_id=concern.id))
 
 
@@ -199,14 +207,14 @@ def hotline_new():  # type: ignore[no-untyped-def]
     session, principal = get_session(), g.principal
     form = HotlineForm()
     form.school_id.choices = [("", "—")] + [
-        (str(s.id), f"{s.name} ({s.code})") for s in services.reporting_schools(session, principal)
+        (str(s.id), school_label(s)) for s in services.reporting_schools(session, principal)
     ]
     tz = current_app.extensions["wellbeing.settings"].tz
     if request.method == "GET" and form.called_at.data is None:
         form.called_at.data = utcnow().astimezone(tz).replace(second=0, microsecond=0, tzinfo=None)
     if form.validate_on_submit():
         try:
-            call = services.log_hotline_call(
+            _call, report = services.record_hotline_call(
                 session, principal, called_at=form.called_at.data.replace(tzinfo=tz),
                 duration_minutes=form.duration_minutes.data, caller_type=form.caller_type.data,
                 topics=list(form.topics.data or []), risk_level=int(form.risk_level.data),
@@ -216,10 +224,7 @@ def hotline_new():  # type: ignore[no-untyped-def]
         except services.ConcernError as exc:
             form.notes.errors = [*form.notes.errors, str(exc)]
         else:
-            if call.anonymous:
-                flash(_("Call recorded (anonymous)."), "success")
-            else:
-                flash(_("Call recorded; a concern was sent to the student's school."), "success")
+            flash(services.hotline_message(report), "success")
             return redirect(url_for("concerns.hotline"))
     return render_template("concerns/hotline_new.html", form=form)
 

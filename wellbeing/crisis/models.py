@@ -1,7 +1,8 @@
 """Crisis checklists and guardian contacts.
 
-Plaintext: ids, status, step codes, who/when, the guardian's relation and the channel (codes).
-Encrypted: what was said to the guardian and step notes.
+Plaintext: ids, status, step codes, who/when, the guardian's relation and the channel (codes),
+the tier confirmed at closing.
+Encrypted: what was said to the guardian, step notes and the closing summary.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.crypto import Encrypted, EncryptedBlob, Kind, Purpose
@@ -44,7 +45,11 @@ class Crisis(Base):
     decision_id: Mapped[uuid.UUID | None] = mapped_column()
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
+    # The tier the closer confirmed (the student's confirmed tier at closing).
+    closed_tier: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[created_at]
+    closing_summary_ct: Mapped[bytes | None] = mapped_column(EncryptedBlob)
+    closing_summary = Encrypted("closing_summary_ct", Kind.TEXT, Purpose.CLINICAL)
 
 
 class CrisisStep(Base):

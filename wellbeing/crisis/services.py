@@ -160,6 +160,16 @@ def steps_of(session: Session, crisis: Crisis) -> dict[str, CrisisStep]:
     }
 
 
+def step_followups(session: Session, done: dict[str, CrisisStep]) -> dict[uuid.UUID, object]:
+    """The follow-ups the checklist scheduled, by id (their due time is shown on the step)."""
+    from ..followups.models import FollowUp
+
+    ids = [s.followup_id for s in done.values() if s.followup_id is not None]
+    if not ids:
+        return {}
+    return {f.id: f for f in session.scalars(select(FollowUp).where(FollowUp.id.in_(ids)))}
+
+
 def crisis_for_student(session: Session, student_id: uuid.UUID) -> Crisis | None:
     return session.scalar(
         select(Crisis).where(Crisis.student_id == student_id, Crisis.status == "open").limit(1)
@@ -191,7 +201,8 @@ def complete_step(
     """Record one step. ``guardian_notified`` needs ``guardian`` (relation, channel,
     contacted_at, summary) and records a :class:`GuardianContact`; ``referral`` needs
     ``outcome`` ("considered" or "made"); ``followup_scheduled`` needs ``followup_due`` and
-    schedules the follow-up through the follow-ups module."""
+    schedules that follow-up through the follow-ups module (a step that records a fact never
+    takes a default for it)."""
     student = session.get(Student, crisis.student_id)
     ensure(actor, Permission.CRISIS_MANAGE, student)
     now = now or utcnow()
@@ -237,19 +248,12 @@ def _followup_for_step(
     due: dt.datetime | None,
     now: dt.datetime,
 ) -> uuid.UUID:
-    """Schedule the follow-up (with a date), or link the one already planned (the red cadence
-    usually has made it)."""
-    from ..followups.models import ACTIVE_STATES, FollowUp
+    """Schedule the follow-up at the time the user gave (with the actor as its owner). Ticking
+    the step without a time is refused: it would claim a follow-up that nobody arranged."""
     from ..followups.services import schedule_followup
 
     if due is None:
-        existing = session.scalar(
-            select(FollowUp.id).where(FollowUp.student_id == student.id, FollowUp.state.in_(ACTIVE_STATES))
-            .order_by(FollowUp.due_at).limit(1)
-        )  # fmt: skip
-        if existing is None:
-            raise CrisisError(_l("No follow-up is planned yet: give its date"))
-        return existing
+        raise CrisisError(_l("Give the date and time of the follow-up"))
     if due <= now:
         raise CrisisError(_l("The follow-up must be in the future"))
     if not can(actor, Permission.FOLLOWUPS_MANAGE, student):
@@ -257,14 +261,10 @@ def _followup_for_step(
             _l("Only the psychology teacher or a counsellor can schedule a follow-up")
         )
     followup = schedule_followup(
-        session,
-        actor,
-        student,
-        due_at=due,
-        owner_id=actor.user_id,
-        source="manual",
+        session, actor, student, due_at=due, owner_id=actor.user_id, source="manual",
         source_id=crisis.id,
-    )
+    )  # fmt: skip
+    session.flush()
     return followup.id
 
 
@@ -273,21 +273,74 @@ def missing_steps(done: dict[str, CrisisStep]) -> list[str]:
 
 
 def close_crisis(
-    session: Session, actor: Principal, crisis: Crisis, *, now: dt.datetime | None = None
+    session: Session,
+    actor: Principal,
+    crisis: Crisis,
+    *,
+    summary: str | None,
+    tier: int | None,
+    confirmed: bool,
+    now: dt.datetime | None = None,
 ) -> Crisis:
+    """Close a crisis: every mandatory step done, a closing summary (encrypted), the student's
+    confirmed tier stated by the closer (it must be the current tier, not a provisional one) and
+    the closer's confirmation. The crisis and its history stay in the student's record."""
     student = session.get(Student, crisis.student_id)
     ensure(actor, Permission.CRISIS_MANAGE, student)
+    check_closable(session, crisis, student, summary=summary, tier=tier, confirmed=confirmed)
+    crisis.status, crisis.closed_at, crisis.closed_by_id = "closed", now or utcnow(), actor.user_id
+    crisis.closed_tier = tier
+    crisis.closing_summary = _clean(summary, "summary")
+    audit.record(
+        session, AuditAction.CRISIS_UPDATE, object_type="crisis", object_id=crisis.id,
+        student_id=crisis.student_id, school_id=crisis.school_id, fields=["closing_summary"],
+        detail={"step": "close", "tier": tier},
+    )  # fmt: skip
+    session.flush()
+    return crisis
+
+
+def check_closable(
+    session: Session,
+    crisis: Crisis,
+    student: Student,
+    *,
+    summary: str | None,
+    tier: int | None,
+    confirmed: bool,
+) -> None:
+    """Raise :class:`CrisisError` unless the crisis may be closed with these inputs (checked
+    before anything is written, also by the step-down approval that closes it)."""
     if crisis.status != "open":
         raise CrisisError(_l("This crisis is closed"))
     if missing_steps(steps_of(session, crisis)):
         raise CrisisError(_l("Every checklist step must be done before the crisis is closed"))
-    crisis.status, crisis.closed_at, crisis.closed_by_id = "closed", now or utcnow(), actor.user_id
-    audit.record(
-        session, AuditAction.CRISIS_UPDATE, object_type="crisis", object_id=crisis.id,
-        student_id=crisis.student_id, school_id=crisis.school_id, detail={"step": "close"},
-    )  # fmt: skip
-    session.flush()
-    return crisis
+    if not _clean(summary, "summary"):
+        raise CrisisError(_l("Write the closing summary"))
+    if tier is None or tier != student.tier:
+        raise CrisisError(
+            _l("The tier you confirm must be the student's current tier; change the tier on the "
+               "tier page first (a step-down from red needs a second person's approval)")
+        )  # fmt: skip
+    if student.tier_provisional:
+        raise CrisisError(
+            _l("The student's tier is still provisional: confirm or change it on the tier page "
+               "before closing")
+        )  # fmt: skip
+    if not confirmed:
+        raise CrisisError(_l("Tick the confirmation to close the crisis"))
+
+
+def crises_of(
+    session: Session, student_id: uuid.UUID
+) -> list[tuple[Crisis, dict[str, CrisisStep]]]:
+    """Every crisis of the student (open and closed), newest first, with its steps."""
+    crises = list(
+        session.scalars(
+            select(Crisis).where(Crisis.student_id == student_id).order_by(Crisis.opened_at.desc())
+        )
+    )
+    return [(c, steps_of(session, c)) for c in crises]
 
 
 # --------------------------------------------------------------------------- guardian contacts
@@ -364,16 +417,27 @@ def _record_section(session: Session, principal: Principal, student: Student):  
     """The crisis part of the growth record: the open crisis and the guardian contacts."""
     if not can(principal, Permission.CRISIS_MANAGE, student):
         return None
-    from .forms import CHANNEL_LABELS, RELATION_LABELS
+    from ..concerns.services import user_names
+    from .forms import CHANNEL_LABELS, OUTCOME_LABELS, RELATION_LABELS, STEP_LABELS
 
     contacts = guardian_contacts(session, principal, student, audited=False)
-    labels = {"relation": dict(RELATION_LABELS), "channel": dict(CHANNEL_LABELS)}
+    crises = crises_of(session, student.id)
+    people = {c.closed_by_id for c, _ in crises} | {
+        s.done_by_id for _, steps in crises for s in steps.values()
+    }
+    labels = {
+        "relation": dict(RELATION_LABELS), "channel": dict(CHANNEL_LABELS), "step": STEP_LABELS,
+        "outcome": dict(OUTCOME_LABELS),
+    }  # fmt: skip
     context = {
         "contacts": contacts,
         "crisis": crisis_for_student(session, student.id),
+        "crises": crises,
+        "steps": STEPS,
+        "names": user_names(session, people),
         "labels": labels,
     }
-    return "crisis/section.html", context, ["guardian_contacts", "crisis"]
+    return "crisis/section.html", context, ["guardian_contacts", "crisis", "closing_summary"]
 
 
 try:

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp
 
-from ..core.authz import Role
+from ..core.forms import PLEASE_CHOOSE
+from ..labels import ROLE_LABELS
+from .labels import grade_label
 from .models import GRADE_RANGE
 
-ROLE_LABELS = {
-    Role.PSYCH_TEACHER: _l("Psychology teacher"),
-    Role.CLASS_TEACHER: _l("Class teacher"),
-    Role.SCHOOL_LEADER: _l("School leader"),
-    Role.COUNSELLOR: _l("District counsellor"),
-    Role.PARTNER: _l("Health partner liaison"),
-    Role.SUPERVISOR: _l("Supervisor"),
-    Role.ADMIN: _l("Administrator"),
-}
 ROLE_CHOICES = [SelectChoice(str(role), label) for role, label in ROLE_LABELS.items()]
 
 
@@ -46,7 +40,7 @@ class ClassForm(FlaskForm):
     grade = SelectField(
         _l("Grade"),
         coerce=int,
-        choices=[SelectChoice(g, str(g)) for g in GRADE_RANGE],
+        choices=[SelectChoice(g, LazyString(grade_label, g)) for g in GRADE_RANGE],
         validators=[DataRequired()],
     )
     label = StringField(
@@ -55,7 +49,12 @@ class ClassForm(FlaskForm):
 
 
 class _ScopeFields(FlaskForm):
-    role = SelectField(_l("Role"), choices=ROLE_CHOICES, validators=[DataRequired()])
+    # No role is preselected: a missed field would otherwise grant the first role's access.
+    role = SelectField(
+        _l("Role"),
+        choices=[SelectChoice("", PLEASE_CHOOSE), *ROLE_CHOICES],
+        validators=[DataRequired(message=_l("Choose a role."))],
+    )
     school = SelectField(
         _l("School"),
         validators=[Optional()],

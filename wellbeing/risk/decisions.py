@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -31,7 +32,7 @@ class TierError(ValueError):
 
 def _check(tier: int, source: str) -> None:
     if not isinstance(tier, int) or isinstance(tier, bool) or tier not in (0, 1, 2, 3):
-        raise TierError("tier must be 0, 1, 2 or 3")
+        raise TierError(_l("tier must be 0, 1, 2 or 3"))
     if source not in TIER_SOURCES:
         raise TierError(f"unknown tier source '{source}'")
 

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -94,9 +95,11 @@ def apply_tier(
     if needs_decide:
         ensure(actor, Permission.TIER_DECIDE, student)
         if not text:
-            raise TierError("a written reason is required")
+            raise TierError(_l("a written reason is required"))
     if len(text) > REASON_MAX:
-        raise TierError(f"the reason is too long (at most {REASON_MAX} characters)")
+        raise TierError(
+            _l("the reason is too long (at most %(count)s characters)", count=REASON_MAX)
+        )
     text = text or source
 
     if tier == old:

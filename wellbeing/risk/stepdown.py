@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,7 +40,7 @@ def _request_stepdown(
     now: dt.datetime,
 ) -> TierDecision:
     if _pending_stepdown(session, student.id) is not None:
-        raise TierError("a step-down from red is already waiting for approval")
+        raise TierError(_l("a step-down from red is already waiting for approval"))
     decision = TierDecision(
         student_id=student.id,
         school_id=student.school_id,
@@ -74,11 +75,11 @@ def _load_pending(
     if isinstance(decision, uuid.UUID):
         found = session.get(TierDecision, decision)
         if found is None:
-            raise TierError("no such step-down request")
+            raise TierError(_l("no such step-down request"))
         decision = found
     student = session.get(Student, decision.student_id)
     if student is None:  # pragma: no cover (foreign key)
-        raise TierError("no such student")
+        raise TierError(_l("no such student"))
     return decision, student
 
 
@@ -93,12 +94,12 @@ def approve_stepdown(
     decision, student = _load_pending(session, decision)
     ensure(actor, Permission.TIER_APPROVE_STEPDOWN, student)
     if decision.status != PENDING:
-        raise TierError("this step-down is no longer waiting for approval")
+        raise TierError(_l("this step-down is no longer waiting for approval"))
     if decision.decided_by == actor.user_id:
-        raise TierError("a second person must approve a step-down from red")
+        raise TierError(_l("a second person must approve a step-down from red"))
     if student.tier != decision.from_tier:
         raise TierError(
-            "the student's tier changed since the request; withdraw it and decide again"
+            _l("the student's tier changed since the request; withdraw it and decide again")
         )
     now = now or utcnow()
     old = student.tier
@@ -125,7 +126,7 @@ def reject_stepdown(
         actor, Permission.TIER_DECIDE if withdrawing else Permission.TIER_APPROVE_STEPDOWN, student
     )
     if decision.status != PENDING:
-        raise TierError("this step-down is no longer waiting for approval")
+        raise TierError(_l("this step-down is no longer waiting for approval"))
     decision.status = WITHDRAWN if withdrawing else REJECTED
     decision.approved_by, decision.approved_at = actor.user_id, now or utcnow()
     session.flush()
