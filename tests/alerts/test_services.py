@@ -270,8 +270,12 @@ def test_transitions_are_refused_when_illegal(db_session, school_world, audit_en
 def test_who_may_acknowledge(db_session, school_world):
     w = school_world
     alert = red(db_session, w)
-    # In scope without being notified yet: the school leader, district counsellors.
+    # In scope without being notified yet: the school leader; district counsellors only once
+    # the student is involved with the district (or the alert escalated to it).
     assert services.may_handle(db_session, principal(db_session, w["leader"]), alert)
+    assert not services.may_handle(db_session, principal(db_session, w["c_off"]), alert)
+    w["student"].district_involved = True
+    db_session.flush()
     assert services.may_handle(db_session, principal(db_session, w["c_off"]), alert)
     for key in ("teacher", "supervisor", "other_psych"):
         with pytest.raises(Forbidden):

@@ -5,6 +5,8 @@ the other school's student (owned by that school's psych teacher). Managing a fo
 FOLLOWUPS_MANAGE on the student: the own school's psych teacher only (the counsellor's students
 are not district-involved here; leaders and class teachers lack the permission). The agenda is
 for every role with an agenda; the calendar feed is public and its token is the credential.
+Reading one follow-up needs RECORD_READ on the student: the own school's psych teacher and
+leader (the counsellor's students are not district-involved).
 """
 
 import datetime as dt
@@ -84,6 +86,15 @@ CASES = [
         MANAGE_OTHER,
         setup=_followups,
         data={"outcome": "seen", "note": "Talked at break."},
+    ),
+    # reading a follow-up (a completed one shows its note): whoever may read the record
+    Case(
+        "GET",
+        "/followups/<uuid:followup_id>",
+        _fu(""),
+        everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=OK, school_leader=OK),
+        everyone(FORBIDDEN, anonymous=LOGIN),
+        setup=_followups,
     ),
     Case("GET", "/students/<uuid:student_id>/followups/new", _student, MANAGE_OWN, MANAGE_OTHER),
     Case(

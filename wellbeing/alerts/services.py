@@ -15,6 +15,7 @@ run) in :mod:`.escalation`; their public names are re-exported here.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +31,7 @@ from ..core.authz import Forbidden, Permission, Principal, can
 from ..db import utcnow
 from ..orgs.models import School
 from .bulk import on_critical_responses, on_tier_changed_many
+from .district import is_district_alert
 from .escalation import CHUNK, escalate_due
 from .ladder import BREAK_GLASS_LADDER as BREAK_GLASS_LADDER
 from .ladder import BREAK_GLASS_RESPONSE_MINUTES as BREAK_GLASS_RESPONSE_MINUTES
@@ -181,14 +183,35 @@ def is_recipient(session: Session, user_id: uuid.UUID, alert_id: uuid.UUID) -> b
     )
 
 
+class _HandleTarget:
+    """An alert as the policy sees it: the school and student it concerns, and (read only when
+    a counsellor's scope asks) whether it is the district centre's, by the queue's definition
+    (:func:`.district.is_district_alert`). The alert row itself has no ``district_involved``,
+    so the policy's "district staff see students only once escalated or referred" used to
+    pass every alert of the district."""
+
+    class_id = None  # alerts concern a school; class-scoped memberships get no student access
+
+    def __init__(self, session: Session, alert: Alert) -> None:
+        self._session, self._alert = session, alert
+        self.school_id, self.student_id = alert.school_id, alert.student_id
+
+    @functools.cached_property
+    def district_involved(self) -> bool:
+        return is_district_alert(self._session, self._alert)
+
+
 def may_handle(session: Session, principal: Principal | None, alert: Alert) -> bool:
-    """Recipients on any rung, and people whose scope covers the alert (not for break-glass
-    alerts, which only their supervisors handle)."""
+    """Recipients on any rung, and people whose scope covers the alert: the school's staff;
+    for the district centre, alerts escalated to the district or about district-involved
+    students (the district queue). Break-glass alerts are only their supervisors'."""
     if principal is None:
         return False
     if is_recipient(session, principal.user_id, alert.id):
         return True
-    return alert.kind != "break_glass" and can(principal, Permission.ALERTS_HANDLE, alert)
+    if alert.kind == "break_glass":
+        return False
+    return can(principal, Permission.ALERTS_HANDLE, _HandleTarget(session, alert))
 
 
 def get_alert(session: Session, principal: Principal | None, alert_id: uuid.UUID) -> Alert:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
@@ -15,8 +16,8 @@ from ..core.authz import Permission, can
 from ..db import get_session, utcnow
 from ..ui import nav_item
 from ..web import require
-from . import queries, services
-from .forms import AcknowledgeForm, ResolveForm
+from . import district, queries, services
+from .forms import AcknowledgeForm, QueueFilterForm, ResolveForm
 
 bp = Blueprint("alerts", __name__)
 
@@ -36,6 +37,10 @@ ROLE_LABELS = {
     "school_leader": _l("School leader"),
     "counsellor": _l("District counsellor"),
     "supervisor": _l("Supervisor"),
+}
+REASON_LABELS = {
+    True: _l("Escalated to the district"),
+    False: _l("Student followed by the district"),
 }
 STEP_LABELS = {
     "raise": _l("Raised"),
@@ -75,6 +80,7 @@ class _InboxLabel:
 
 
 nav_item("alerts.inbox", _InboxLabel(), Permission.SELF_INBOX, 15)
+nav_item("alerts.district_queue", _l("District alerts"), Permission.DISTRICT_ESCALATIONS, 16)
 
 
 @bp.app_context_processor
@@ -175,3 +181,44 @@ def resolve(alert_id: uuid.UUID):  # type: ignore[no-untyped-def]
     else:
         flash(_("Alert resolved."), "success")
     return redirect(url_for("alerts.detail", alert_id=alert_id))
+
+
+def _queue_filter(form: QueueFilterForm) -> district.QueueFilter:
+    """The filters asked for; a value that is not one of the choices is reset to the field's
+    default and the person is told which filter it was."""
+    if not form.validate():
+        for name in form.errors:
+            field = form[name]
+            field.data = field.default
+            flash(
+                _("The filter “%(name)s” had a value that does not exist; it shows everything.",
+                  name=field.label.text),
+                "error",
+            )  # fmt: skip
+    return district.QueueFilter(
+        state=form.state.data or "open",
+        school_id=uuid.UUID(form.school.data) if form.school.data else None,
+        tier=int(form.tier.data) if form.tier.data else None,
+        age=form.age.data or "",
+    )
+
+
+@bp.get("/district/alerts")
+@require(Permission.DISTRICT_ESCALATIONS, sensitive=True)
+def district_queue():  # type: ignore[no-untyped-def]
+    """Every alert the district centre may act on, beside each counsellor's own inbox."""
+    session = get_session()
+    form = QueueFilterForm(request.args)
+    schools = district.queue_schools(session, g.principal)
+    form.school.choices = [("", _("All schools")), *((str(s.id), s.name) for s in schools)]
+    filters = _queue_filter(form)
+    now = utcnow()
+    page, names = district.district_queue(
+        session, g.principal, filters, now=now, page=request.args.get("page", 1, type=int) or 1
+    )
+    args = {name: form[name].data for name in ("school", "tier", "age", "state") if form[name].data}
+    return render_template(
+        "alerts/district.html", page=page, names=names, form=form, filters=filters, args=args,
+        kinds=KIND_LABELS, states=STATE_LABELS, reasons=REASON_LABELS, now=now,
+        age=lambda alert: format_timedelta(now - alert.raised_at, granularity="minute"),
+    )  # fmt: skip

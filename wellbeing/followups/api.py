@@ -27,6 +27,9 @@ bp = Blueprint("followups_api", __name__, url_prefix="/api/v1")
 
 AGENDA_LIMIT = 500
 STATE_FILTERS = ("active", *ACTIVE_STATES)
+STATE = common.choice_param(
+    "state", "active (open and overdue, the default), open or overdue.", STATE_FILTERS, "active"
+)
 
 
 def _rows(state: str) -> tuple[list[queries.AgendaRow], bool]:
@@ -44,7 +47,7 @@ def _rows(state: str) -> tuple[list[queries.AgendaRow], bool]:
 @require(Permission.SELF_AGENDA, sensitive=True)
 def agenda():  # type: ignore[no-untyped-def]
     try:
-        state = common.choice("state", STATE_FILTERS, "active")
+        state = STATE.read()
     except common.BadQuery as exc:
         return common.bad_query(exc)
     rows, truncated = _rows(state)
@@ -114,13 +117,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             ),
             "tags": ["followups"],
             "security": [{"bearer": ["followups:read"]}],
-            "parameters": [
-                common.query_param(
-                    "state",
-                    "active (open and overdue, the default), open or overdue.",
-                    {"type": "string", "enum": list(STATE_FILTERS), "default": "active"},
-                ),
-            ],
+            "parameters": [STATE.openapi()],
             "responses": {
                 "200": common.ok_json("The agenda", "FollowUpList"),
                 "400": common.BAD_REQUEST,

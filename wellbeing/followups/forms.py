@@ -7,19 +7,43 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..core.forms import please_choose
 from .services import NOTE_MAX
 
 DT_FORMAT = "%Y-%m-%dT%H:%M"
 
+# Labels for the codes stored on a follow-up (never shown raw).
+OUTCOME_LABELS = {
+    "seen": _l("Seen the student"),
+    "not_seen": _l("Not seen"),
+    "rescheduled": _l("Rescheduled"),
+}
+STATE_LABELS = {
+    "open": _l("Not yet done"),
+    "overdue": _l("Overdue"),
+    "done": _l("Done"),
+    "cancelled": _l("Cancelled"),
+}
+SOURCE_LABELS = {
+    "cadence": _l("Tier cadence"),
+    "manual": _l("Scheduled by hand"),
+    "plan": _l("Plan task"),
+    "review": _l("Plan review"),
+}
+
 
 class CompleteForm(FlaskForm):
+    # Nothing pre-chosen: a default "seen" recorded a visit that may never have happened.
     outcome = SelectField(
         _l("Outcome"),
-        choices=[
-            ("seen", _l("Seen the student")),
-            ("not_seen", _l("Not seen")),
-            ("rescheduled", _l("Rescheduled")),
-        ],
+        choices=please_choose(
+            [
+                ("seen", _l("Seen the student")),
+                ("not_seen", _l("Not seen")),
+                ("rescheduled", _l("Rescheduled")),
+            ]
+        ),
+        validators=[DataRequired(message=_l("Choose the outcome."))],
     )
     note = TextAreaField(
         _l("Note"),

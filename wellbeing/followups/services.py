@@ -16,6 +16,7 @@ import logging
 import uuid
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
@@ -209,6 +210,33 @@ def get_followup(
     return followup, student  # type: ignore[return-value]
 
 
+def read_followup(
+    session: Session, actor: Principal, followup_id: uuid.UUID
+) -> tuple[FollowUp, Student, dict[uuid.UUID, str]]:
+    """A follow-up as the record shows it -- for a completed one the decrypted note, the outcome,
+    who completed it and when -- for those who may read the student's record; audited
+    (``FOLLOWUP_VIEW`` naming the fields read). Also returns the display names of the people
+    named on it (owner, completer, creator). LookupError when there is no such follow-up."""
+    followup = session.get(FollowUp, followup_id)
+    student = session.get(Student, followup.student_id) if followup is not None else None
+    if followup is None or student is None:
+        raise LookupError("no such follow-up")
+    ensure(actor, Permission.RECORD_READ, student)
+    fields = ["due_at", "state", "owner_id"]
+    if followup.state == DONE:
+        fields += ["outcome", "note", "completed_by", "completed_at"]
+    audit.record(
+        session, AuditAction.FOLLOWUP_VIEW, object_type="followup", object_id=followup.id,
+        student_id=student.id, school_id=student.school_id, fields=fields,
+        detail={"students": [student.id], "state": followup.state},
+    )  # fmt: skip
+    ids = {followup.owner_id, followup.completed_by, followup.created_by} - {None}
+    names = dict(
+        session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).tuples().all()
+    )
+    return followup, student, names
+
+
 def complete_followup(
     session: Session,
     actor: Principal,
@@ -225,20 +253,20 @@ def complete_followup(
     now = now or utcnow()
     student = session.get(Student, followup.student_id)
     if student is None:
-        raise FollowUpError("the student of this follow-up no longer exists")
+        raise FollowUpError(_l("the student of this follow-up no longer exists"))
     ensure(actor, Permission.FOLLOWUPS_MANAGE, student)
     if followup.state not in ACTIVE_STATES:
-        raise FollowUpError("this follow-up is already closed")
+        raise FollowUpError(_l("this follow-up is already closed"))
     if outcome not in OUTCOMES:
-        raise FollowUpError("choose an outcome")
+        raise FollowUpError(_l("choose an outcome"))
     note = (note or "").strip()
     if not note or len(note) > NOTE_MAX:
-        raise FollowUpError(f"a note of 1 to {NOTE_MAX} characters is required")
+        raise FollowUpError(_l("a note of 1 to %(max)s characters is required", max=NOTE_MAX))
     if outcome == "rescheduled":
         if reschedule_to is None or reschedule_to <= now:
-            raise FollowUpError("a rescheduled follow-up needs a new time in the future")
+            raise FollowUpError(_l("a rescheduled follow-up needs a new time in the future"))
     elif reschedule_to is not None:
-        raise FollowUpError("a new time is only given when the follow-up is rescheduled")
+        raise FollowUpError(_l("a new time is only given when the follow-up is rescheduled"))
     followup.state, followup.outcome, followup.note = DONE, outcome, note
     followup.completed_at, followup.completed_by = now, actor.user_id
     audit.record(
@@ -409,3 +437,6 @@ def calendar_user(session: Session, token: str) -> User | None:
         return None
     row.last_used_at = utcnow()
     return user
+
+
+from . import record as _record  # noqa: E402,F401  (registers the growth-record section)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from babel.dates import format_date, format_interval
 from flask import (
     Blueprint,
     Response,
@@ -15,8 +16,10 @@ from flask import (
     g,
     redirect,
     render_template,
+    request,
     url_for,
 )
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -29,7 +32,15 @@ from ..students.models import Student
 from ..ui import nav_item
 from ..web import require
 from . import ical, queries, services
-from .forms import CompleteForm, EmptyForm, ScheduleForm
+from .forms import (
+    OUTCOME_LABELS,
+    SOURCE_LABELS,
+    STATE_LABELS,
+    CompleteForm,
+    EmptyForm,
+    ScheduleForm,
+)
+from .models import ACTIVE_STATES
 
 bp = Blueprint("followups", __name__)
 
@@ -53,25 +64,76 @@ def _record_view(student_ids: list[uuid.UUID], followup_id: uuid.UUID | None = N
     )  # fmt: skip
 
 
+def _week_param() -> dt.date | None:
+    """``?week=YYYY-MM-DD`` (any day of the week); a value that is not a date is refused with a
+    message and this week is shown."""
+    raw = request.args.get("week", "").strip()
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        flash(
+            _("“%(value)s” is not a date (YYYY-MM-DD): this week is shown.", value=raw[:20]),
+            "error",
+        )
+        return None
+
+
+def _dates(start: dt.date) -> dict[str, object]:
+    """The week's heading and day titles in the user's language: 2026年3月2日（周一）至3月8日（周日）
+    and 3月2日 星期一 in Chinese; Mon, Mar 2 – Sun, Mar 8, 2026 and Monday, March 2 in English."""
+    locale = str(get_locale() or "zh_CN")
+    end = start + dt.timedelta(days=6)
+    if locale.startswith("zh"):
+        last = "y年M月d日（EEE）" if end.year != start.year else "M月d日（EEE）"
+        heading = f"{format_date(start, 'y年M月d日（EEE）', locale=locale)}至{format_date(end, last, locale=locale)}"
+        day_pattern = "M月d日 EEEE"
+    else:
+        heading = format_interval(start, end, "yMMMEd", locale=locale)
+        day_pattern = "EEEE, MMMM d"
+    return {"range": heading, "day": lambda day: format_date(day, day_pattern, locale=locale)}
+
+
 @bp.get("/agenda")
 @require(Permission.SELF_AGENDA, sensitive=True)
 def agenda():  # type: ignore[no-untyped-def]
     session = get_session()
     now = utcnow()
-    data = queries.agenda(session, g.principal.user_id, now, _settings().tz)
-    named = [s for s in data.students if _may_see_name(s, data)]
-    _record_view(named)
+    tz = _settings().tz
+    data = queries.agenda_week(session, g.principal.user_id, now, tz, _week_param())
+    rows = {row.student.id: row.student for row in data.rows}
+    named = [sid for sid in data.students if can(g.principal, Permission.RECORD_READ, rows[sid])]
+    audit.record(
+        session, AuditAction.FOLLOWUP_VIEW, object_type="followup",
+        fields=["outcome"] if any(r.followup.outcome for r in data.rows) else [],
+        detail={"students": named, "week": data.start.isoformat()},
+    )  # fmt: skip
     notices = unread_notices(session, g.principal.user_id)
     mark_notices_read(session, g.principal.user_id, [n.id for n in notices])
+    this_week = queries.week_start(now.astimezone(tz).date())
     return render_template(
         "followups/agenda.html", agenda=data, named=set(named), notices=notices,
         has_token=services.has_calendar_token(session, g.principal.user_id), token_form=EmptyForm(),
+        today=now.astimezone(tz).date(), prev_week=data.start - dt.timedelta(days=7),
+        next_week=data.start + dt.timedelta(days=7), this_week=this_week, dates=_dates(data.start),
+        outcomes=OUTCOME_LABELS, states=STATE_LABELS, sources=SOURCE_LABELS,
     )  # fmt: skip
 
 
-def _may_see_name(student_id: uuid.UUID, data: queries.Agenda) -> bool:
-    row = next(r for r in data.overdue + data.today + data.week if r.student.id == student_id)
-    return can(g.principal, Permission.RECORD_READ, row.student)
+@bp.get("/followups/<uuid:followup_id>")
+@require(Permission.RECORD_READ, sensitive=True)
+def detail(followup_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """One follow-up as the record keeps it: a completed one with its note and outcome."""
+    try:
+        followup, student, names = services.read_followup(get_session(), g.principal, followup_id)
+    except LookupError:
+        abort(404)
+    return render_template(
+        "followups/detail.html", followup=followup, student=student, names=names,
+        outcomes=OUTCOME_LABELS, states=STATE_LABELS, sources=SOURCE_LABELS,
+        may_manage=can(g.principal, Permission.FOLLOWUPS_MANAGE, student),
+    )  # fmt: skip
 
 
 @bp.route("/followups/<uuid:followup_id>/complete", methods=["GET", "POST"])
@@ -82,20 +144,29 @@ def complete(followup_id: uuid.UUID):  # type: ignore[no-untyped-def]
         followup, student = services.get_followup(session, g.principal, followup_id)
     except LookupError:
         abort(404)
+    if followup.state not in ACTIVE_STATES:  # nothing left to record: read what was recorded
+        _record_view([student.id], followup.id, student.school_id)
+        return redirect(url_for("followups.detail", followup_id=followup.id))
     form = CompleteForm()
     if form.validate_on_submit():
         when = _local_to_utc(form.reschedule_to.data) if form.reschedule_to.data else None
         try:
-            services.complete_followup(session, g.principal, followup, outcome=form.outcome.data,
-                                       note=form.note.data, reschedule_to=when)  # fmt: skip
+            following = services.complete_followup(
+                session, g.principal, followup, outcome=form.outcome.data, note=form.note.data,
+                reschedule_to=when,
+            )  # fmt: skip
         except services.FollowUpError as exc:
-            form.note.errors = [*form.note.errors, _(str(exc))]
+            form.note.errors = [*form.note.errors, str(exc)]
         else:
-            flash(_("Follow-up recorded."), "success")
+            # Say what follows, read back from the follow-up the service created (if any).
+            flash(_("Follow-up recorded. Next follow-up: %(time)s.",
+                    time=format_datetime(following.due_at, "yyyy-MM-dd HH:mm"))
+                  if following is not None
+                  else _("Follow-up recorded. No next follow-up is scheduled."), "success")  # fmt: skip
             return redirect(url_for("followups.agenda"))
     _record_view([student.id], followup.id, student.school_id)
     return render_template("followups/complete.html", form=form, followup=followup, student=student,
-                           closed=followup.state not in ("open", "overdue"))  # fmt: skip
+                           sources=SOURCE_LABELS)  # fmt: skip
 
 
 @bp.route("/students/<uuid:student_id>/followups/new", methods=["GET", "POST"])
@@ -114,7 +185,9 @@ def schedule(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
         else:
             services.schedule_followup(session, g.principal, student, due_at=due,
                                        owner_id=g.principal.user_id, source="manual")  # fmt: skip
-            flash(_("Follow-up scheduled."), "success")
+            flash(_("Follow-up scheduled for %(time)s with you as its owner; it is in your "
+                    "follow-up agenda. No message was sent.",
+                    time=format_datetime(due, "yyyy-MM-dd HH:mm")), "success")  # fmt: skip
             return redirect(url_for("followups.agenda"))
     _record_view([student.id], None, student.school_id)
     return render_template("followups/schedule.html", form=form, student=student)

@@ -11,17 +11,20 @@ import datetime as dt
 import statistics
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from ..alerts.district import queue_counts
 from ..alerts.models import Alert
 from ..concerns.models import Concern, HotlineCall
 from ..crisis.models import Crisis
 from ..followups.models import ACTIVE_STATES, FollowUp
 from ..orgs.models import School
+from ..students.collation import pinyin_key
 from ..students.models import Student
 
 NAME_LIMIT = 200
@@ -66,9 +69,13 @@ def _school_filter(column: ColumnElement, school_ids: list[uuid.UUID] | None) ->
 
 
 def school_figures(
-    session: Session, now: dt.datetime, school_ids: list[uuid.UUID] | None = None
-) -> dict[uuid.UUID, SchoolFigures]:
-    """Per-school figures; ``school_ids`` None means every school of the district."""
+    session: Session, now: dt.datetime, school_ids: list[uuid.UUID] | None = None,
+    *, district_queue: bool = False,
+) -> dict[uuid.UUID, SchoolFigures]:  # fmt: skip
+    """Per-school figures; ``school_ids`` None means every school of the district. With
+    ``district_queue`` the alert figures count the district centre's alerts only, by the
+    definition of its queue (``alerts.district``), so the district dashboard and the queue
+    agree."""
     figures: dict[uuid.UUID, SchoolFigures] = defaultdict(SchoolFigures)
     # Grouped by grade too: the order of the covering index (status, school_id, grade, tier),
     # so both engines read the index alone, in order, without sorting.
@@ -79,13 +86,19 @@ def school_figures(
     ):
         figures[school_id].tiers[int(tier)] += int(count)
     overdue = func.sum(case((Alert.due_at < now, 1), else_=0))
-    for school_id, state, count, late in session.execute(
-        select(Alert.school_id, Alert.state, func.count(), overdue)
-        .where(
-            _school_filter(Alert.school_id, school_ids), Alert.state.in_(ALERT_STATES_UNRESOLVED)
-        )
-        .group_by(Alert.school_id, Alert.state)
-    ):
+    alert_rows = (
+        queue_counts(session, now, school_ids)
+        if district_queue
+        else session.execute(
+            select(Alert.school_id, Alert.state, func.count(), overdue)
+            .where(
+                _school_filter(Alert.school_id, school_ids),
+                Alert.state.in_(ALERT_STATES_UNRESOLVED),
+            )
+            .group_by(Alert.school_id, Alert.state)
+        ).all()
+    )
+    for school_id, state, count, late in alert_rows:
         fig = figures[school_id]
         if state == "open":
             fig.alerts_open, fig.alerts_overdue = int(count), int(late or 0)
@@ -125,8 +138,9 @@ def _aware(value: dt.datetime | str | None) -> dt.datetime | None:
 def students_of_concern(
     session: Session, school_id: uuid.UUID, limit: int = NAME_LIMIT
 ) -> list[Student]:
-    """Orange and red students of a school, red first (index school_id, tier)."""
-    return list(
+    """Orange and red students of a school, red first (index school_id, tier), then by the
+    pinyin of their names (decrypted here: the database cannot order them)."""
+    return _by_tier_and_name(
         session.scalars(
             select(Student)
             .where(Student.school_id == school_id, Student.tier >= 2, Student.status == "active")
@@ -136,9 +150,13 @@ def students_of_concern(
     )
 
 
+def _by_tier_and_name(students: Iterable[Student]) -> list[Student]:
+    return sorted(students, key=lambda s: (-s.tier, pinyin_key(s.name)))
+
+
 def escalated_students(session: Session, limit: int = NAME_LIMIT) -> list[Student]:
-    """Students the district is involved with, highest tier first."""
-    return list(
+    """Students the district is involved with, highest tier first, then by name (pinyin)."""
+    return _by_tier_and_name(
         session.scalars(
             select(Student)
             .where(Student.district_involved.is_(True), Student.status == "active")

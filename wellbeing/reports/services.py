@@ -100,7 +100,7 @@ def district_dashboard(
     school_ids = _district_school_ids(session, actor)
     schools = queries.schools(session, school_ids)
     by_id = {s.id: s for s in schools}
-    figures = queries.school_figures(session, now, school_ids)
+    figures = queries.school_figures(session, now, school_ids, district_queue=True)
     names: list[NamedStudent] = []
     if Permission.RECORD_READ in actor.permissions():
         escalated = [s for s in queries.escalated_students(session) if s.school_id in by_id]
