@@ -1,14 +1,15 @@
 """Authorization matrices for the API's read routes (students, alerts, follow-ups, screening
 progress): with browser sessions (``CASES``, the route-coverage harness) and with bearer tokens
 (``TOKEN_CASES``: right / wrong scope, no token, revoked, expired). Expectations by hand.
+Sessions never authenticate the API, so the session matrix is 401 throughout.
 
 The world (tests/authz.py): one student in the own school (in the class teacher's class) and
 one in another school; neither involves the district, so district counsellors may not open
 them. Alerts: a red alert about each student. The own school's psych teacher is on the first
 rung of its alert; the other school has no staff, so its alert climbs at once to the district
-counsellors. With a token (scope ``alerts:read``) only an alert of one's own inbox can be read;
-with a session also those the user may handle. Follow-ups: the own student's is owned by the
-psych teacher, the other's by the counsellor. Campaigns: one per school.
+counsellors. With a token (scope ``alerts:read``) only an alert of one's own inbox can be read.
+Follow-ups: the own student's is owned by the psych teacher, the other's by the counsellor.
+Campaigns: one per school.
 """
 
 from __future__ import annotations
@@ -74,34 +75,18 @@ def _agenda_url(w: World, where: str) -> str:
 
 # --------------------------------------------------------------------------- browser sessions
 
-SEARCHERS = everyone(FORBIDDEN, anonymous=UNAUTHENTICATED, psych_teacher=OK, school_leader=OK,
-                     counsellor=OK)  # fmt: skip
-READERS_OWN = everyone(FORBIDDEN, anonymous=UNAUTHENTICATED, psych_teacher=OK, school_leader=OK,
-                       counsellor=NOT_FOUND)  # fmt: skip
-READERS_OTHER = everyone(FORBIDDEN, anonymous=UNAUTHENTICATED, psych_teacher=NOT_FOUND,
-                         school_leader=NOT_FOUND, counsellor=NOT_FOUND)  # fmt: skip
-INBOX = everyone(OK, anonymous=UNAUTHENTICATED, class_teacher=FORBIDDEN, partner=FORBIDDEN,
-                 admin=FORBIDDEN)  # fmt: skip
-HANDLERS_OWN = INBOX | {"supervisor": NOT_FOUND}
-HANDLERS_OTHER = INBOX | {"psych_teacher": NOT_FOUND, "school_leader": NOT_FOUND,
-                          "supervisor": NOT_FOUND}  # fmt: skip
-AGENDA = everyone(OK, anonymous=UNAUTHENTICATED, partner=FORBIDDEN, supervisor=FORBIDDEN,
-                  admin=FORBIDDEN)  # fmt: skip
-PROGRESS_OWN = everyone(FORBIDDEN, anonymous=UNAUTHENTICATED, psych_teacher=OK, counsellor=OK)
-PROGRESS_OTHER = everyone(
-    FORBIDDEN, anonymous=UNAUTHENTICATED, psych_teacher=NOT_FOUND, counsellor=OK
-)
+# A browser session never authenticates the API (only a bearer token does): every role signed
+# in with the cookie gets the anonymous 401, so a cross-site request cannot use the cookie.
+SESSION = everyone(UNAUTHENTICATED)
 
 CASES = [
-    # Someone else's student answers like an unknown number: 200 with an empty list.
-    Case("GET", "/api/v1/students", _lookup, SEARCHERS),
-    Case("GET", "/api/v1/students/<uuid:student_id>", _student_url, READERS_OWN, READERS_OTHER),
-    Case("GET", "/api/v1/alerts", _inbox_url, INBOX, setup=setup),
-    Case("GET", "/api/v1/alerts/<uuid:alert_id>", _alert_url, HANDLERS_OWN, HANDLERS_OTHER,
+    Case("GET", "/api/v1/students", _lookup, SESSION),
+    Case("GET", "/api/v1/students/<uuid:student_id>", _student_url, SESSION),
+    Case("GET", "/api/v1/alerts", _inbox_url, SESSION, setup=setup),
+    Case("GET", "/api/v1/alerts/<uuid:alert_id>", _alert_url, SESSION, setup=setup),
+    Case("GET", "/api/v1/followups", _agenda_url, SESSION, setup=setup),
+    Case("GET", "/api/v1/campaigns/<uuid:campaign_id>/progress", _progress_url, SESSION,
          setup=setup),
-    Case("GET", "/api/v1/followups", _agenda_url, AGENDA, setup=setup),
-    Case("GET", "/api/v1/campaigns/<uuid:campaign_id>/progress", _progress_url, PROGRESS_OWN,
-         PROGRESS_OTHER, setup=setup),
 ]  # fmt: skip
 
 

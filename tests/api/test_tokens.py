@@ -1,6 +1,6 @@
 """Personal access tokens: created on the account page (shown once, stored hashed), bearer
-authentication with expiry, revocation and scopes intersected with the user's role; CSRF
-exemption only for bearer requests; JSON errors under /api/."""
+authentication with expiry, revocation and scopes intersected with the user's role; only the
+token authenticates the API (never the session cookie, hence no CSRF there); JSON errors."""
 
 from __future__ import annotations
 
@@ -54,8 +54,11 @@ def _assert_json_error(response, status: int, code: str) -> None:  # type: ignor
     assert response.status_code == status
     assert response.mimetype == "application/json"
     body = response.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
     assert body["error"]["code"] == code and body["error"]["message"]
+    assert isinstance(body["error"]["details"], list)
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Bearer ")
     assert "Traceback" not in response.get_data(as_text=True)
 
 
@@ -164,9 +167,10 @@ def test_disabled_user_token_is_refused(client, db_session, env, teacher):
     _assert_json_error(client.get("/api/v1/me", headers=_bearer(new.token)), 401, "invalid_token")
 
 
-def test_unknown_token_does_not_fall_back_to_the_cookie(client, db_session, teacher):
+def test_the_session_cookie_never_authenticates_the_api(client, db_session, teacher):
     login(client, teacher)
-    assert client.get("/api/v1/me").status_code == 200  # the browser session works on the API
+    assert client.get("/account").status_code == 200  # signed in on the web
+    _assert_json_error(client.get("/api/v1/me"), 401, "unauthenticated")
     _assert_json_error(
         client.get("/api/v1/me", headers=_bearer("wbp_not-a-token")), 401, "invalid_token"
     )
@@ -207,7 +211,10 @@ def test_token_scopes_intersect_role_permissions(
     )
 
 
-def test_csrf_exempt_only_for_bearer_requests(probe_app, db_session, teacher):
+def test_api_posts_need_the_token_not_a_csrf_token(probe_app, db_session, teacher):
+    """The API is CSRF-exempt as a whole, safely: only the bearer header authenticates it, and
+    a forged cross-site request cannot carry that header. A signed-in browser posting without
+    the token is anonymous there (401), with or without a CSRF token."""
     new = _token(db_session, teacher, scopes=["followups:read"])
     anonymous = client_for(probe_app)
     ok = anonymous.post("/api/v1/_probe/echo", json={}, headers=_bearer(new.token), csrf=False)
@@ -215,11 +222,15 @@ def test_csrf_exempt_only_for_bearer_requests(probe_app, db_session, teacher):
 
     browser = client_for(probe_app)
     login(browser, teacher)
-    _assert_json_error(browser.post("/api/v1/_probe/echo", json={}, csrf=False), 400, "bad_request")
-    with_header = browser.post(
+    _assert_json_error(
+        browser.post("/api/v1/_probe/echo", json={}, csrf=False), 401, "unauthenticated"
+    )
+    with_csrf = browser.post(
         "/api/v1/_probe/echo", json={}, csrf=False, headers={"X-CSRFToken": browser.csrf_token()}
     )
-    assert with_header.status_code == 200
+    _assert_json_error(with_csrf, 401, "unauthenticated")
+    by_token = browser.post("/api/v1/_probe/echo", json={}, csrf=False, headers=_bearer(new.token))
+    assert by_token.status_code == 200
 
 
 def test_api_errors_are_json(probe_app, db_session, env, teacher):
@@ -235,7 +246,9 @@ def test_api_errors_are_json(probe_app, db_session, env, teacher):
     assert browser.get("/api/v1/_probe/limited").status_code == 200
     _assert_json_error(browser.get("/api/v1/_probe/limited"), 429, "rate_limited")
     login(browser, teacher)
-    _assert_json_error(browser.post("/api/v1/_probe/echo", data={}, csrf=False), 400, "bad_request")
+    _assert_json_error(
+        browser.post("/api/v1/_probe/echo", data={}, csrf=False), 401, "unauthenticated"
+    )
 
 
 def test_token_last_used_is_recorded(client, db_session, teacher):

@@ -29,6 +29,9 @@ from .models import KINDS, STATES, Alert
 
 bp = Blueprint("alerts_api", __name__, url_prefix="/api/v1")
 
+STATE = common.choice_param("state", "Which alerts (default open).", queries.STATE_FILTERS, "open")
+PAGE = common.page_param()
+
 
 def _shown_students(session: Session, alerts: Sequence[Alert]) -> set[uuid.UUID]:
     """Students whose id the caller may see: those whose record they may open."""
@@ -58,8 +61,7 @@ def _payload(session: Session, alerts: Sequence[Alert], shown: set[uuid.UUID]) -
 @require(Permission.SELF_INBOX, sensitive=True)
 def inbox():  # type: ignore[no-untyped-def]
     try:
-        state = common.choice("state", queries.STATE_FILTERS, "open")
-        page_no = common.page_number()
+        state, page_no = STATE.read(), PAGE.read()
     except common.BadQuery as exc:
         return common.bad_query(exc)
     session = get_session()
@@ -161,16 +163,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             ),
             "tags": ["alerts"],
             "security": [{"bearer": ["alerts:read"]}],
-            "parameters": [
-                common.query_param(
-                    "state",
-                    "Which alerts (default open).",
-                    {"type": "string", "enum": list(queries.STATE_FILTERS), "default": "open"},
-                ),
-                common.query_param(
-                    "page", "Page number.", {"type": "integer", "minimum": 1, "default": 1}
-                ),
-            ],
+            "parameters": [STATE.openapi(), PAGE.openapi()],
             "responses": {
                 "200": common.ok_json("One page of alerts", "AlertPage"),
                 "400": common.BAD_REQUEST,

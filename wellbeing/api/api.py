@@ -2,7 +2,7 @@
 
 ``GET /api/v1/openapi.json`` is public: it describes the interface (no data, nothing about
 any person), so integrators can read it before they have a token. Everything else needs a
-bearer token (or a signed-in browser session; then posts need the CSRF token).
+bearer token: a browser session cookie never authenticates the API (``auth/hooks.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from flask import Blueprint, g, jsonify
 
 from ..core.authz import Permission
 from ..web import require
+from .common import iso
 from .openapi import build_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -21,26 +22,24 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 @bp.get("/me")
 @require(Permission.SELF_SESSION)
 def me():  # type: ignore[no-untyped-def]
-    """Who the token (or session) acts for: the staff user, roles, scopes. No child data."""
-    user, principal = g.user, g.principal
-    token = g.get("api_token")
-    body: dict[str, Any] = {
-        "id": str(user.id),
-        "username": user.username,
-        "display_name": user.display_name,
-        "roles": sorted(str(role) for role in principal.roles),
-        "auth": "token" if token is not None else "session",
-        "scopes": token.scope_list if token is not None else None,
-        "token": None,
-    }
-    if token is not None:
-        body["token"] = {
-            "id": str(token.id),
-            "name": token.name,
-            "prefix": token.prefix,
-            "expires_at": token.expires_at.isoformat(),
+    """Who the token acts for: the staff user, roles, the token and its scopes. No child data."""
+    user, principal, token = g.user, g.principal, g.api_token
+    return jsonify(
+        {
+            "id": str(user.id),
+            "username": user.username,
+            "display_name": user.display_name,
+            "roles": sorted(str(role) for role in principal.roles),
+            "auth": "token",
+            "scopes": token.scope_list,
+            "token": {
+                "id": str(token.id),
+                "name": token.name,
+                "prefix": token.prefix,
+                "expires_at": iso(token.expires_at),
+            },
         }
-    return jsonify(body)
+    )
 
 
 @bp.get("/openapi.json")
@@ -53,25 +52,25 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
     "Me": {
         "type": "object",
         "required": ["id", "username", "display_name", "roles", "auth", "scopes", "token"],
+        "additionalProperties": False,
         "properties": {
             "id": {"type": "string", "format": "uuid"},
             "username": {"type": "string"},
             "display_name": {"type": "string"},
             "roles": {"type": "array", "items": {"type": "string"}},
-            "auth": {"type": "string", "enum": ["token", "session"]},
-            "scopes": {
-                "type": ["array", "null"],
-                "items": {"type": "string"},
-                "description": "The token's scopes (null for a browser session).",
+            "auth": {
+                "type": "string",
+                "enum": ["token"],
+                "description": "Always token: only bearer tokens authenticate the API.",
             },
-            "token": {
-                "oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/TokenInfo"}],
-            },
+            "scopes": {"type": "array", "items": {"type": "string"}},
+            "token": {"$ref": "#/components/schemas/TokenInfo"},
         },
     },
     "TokenInfo": {
         "type": "object",
         "required": ["id", "name", "prefix", "expires_at"],
+        "additionalProperties": False,
         "properties": {
             "id": {"type": "string", "format": "uuid"},
             "name": {"type": "string"},

@@ -6,11 +6,14 @@ Each module's ``api.py`` may define
   (``"/students/{student_id}"``; a full ``"/api/v1/..."`` is accepted too). An operation needs
   ``responses``; secured operations may name the token scopes they need as
   ``"security": [{"bearer": ["students:read"]}]`` (the default is any valid token). Standard
-  error responses (401, 403, 429, 500) are added when the operation does not list them.
+  error responses (401, 403, 500, 503; public: 401, 500, 503) are added when the operation
+  does not list them.
 * ``OPENAPI_SCHEMAS``: ``{name: JSON schema}``, referenced as ``#/components/schemas/<name>``.
 
-Errors use one shape everywhere: ``{"error": {"code": "...", "message": "..."}}``
-(``#/components/schemas/Error``; reusable responses under ``#/components/responses``).
+Errors use one shape everywhere: ``{"error": {"code": "...", "message": "...", "details": []}}``
+(``#/components/schemas/Error``, built by :func:`wellbeing.web.api_error`; reusable responses
+under ``#/components/responses``). Query parameters are declared once as
+:class:`wellbeing.api.common.QueryParam`, which both documents and enforces them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,29 @@ from .. import modules
 API_PREFIX = "/api/v1"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
+ERROR_DETAIL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["message"],
+    "additionalProperties": False,
+    "properties": {
+        "location": {
+            "type": "string",
+            "enum": ["query", "path", "body"],
+            "description": "Where the faulty value was sent.",
+        },
+        "field": {
+            "type": "string",
+            "description": "The query parameter, or the field of a body item (answers.phq9_1).",
+        },
+        "index": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "The position of the faulty item in a batch (from 0).",
+        },
+        "message": {"type": "string"},
+    },
+}
+
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
@@ -30,36 +56,69 @@ ERROR_SCHEMA: dict[str, Any] = {
     "properties": {
         "error": {
             "type": "object",
-            "required": ["code", "message"],
+            "required": ["code", "message", "details"],
+            "additionalProperties": False,
             "properties": {
                 "code": {
                     "type": "string",
                     "description": "Stable machine-readable code, e.g. unauthenticated, "
                     "invalid_token, forbidden, not_found, method_not_allowed, bad_request, "
-                    "rate_limited, internal_error, unavailable.",
+                    "too_large, unsupported_media_type, invalid, internal_error, unavailable.",
                 },
                 "message": {"type": "string", "description": "Human-readable explanation."},
+                "details": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/ErrorDetail"},
+                    "description": "One entry per faulty parameter or item; often empty.",
+                },
             },
         }
     },
 }
 
+_HEADER_TEXT = {"schema": {"type": "string"}}
+
 STANDARD_RESPONSES: dict[str, tuple[str, str]] = {
     # status: (component name, description)
     "400": (
         "BadRequest",
-        "The request is malformed (or a cookie-authenticated post lacks its CSRF token).",
+        "A query parameter is outside its documented schema, or the body is not the JSON "
+        "described; `details` names each faulty parameter.",
     ),
-    "401": ("Unauthenticated", "No valid API token (unknown, expired or revoked)."),
+    "401": (
+        "Unauthenticated",
+        "No bearer token, or a token that is unknown, expired or revoked (also on public "
+        "operations when a token is sent). Browser session cookies do not authenticate the API.",
+    ),
     "403": ("Forbidden", "The token's scopes or the user's role and school do not allow this."),
     "404": ("NotFound", "No such resource (or not visible to this user)."),
-    "405": ("MethodNotAllowed", "The method is not allowed on this path."),
-    "429": ("RateLimited", "Too many requests; retry later."),
+    "405": (
+        "MethodNotAllowed",
+        "The method is not allowed on this path (the `Allow` header lists those that are).",
+    ),
+    "413": ("TooLarge", "The request body is larger than the server accepts."),
+    "415": ("UnsupportedMediaType", "The body must be sent as `application/json`."),
+    "422": ("Invalid", "The JSON is well formed but its content is invalid (see `details`)."),
     "500": ("InternalError", "Unexpected server error (logged; no details are returned)."),
     "503": ("Unavailable", "The service or its database is temporarily unavailable."),
 }
-_DEFAULT_SECURED = ("401", "403", "429", "500")
-_DEFAULT_PUBLIC = ("429", "500")
+# Headers the standard responses carry (documented so clients can rely on them).
+STANDARD_HEADERS: dict[str, dict[str, Any]] = {
+    "401": {
+        "WWW-Authenticate": {
+            "description": 'The scheme to use: `Bearer realm="wellbeing"`, or '
+            '`Bearer error="invalid_token"` when the token sent is not valid (RFC 6750).',
+            **_HEADER_TEXT,
+        }
+    },
+    "405": {"Allow": {"description": "The methods the path allows.", **_HEADER_TEXT}},
+}
+# Added to every operation that does not list them: what can happen on any request. 400, 404,
+# 413, 415 and 422 happen only where a module's operation says so (parameters, ids, bodies);
+# 405 belongs to no operation (it answers the methods a path does not document). There is no
+# 429: no API operation is rate-limited.
+_DEFAULT_SECURED = ("401", "403", "500", "503")
+_DEFAULT_PUBLIC = ("401", "500", "503")
 
 
 class OpenApiConflict(ValueError):
@@ -67,13 +126,14 @@ class OpenApiConflict(ValueError):
 
 
 def _base_document() -> dict[str, Any]:
-    responses = {
-        name: {
+    responses: dict[str, Any] = {}
+    for status, (name, description) in STANDARD_RESPONSES.items():
+        responses[name] = {
             "description": description,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
-        for name, description in STANDARD_RESPONSES.values()
-    }
+        if status in STANDARD_HEADERS:
+            responses[name]["headers"] = copy.deepcopy(STANDARD_HEADERS[status])
     return {
         "openapi": "3.1.0",
         "info": {
@@ -81,9 +141,13 @@ def _base_document() -> dict[str, Any]:
             "version": "1",
             "description": (
                 "Personal access tokens (created on the account page, shown once, stored "
-                "hashed, expiring, revocable) authenticate with `Authorization: Bearer <token>`. "
-                "A token acts for its user: it can do only what both its scopes and the user's "
-                "role and school allow. Requests with a bearer token need no CSRF token. "
+                "hashed, expiring, revocable) authenticate with `Authorization: Bearer <token>`; "
+                "nothing else does (a browser session cookie is ignored here, so the API needs "
+                "no CSRF token). A token acts for its user: it can do only what both its scopes "
+                "and the user's role and school allow. Without a valid token a secured "
+                "operation answers 401 with `WWW-Authenticate: Bearer`, before anything else "
+                "is checked. Errors have one shape (`Error`: code, message, details). A method "
+                "a path does not list answers 405 with an `Allow` header. "
                 "This document itself is public: it describes the interface, never data."
             ),
         },
@@ -98,7 +162,10 @@ def _base_document() -> dict[str, Any]:
                     "description": "A personal access token (starts with wbp_).",
                 }
             },
-            "schemas": {"Error": copy.deepcopy(ERROR_SCHEMA)},
+            "schemas": {
+                "Error": copy.deepcopy(ERROR_SCHEMA),
+                "ErrorDetail": copy.deepcopy(ERROR_DETAIL_SCHEMA),
+            },
             "responses": responses,
         },
     }

@@ -10,16 +10,36 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, g, jsonify
 
 from ..api import common
 from ..core.authz import Forbidden, Permission
 from ..db import get_session
-from ..web import api_error, require
+from ..orgs.services import CODE_RE
+from ..web import require
 from . import queries, services
 from .models import Student
 
 bp = Blueprint("students_api", __name__, url_prefix="/api/v1")
+
+# A student number as the lookup takes it (queries.query_kinds: up to 32 letters, digits, "-"
+# or "_", at least one digit); spaces around it are ignored. Anything else is refused with 400
+# before the lookup, so every value the document allows is looked up.
+NUMBER = common.QueryParam(
+    "number",
+    "The student number (学号): up to 32 letters, digits, - or _, with at least one digit "
+    "(spaces around it are ignored).",
+    {"type": "string", "minLength": 1, "maxLength": 32,
+     "pattern": "^ *[A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]* *$"},
+    required=True,
+    rule="a student number: up to 32 letters, digits, - or _, with at least one digit",
+)  # fmt: skip
+SCHOOL = common.QueryParam(
+    "school",
+    "Only this school (its code).",
+    {"type": "string", "pattern": CODE_RE.pattern},
+    rule="a school code: 1 to 32 letters, digits, - or _",
+)
 
 
 def _payload(students: list[Student]) -> list[dict[str, Any]]:
@@ -42,15 +62,14 @@ def _payload(students: list[Student]) -> list[dict[str, Any]]:
 @bp.get("/students")
 @require(Permission.STUDENTS_SEARCH, sensitive=True)
 def search():  # type: ignore[no-untyped-def]
-    number = request.args.get("number", "")
-    if not number.strip():
-        return api_error(400, "bad_request", "Give the student number: ?number=...")
     try:
-        found = services.lookup_by_number(
-            get_session(), g.principal, number, school_code=request.args.get("school") or None
-        )
-    except services.StudentError:
-        return api_error(400, "bad_request", "Not a student number.")
+        number, school = NUMBER.read(), SCHOOL.read()
+    except common.BadQuery as exc:
+        return common.bad_query(exc)
+    try:
+        found = services.lookup_by_number(get_session(), g.principal, number, school_code=school)
+    except services.StudentError:  # unreachable while NUMBER matches query_kinds (tested)
+        return common.bad_query(common.BadQuery("number", f"number must be {NUMBER.describe()}."))
     return jsonify({"students": _payload(found.students), "truncated": found.truncated})
 
 
@@ -126,12 +145,7 @@ OPENAPI_PATHS: dict[str, Any] = {
             ),
             "tags": ["students"],
             "security": [{"bearer": ["students:read"]}],
-            "parameters": [
-                common.query_param(
-                    "number", "The student number (学号).", {"type": "string"}, required=True
-                ),
-                common.query_param("school", "Only this school (its code).", {"type": "string"}),
-            ],
+            "parameters": [NUMBER.openapi(), SCHOOL.openapi()],
             "responses": {
                 "200": common.ok_json("The matching students", "StudentList"),
                 "400": common.BAD_REQUEST,
