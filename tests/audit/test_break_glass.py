@@ -179,6 +179,12 @@ def test_other_roles_may_not_break_glass(client, world, role, audit_entries):
 
 
 def test_supervisor_can_break_glass_but_not_review_their_own(client, world, db_session, env):
+    from wellbeing.risk.policy import default_body
+    from wellbeing.risk.services import save_policy
+
+    body = default_body()
+    body["break_glass"] = {"supervisors": True}  # off by default: the district allows it here
+    save_policy(db_session, None, world.own_school.district_id, body)
     supervisor = world.users["supervisor"]
     login(client, supervisor)
     assert _start(client, world.own_student).status_code == 302

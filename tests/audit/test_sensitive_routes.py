@@ -22,6 +22,7 @@ from sqlalchemy import select
 from wellbeing.audit.models import AuditEntry, BreakGlass
 from wellbeing.db import utcnow
 
+from ..api.helpers import bearer
 from ..authz import World, build_world
 from ..conftest import login
 
@@ -33,6 +34,7 @@ class Visit:
     student: Any  # the student whose id the audit entry must carry (in student_id or detail)
     method: str = "GET"
     data: dict[str, Any] = field(default_factory=dict)
+    scopes: tuple[str, ...] = ()  # API: a bearer token with these scopes (no session there)
 
 
 Builder = Callable[[World], Visit]
@@ -124,6 +126,17 @@ def _followups_complete(w: World) -> Visit:
     return Visit(f"/followups/{_followup_for(w).id}/complete", "psych_teacher", w.own_student)
 
 
+@builder("followups.detail")
+def _followups_detail(w: World) -> Visit:
+    from wellbeing.auth.services import build_principal
+    from wellbeing.followups.services import complete_followup
+
+    followup = _followup_for(w)
+    principal = build_principal(w.session, w.users["psych_teacher"])
+    complete_followup(w.session, principal, followup, outcome="seen", note="harness")
+    return Visit(f"/followups/{followup.id}", "psych_teacher", w.own_student)
+
+
 @builder("crisis.guardian_contacts")
 def _crisis_guardian_contacts(w: World) -> Visit:
     return Visit(
@@ -151,6 +164,13 @@ def _alerts_inbox(w: World) -> Visit:
 @builder("alerts.detail")
 def _alerts_detail(w: World) -> Visit:
     return Visit(f"/alerts/{_alert_about(w).id}", "psych_teacher", w.own_student)
+
+
+@builder("alerts.district_queue")
+def _alerts_district_queue(w: World) -> Visit:
+    w.own_student.district_involved = True
+    _alert_about(w)
+    return Visit("/district/alerts", "counsellor", w.own_student)
 
 
 # --------------------------------------------------------------------------- builders: screening
@@ -269,6 +289,25 @@ def _crisis_detail(w: World) -> Visit:
     return Visit(f"/crisis/{open_crisis(w.session, student).id}", "psych_teacher", student)
 
 
+@builder("crisis.step")
+def _crisis_step(w: World) -> Visit:
+    from wellbeing.crisis.services import open_crisis
+
+    student = _class_student(w, tier=3)
+    crisis = open_crisis(w.session, student)
+    return Visit(f"/crisis/{crisis.id}/steps/acknowledge", "psych_teacher", student, "POST")
+
+
+@builder("crisis.close")
+def _crisis_close(w: World) -> Visit:
+    """Refused (no summary, steps missing): the checklist is shown again, its read audited."""
+    from wellbeing.crisis.services import open_crisis
+
+    student = _class_student(w, tier=3)
+    crisis = open_crisis(w.session, student)
+    return Visit(f"/crisis/{crisis.id}/close", "psych_teacher", student, "POST")
+
+
 @builder("reports.school")
 def _reports_school(w: World) -> Visit:
     student = _class_student(w, tier=3)
@@ -287,29 +326,33 @@ def _reports_district(w: World) -> Visit:
 @builder("students_api.search")
 def _students_api_search(w: World) -> Visit:
     number = w.own_student.student_number
-    return Visit(f"/api/v1/students?number={number}", "psych_teacher", w.own_student)
+    return Visit(f"/api/v1/students?number={number}", "psych_teacher", w.own_student,
+                 scopes=("students:read",))  # fmt: skip
 
 
 @builder("students_api.detail")
 def _students_api_detail(w: World) -> Visit:
-    return Visit(f"/api/v1/students/{w.own_student.id}", "psych_teacher", w.own_student)
+    return Visit(f"/api/v1/students/{w.own_student.id}", "psych_teacher", w.own_student,
+                 scopes=("students:read",))  # fmt: skip
 
 
 @builder("alerts_api.inbox")
 def _alerts_api_inbox(w: World) -> Visit:
     _alert_about(w)
-    return Visit("/api/v1/alerts", "psych_teacher", w.own_student)
+    return Visit("/api/v1/alerts", "psych_teacher", w.own_student, scopes=("alerts:read",))
 
 
 @builder("alerts_api.detail")
 def _alerts_api_detail(w: World) -> Visit:
-    return Visit(f"/api/v1/alerts/{_alert_about(w).id}", "psych_teacher", w.own_student)
+    return Visit(f"/api/v1/alerts/{_alert_about(w).id}", "psych_teacher", w.own_student,
+                 scopes=("alerts:read",))  # fmt: skip
 
 
 @builder("followups_api.agenda")
 def _followups_api_agenda(w: World) -> Visit:
     _followup_for(w)
-    return Visit("/api/v1/followups", "psych_teacher", w.own_student)
+    return Visit("/api/v1/followups", "psych_teacher", w.own_student,
+                 scopes=("followups:read", "students:read"))  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the walk
@@ -335,8 +378,11 @@ def visit_and_check(client, db_session, world: World, endpoint: str) -> str | No
     with client.session_transaction() as sess:
         sess.clear()
     login(client, world.users[visit.role])
+    headers = bearer(db_session, world.users[visit.role], *visit.scopes) if visit.scopes else None
     with client:
-        response = client.open(visit.url, method=visit.method, data=visit.data or None)
+        response = client.open(
+            visit.url, method=visit.method, data=visit.data or None, headers=headers
+        )
         request_id = g.request_id
     if response.status_code >= 400:
         return f"{endpoint}: {visit.method} {visit.url} as {visit.role} gave {response.status_code}"

@@ -67,7 +67,16 @@ def _red(world: World, where: str) -> str:
 
 
 def _policy_body(world: World, where: str) -> dict[str, str]:
-    return {"body": yaml.safe_dump(default_body(), allow_unicode=True)}
+    """Step two of the editor (confirm): the text with the digest a preview would hand out."""
+    from wellbeing.risk.policy_review import digest, latest_version
+
+    body = default_body()
+    body["tiers"][3]["followup_days"] = 2
+    text = yaml.safe_dump(body, allow_unicode=True)
+    district = world.own_school.district_id
+    version = latest_version(world.session, district)
+    secret = world.settings.secret_key
+    return {"step": "confirm", "body": text, "digest": digest(secret, district, version, text)}
 
 
 TIER_OWN_ONLY = everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=OK)

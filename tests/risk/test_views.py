@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import yaml
-
 from wellbeing.core.audit import AuditAction
-from wellbeing.risk.policy import current_policy, default_body
 from wellbeing.risk.services import apply_tier, get_special_care
 
 from ..conftest import login
@@ -28,7 +25,9 @@ def test_tier_page_shows_history_and_audits(client, db_session, env, audit_entri
     page = client.get(f"/students/{student.id}/tier")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "王小明" in html and "phq9.total&gt;=15" in html and 'data-testid="tier-history"' in html
+    assert "王小明" in html and 'data-testid="tier-history"' in html
+    # a rule's reason token is a code: the page shows a label, never the token itself
+    assert "phq9.total" not in html and '<td class="risk-reason">Screening</td>' in html
     views = audit_entries(AuditAction.TIER_VIEW)
     assert views and views[-1].student_id == student.id
     assert "special_care" in views[-1].fields
@@ -70,7 +69,8 @@ def test_stepdown_flow_over_http(client, db_session, env, audit_entries):
     listed = [e for e in audit_entries(AuditAction.TIER_VIEW) if e.object_type == "stepdown_queue"]
     assert listed[-1].detail == {"students": [str(student.id)]}
     decision_id = html.split("/tier/stepdowns/")[1].split("/")[0]
-    r = client.post(f"/tier/stepdowns/{decision_id}/approve")
+    # the student's crisis is open: the approver says what happens to it
+    r = client.post(f"/tier/stepdowns/{decision_id}/approve", data={"crisis": "keep_open"})
     assert r.status_code == 302 and r.headers["Location"].endswith("/tier/stepdowns")
     db_session.refresh(student)
     assert student.tier == 1
@@ -94,32 +94,6 @@ def test_special_care_over_http(client, db_session, env, audit_entries):
     assert get_special_care(student) == ["left_behind", "disability"]
     changes = audit_entries(AuditAction.SPECIAL_CARE_CHANGE)
     assert [e.detail for e in changes] == [{"count": 2}]
-
-
-def test_policy_editor(client, db_session, env, audit_entries):
-    school, users, _student = _setup(db_session, env)
-    login(client, users["admin"])
-    page = client.get("/admin/policy").get_data(as_text=True)
-    assert "first_response_hours" in page and "留守儿童" in page
-    body = default_body()
-    body["tiers"][2]["escalation"][1]["role"] = "janitor"
-    r = client.post("/admin/policy", data={"body": yaml.safe_dump(body, allow_unicode=True)})
-    html = r.get_data(as_text=True)
-    assert r.status_code == 200 and 'data-testid="policy-errors"' in html
-    assert "tiers[2].escalation[1].role" in html
-    r = client.post("/admin/policy", data={"body": "tiers: [unclosed"})
-    assert "not valid YAML" in r.get_data(as_text=True)
-    body = default_body()
-    body["tiers"][3]["followup_days"] = 2
-    r = client.post("/admin/policy", data={"body": yaml.safe_dump(body, allow_unicode=True)})
-    assert r.status_code == 302
-    db_session.expire_all()
-    db_session.info.clear()
-    assert current_policy(db_session, school.district_id).followup_days[3] == 2
-    history = client.get("/admin/policy?version=1").get_data(as_text=True)
-    assert 'data-testid="policy-versions"' in history
-    assert client.get("/admin/policy?version=99").status_code == 404
-    assert len(audit_entries(AuditAction.POLICY_CHANGE)) == 1
 
 
 def test_record_section_on_student_page(client, db_session, env):

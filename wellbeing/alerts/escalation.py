@@ -260,7 +260,8 @@ class Escalation:
             role = ladder.rungs[rung][0]
             users = self.people.rung_users(alert, role)
             if not users and rung == top and role != COUNSELLOR:
-                users = self.people.members(alert, COUNSELLOR)
+                excluded = self.people.breakers.get(alert.source_id) if alert.source_id else None
+                users = [u for u in self.people.members(alert, COUNSELLOR) if u.id != excluded]
             self.notify(alert, users, rung=rung, role=role, step=step)
             alert.rung = rung
             if users or rung == top:

@@ -172,7 +172,8 @@ def _climb(
         role = ladder.rungs[rung][0]
         users = rung_users(session, alert, role)
         if not users and rung == len(ladder.rungs) - 1 and role != Role.COUNSELLOR:
-            users = _members(session, alert, Role.COUNSELLOR)  # the top must reach someone
+            excluded = _excluded_user(session, alert)  # the top must reach someone else
+            users = [u for u in _members(session, alert, Role.COUNSELLOR) if u.id != excluded]
         _notify(session, alert, users, rung=rung, role=role, step=step, now=now)
         steps += 1
         alert.rung = rung

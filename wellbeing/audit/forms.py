@@ -10,8 +10,6 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 
 from .services import COMMENT_MIN_CHARS, REASON_MIN_CHARS
 
-UUID_RE = r"^\s*[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\s*$"
-
 
 class SearchForm(FlaskForm):
     """The console's filters (GET, bookmarkable: no CSRF token)."""
@@ -20,8 +18,9 @@ class SearchForm(FlaskForm):
         csrf = False
 
     student = StringField(
-        _l("Student id"),
-        validators=[Optional(), Regexp(UUID_RE, message=_l("Enter a student id (UUID)."))],
+        _l("Student"),
+        validators=[Optional(), Length(max=64)],
+        description=_l("Student number, full name, or the short id shown in the list"),
     )
     user = StringField(_l("User (username or id)"), validators=[Optional(), Length(max=64)])
     school = SelectField(_l("School"), choices=[], validate_choice=False, default="")

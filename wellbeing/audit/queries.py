@@ -8,6 +8,7 @@ a page does not grow with the depth of paging or the size of the trail.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 import zoneinfo
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    false,
     func,
     literal,
     or_,
@@ -75,6 +77,7 @@ def _local_hour(column: Any, tz: zoneinfo.ZoneInfo) -> local_hour:
 @dataclass
 class EntryFilter:
     student_id: uuid.UUID | None = None
+    student_ids: tuple[uuid.UUID, ...] | None = None  # several (a short id or a name)
     user_id: uuid.UUID | None = None
     school_id: uuid.UUID | None = None
     action: str | None = None
@@ -92,6 +95,8 @@ class EntryFilter:
         where: list[ColumnElement[bool]] = []
         if self.student_id is not None:
             where.append(e.student_id == self.student_id)
+        if self.student_ids is not None:
+            where.append(e.student_id.in_(self.student_ids) if self.student_ids else false())
         if self.user_id is not None:
             where.append(e.actor_user_id == self.user_id)
         if self.school_id is not None:
@@ -127,6 +132,8 @@ class EntryFilter:
             value = getattr(self, name)
             if value:
                 out[name] = value
+        if self.student_ids is not None:
+            out["student_ids"] = list(self.student_ids)
         if self.break_glass_only:
             out["break_glass_only"] = True
         if self.after_hours:
@@ -249,15 +256,59 @@ def accessors(session: Session, student_id: uuid.UUID) -> list[Accessor]:
 
 
 def break_glass_queue(
-    session: Session, *, reviewed: bool = False, limit: int = 200
+    session: Session,
+    *,
+    reviewed: bool = False,
+    limit: int = 200,
+    exclude_user: uuid.UUID | None = None,
 ) -> list[BreakGlass]:
+    """Grants waiting for review (oldest first) or reviewed (newest first); ``exclude_user``
+    leaves out that user's own grants (nobody reviews their own access)."""
     b = BreakGlass
     stmt = select(b)
+    if exclude_user is not None:
+        stmt = stmt.where(b.user_id != exclude_user)
     if reviewed:
         stmt = stmt.where(b.reviewed_at.is_not(None)).order_by(b.reviewed_at.desc())
     else:
         stmt = stmt.where(b.reviewed_at.is_(None)).order_by(b.started_at)
     return list(session.scalars(stmt.limit(limit)))
+
+
+def own_grants_waiting(session: Session, user_id: uuid.UUID) -> int:
+    b = BreakGlass
+    return (
+        session.scalar(
+            select(func.count()).select_from(b).where(b.user_id == user_id, b.reviewed_at.is_(None))
+        )
+        or 0
+    )
+
+
+def grants_without_reviewer(session: Session, limit: int = 200) -> list[BreakGlass]:
+    """Grants waiting for review that nobody may review: every active supervisor is the
+    grant's own holder (a lone supervisor's own break-glass access). The integrity panel lists
+    them so the gap is visible instead of silently waiting."""
+    from ..auth.models import Membership, User
+
+    other_supervisor = (
+        select(Membership.id)
+        .join(User, User.id == Membership.user_id)
+        .where(
+            Membership.role == "supervisor",
+            User.active.is_(True),
+            Membership.user_id != BreakGlass.user_id,
+        )
+        .exists()
+    )
+    return list(
+        session.scalars(
+            select(BreakGlass)
+            .where(BreakGlass.reviewed_at.is_(None), ~other_supervisor)
+            .order_by(BreakGlass.started_at)
+            .limit(limit)
+        )
+    )
 
 
 def my_grants(session: Session, user_id: uuid.UUID, limit: int = 50) -> list[BreakGlass]:
@@ -277,6 +328,7 @@ class IntegrityStatus:
     last_checkpoint: AuditCheckpoint | None
     sealed: int
     unsealed: int
+    unreviewable: list[BreakGlass] = field(default_factory=list)
 
 
 def integrity_status(session: Session) -> IntegrityStatus:
@@ -290,4 +342,56 @@ def integrity_status(session: Session) -> IntegrityStatus:
         ),
         sealed=session.scalar(select(func.max(e.seq))) or 0,
         unsealed=session.scalar(select(func.count()).select_from(e).where(e.seq.is_(None))) or 0,
+        unreviewable=grants_without_reviewer(session),
     )
+
+
+# --------------------------------------------------------------------------- the student filter
+
+_SHORT_REF = re.compile(r"^[0-9a-fA-F]{8}$")
+
+
+@dataclass(frozen=True)
+class StudentMatch:
+    """What the console's student filter found: ``kind`` is how the text was read ("id",
+    "short_ref", "number_or_name"), ``ids`` the students it names (empty: nobody)."""
+
+    kind: str
+    ids: tuple[uuid.UUID, ...]
+
+
+def resolve_student(
+    session: Session, raw: str, school_ids: set[uuid.UUID], *, limit: int = 50
+) -> StudentMatch:
+    """Read the filter as a full id, the 8-character short reference the console shows, or a
+    student number / full name looked up in the blind indexes of ``school_ids`` (exact match
+    after normalisation; nothing is decrypted)."""
+    from ..students.models import Student
+    from ..students.queries import find_students
+
+    text = raw.strip()
+    try:
+        return StudentMatch("id", (uuid.UUID(text),))
+    except ValueError:
+        pass
+    ids: list[uuid.UUID] = []
+    kinds: list[str] = []
+    if _SHORT_REF.match(text):  # also a possible student number (8 digits): both are tried
+        low, high = uuid.UUID(text.lower() + "0" * 24), uuid.UUID(text.lower() + "f" * 24)
+        ids = list(
+            session.scalars(
+                select(Student.id).where(Student.id >= low, Student.id <= high).limit(limit)
+            )
+        )
+        kinds += ["short_ref"] if ids else []
+    lookups = [k for k in ("number", "name") if k in _query_kinds(text)]
+    found = [s.id for s in find_students(session, school_ids, text, lookups, limit=limit)]
+    kinds += ["number_or_name"] if found else []
+    ids += [i for i in found if i not in ids]
+    return StudentMatch("+".join(kinds) or "none", tuple(ids))
+
+
+def _query_kinds(text: str) -> list[str]:
+    from ..students.queries import query_kinds
+
+    return query_kinds(text)

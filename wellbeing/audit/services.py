@@ -28,6 +28,7 @@ from ..core.authz import (
     Permission,
     Principal,
     Role,
+    break_glass_reach,
     can,
     ensure,
 )
@@ -74,17 +75,41 @@ def student_ref(student_id: uuid.UUID | str | None) -> str:
 # --------------------------------------------------------------------------- policy
 
 
-def may_break_glass(principal: Principal, student: Any) -> bool:
-    """Counsellors and supervisors for any student; psychology teachers only for a student of a
-    school they do not serve (their own school's students are in their scope already)."""
+def may_break_glass(session: Session, principal: Principal, student: Any) -> bool:
+    """Counsellors for any student; psychology teachers only for a student of a school they do
+    not serve (their own school's students are in their scope already); supervisors only where
+    the district's policy allows it (``break_glass.supervisors``, off by default): they audit
+    everyone else's access, so reading case content themselves is the exception."""
     if not can(principal, P.BREAK_GLASS):
         return False
     roles = principal.roles
-    if Role.COUNSELLOR in roles or Role.SUPERVISOR in roles:
+    if Role.COUNSELLOR in roles:
         return True
-    if Role.PSYCH_TEACHER in roles:
-        return student.school_id not in principal.school_ids(Role.PSYCH_TEACHER)
+    if Role.PSYCH_TEACHER in roles and student.school_id not in principal.school_ids(
+        Role.PSYCH_TEACHER
+    ):
+        return True
+    if Role.SUPERVISOR in roles:
+        return supervisors_may_break_glass(session, student)
     return False
+
+
+def supervisors_may_break_glass(session: Session, student: Any) -> bool:
+    from ..risk.policy import policy_for_student
+
+    return policy_for_student(session, student).supervisor_break_glass
+
+
+def refusal_reason(session: Session, principal: Principal, student: Any) -> str:
+    """Why :func:`may_break_glass` said no, as a code: ``supervisor_policy`` when only the
+    district's policy stands in the way, else ``role``."""
+    if (
+        Role.SUPERVISOR in principal.roles
+        and can(principal, P.BREAK_GLASS)
+        and not supervisors_may_break_glass(session, student)
+    ):
+        return "supervisor_policy"
+    return "role"
 
 
 def has_regular_access(principal: Principal, student: Any) -> bool:
@@ -98,7 +123,7 @@ def _route_rule(principal: Principal, permission: Permission, target: Any) -> bo
     return (
         target is None
         and permission in {P.RECORD_READ, P.SCREENING_READ}
-        and bool(principal.break_glass_students)
+        and bool(break_glass_reach(principal))
     )
 
 
@@ -139,8 +164,8 @@ def start_break_glass(
     now: dt.datetime | None = None,
 ) -> BreakGlass:
     """Check the policy and the re-authentication, then open the grant (audited, alerted)."""
-    if not may_break_glass(principal, student):
-        raise Forbidden(P.BREAK_GLASS, student)
+    if not may_break_glass(session, principal, student):
+        raise Forbidden(P.BREAK_GLASS, student, rule=refusal_reason(session, principal, student))
     if has_regular_access(principal, student):
         raise AlreadyInScope("You already have access to this student's record.")
     reason = (reason or "").strip()
@@ -272,3 +297,31 @@ def entries_under_grant(session: Session, grant_id: uuid.UUID) -> int:
         )
         or 0
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class Notified:
+    """One person told of a break-glass grant when it started, and by which channels."""
+
+    name: str  # the display name
+    channels: tuple[str, ...]  # "inbox", "email"
+
+
+def grant_notified(session: Session, grant: BreakGlass) -> list[Notified]:
+    """Who the grant's alert reached (read back from the alert's recipients, so the message the
+    holder sees says what really happened, never a reassuring guess)."""
+    from ..alerts.models import Alert, AlertRecipient
+
+    rows = session.execute(
+        select(User.id, User.display_name, AlertRecipient.channel)
+        .join(AlertRecipient, AlertRecipient.user_id == User.id)
+        .join(Alert, Alert.id == AlertRecipient.alert_id)
+        .where(Alert.kind == "break_glass", Alert.source_id == grant.id)
+        .order_by(User.username)
+    ).all()
+    people: dict[uuid.UUID, tuple[str, list[str]]] = {}
+    for user_id, name, channel in rows:
+        channels = people.setdefault(user_id, (name, []))[1]
+        if channel not in channels:
+            channels.append(channel)
+    return [Notified(n, tuple(sorted(c, reverse=True))) for n, c in people.values()]

@@ -30,6 +30,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
@@ -43,7 +44,7 @@ from ..orgs.models import School
 from ..students.models import Student
 from ..ui import nav_item
 from ..web import require
-from . import queries, services
+from . import labels, messages, queries, services
 from .forms import BreakGlassForm, ConfirmForm, ReviewForm, SearchForm
 from .models import BreakGlass
 
@@ -53,14 +54,6 @@ bp = Blueprint("audit", __name__)
 nav_item("audit.search", _l("Audit trail"), P.AUDIT_READ, 80)
 nav_item("audit.break_glass_queue", _l("Break-glass review"), P.AUDIT_REVIEW, 81)
 nav_item("audit.integrity", _l("Integrity"), P.AUDIT_INTEGRITY, 82)
-
-ERRORS = {
-    "in_scope": _l("You already have access to this student's record."),
-    "reauth": _l("Re-authentication failed: check your password and code."),
-    "refused": _l("Write the reason in at least 15 characters."),
-    "reviewed": _l("This break-glass access was already reviewed."),
-    "own_grant": _l("Another supervisor must review your own break-glass access."),
-}
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -82,6 +75,11 @@ def _student_ref_filter(value: Any) -> str:
     return services.student_ref(value)
 
 
+@bp.app_context_processor
+def _audit_labels() -> dict[str, Any]:
+    return {"audit_labels": labels}
+
+
 # --------------------------------------------------------------------------- filters
 
 
@@ -91,8 +89,18 @@ def _school_choices(session) -> list[SelectChoice]:  # type: ignore[no-untyped-d
 
 
 def _action_choices() -> list[SelectChoice]:
-    actions = sorted(str(a) for a in AuditAction)
-    return [SelectChoice("", _("Any"))] + [SelectChoice(a, a) for a in actions]
+    labelled = sorted((str(labels.action_label(a)), str(a)) for a in AuditAction)
+    return [SelectChoice("", _("Any"))] + [SelectChoice(code, label) for label, code in labelled]
+
+
+def _district_school_ids(session) -> set[uuid.UUID]:  # type: ignore[no-untyped-def]
+    """Schools whose students the console's student filter looks up: those of the user's
+    districts (every school when the user has no district scope)."""
+    districts = {s.district_id for s in g.principal.scopes if s.district_id is not None}
+    stmt = select(School.id)
+    if districts:
+        stmt = stmt.where(School.district_id.in_(districts))
+    return set(session.scalars(stmt))
 
 
 def _search_form(session) -> SearchForm:  # type: ignore[no-untyped-def]
@@ -120,15 +128,21 @@ def _filter_from(
     form: SearchForm, session, base: queries.EntryFilter | None = None
 ) -> queries.EntryFilter:  # type: ignore[no-untyped-def]
     f = base or queries.EntryFilter(tz=_tz())
-    if form.student.data:
-        f.student_id = uuid.UUID(form.student.data.strip())
-    if form.user.data:
-        f.user_id = _resolve_user(session, form.user.data)
     if form.school.data:
         try:
             f.school_id = uuid.UUID(form.school.data)
         except ValueError:
             f.school_id = uuid.UUID(int=0)
+    if form.student.data and form.student.data.strip():
+        schools = {f.school_id} if f.school_id else _district_school_ids(session)
+        match = queries.resolve_student(session, form.student.data, schools)
+        g.audit_student_match = match
+        if match.kind == "id":
+            f.student_id = match.ids[0]
+        else:
+            f.student_ids = match.ids
+    if form.user.data:
+        f.user_id = _resolve_user(session, form.user.data)
     if form.action.data and form.action.data in AuditAction._value2member_map_:
         f.action = form.action.data
     if form.outcome.data in {"allowed", "denied", "error"}:
@@ -140,6 +154,12 @@ def _filter_from(
     if form.break_glass.data:
         f.break_glass_only = True
     return f
+
+
+def _match_detail() -> dict[str, str]:
+    """How the student filter was read (the typed text itself is never recorded)."""
+    match = g.get("audit_student_match")
+    return {"student_query": match.kind} if match is not None else {}
 
 
 def _args_without(*names: str) -> dict[str, str]:
@@ -180,10 +200,10 @@ def search():  # type: ignore[no-untyped-def]
         audit.record(
             session, AuditAction.AUDIT_SEARCH, object_type="audit_trail",
             student_id=f.student_id, school_id=f.school_id,
-            detail={**f.tokens(), "next_page": bool(request.args.get("after"))},
+            detail={**f.tokens(), **_match_detail(), "next_page": bool(request.args.get("after"))},
         )  # fmt: skip
     return render_template(
-        "audit/search.html", form=form, page=page,
+        "audit/search.html", form=form, page=page, student_match=g.get("audit_student_match"),
         schools=_school_names(session, page.entries) if page else {},
         next_url=url_for("audit.search", **_args_without("after"), after=page.next_cursor)
         if page and page.next_cursor else None,
@@ -201,9 +221,10 @@ def queue(kind: str):  # type: ignore[no-untyped-def]
         f = _filter_from(form, session, queries.queue_filter(kind, _tz()))
         page = queries.search(session, f, queries.Cursor.decode(request.args.get("after")))
         audit.record(session, AuditAction.AUDIT_QUEUE_VIEW, object_type="audit_trail",
-                     detail={"queue": kind, **f.tokens()})  # fmt: skip
+                     detail={"queue": kind, **f.tokens(), **_match_detail()})  # fmt: skip
     return render_template(
         "audit/queue.html", kind=kind, form=form, page=page,
+        student_match=g.get("audit_student_match"),
         schools=_school_names(session, page.entries) if page else {},
         next_url=url_for("audit.queue", kind=kind, **_args_without("after"), after=page.next_cursor)
         if page and page.next_cursor else None,
@@ -262,7 +283,7 @@ def _csv_lines(f: queries.EntryFilter) -> Iterator[str]:
 
 
 @bp.get("/audit/export.csv")
-@require(P.AUDIT_EXPORT)
+@require(P.AUDIT_EXPORT, download=True)
 def export_csv():  # type: ignore[no-untyped-def]
     """Stream the filtered selection as CSV; the export itself is an audit entry."""
     session = get_session()
@@ -275,7 +296,8 @@ def export_csv():  # type: ignore[no-untyped-def]
     audit.record(
         session, AuditAction.AUDIT_EXPORT, object_type="audit_trail", student_id=f.student_id,
         school_id=f.school_id, purpose="audit_export",
-        detail={**f.tokens(), **({"queue": kind} if base else {}), "format": "csv"},
+        detail={**f.tokens(), **_match_detail(), **({"queue": kind} if base else {}),
+                "format": "csv"},
     )  # fmt: skip
     name = f"audit-{utcnow():%Y%m%dT%H%M%SZ}.csv"
     return Response(
@@ -288,8 +310,13 @@ def export_csv():  # type: ignore[no-untyped-def]
 @bp.get("/audit/integrity")
 @require(P.AUDIT_INTEGRITY)
 def integrity():  # type: ignore[no-untyped-def]
-    status = queries.integrity_status(get_session())
-    return render_template("audit/integrity.html", status=status, form=ConfirmForm())
+    session = get_session()
+    status = queries.integrity_status(session)
+    users, _schools = _names(session, {g_.user_id for g_ in status.unreviewable}, set())
+    return render_template(
+        "audit/integrity.html", status=status, form=ConfirmForm(), users=users,
+        grant_status=services.grant_status,
+    )  # fmt: skip
 
 
 @bp.post("/audit/integrity/verify")
@@ -307,7 +334,14 @@ def verify_now():  # type: ignore[no-untyped-def]
         flash(_("The newest checkpoint file cannot be read."), "error")
     result = audit.verify_in_session(get_session(), checkpoint)
     if result.ok:
-        flash(_("The audit trail is intact (%(n)d entries checked).", n=result.checked), "success")
+        flash(
+            ngettext(
+                "The audit trail is intact (%(num)d entry checked).",
+                "The audit trail is intact (%(num)d entries checked).",
+                result.checked,
+            ),
+            "success",
+        )
     else:
         flash(_("The audit trail was tampered with: %(msg)s", msg=result.message), "error")
     return redirect(url_for("audit.integrity"))
@@ -321,13 +355,17 @@ def verify_now():  # type: ignore[no-untyped-def]
 def break_glass_queue():  # type: ignore[no-untyped-def]
     session = get_session()
     reviewed = request.args.get("reviewed") == "1"
-    grants = queries.break_glass_queue(session, reviewed=reviewed)
+    me = g.principal.user_id
+    # Your own grants wait for another supervisor: they are not in your queue.
+    grants = queries.break_glass_queue(
+        session, reviewed=reviewed, exclude_user=None if reviewed else me
+    )
     users, _schools = _names(session, {g_.user_id for g_ in grants}, set())
     audit.record(session, AuditAction.AUDIT_QUEUE_VIEW, object_type="break_glass",
                  detail={"queue": "break_glass", "reviewed": reviewed, "count": len(grants)})  # fmt: skip
     return render_template(
         "audit/break_glass_queue.html", grants=grants, users=users, reviewed=reviewed,
-        status=services.grant_status,
+        status=services.grant_status, own_waiting=queries.own_grants_waiting(session, me),
     )  # fmt: skip
 
 
@@ -349,7 +387,7 @@ def break_glass_review(grant_id: uuid.UUID):  # type: ignore[no-untyped-def]
         try:
             services.review_break_glass(session, g.principal, grant, form.comment.data)
         except services.BreakGlassError as exc:
-            flash(ERRORS.get(exc.code, ERRORS["refused"]), "error")
+            flash(messages.ERRORS.get(exc.code, messages.ERRORS["refused"]), "error")
             status = 409
         else:
             flash(_("Marked as reviewed."), "success")
@@ -394,10 +432,11 @@ def break_glass(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
     if student is None:
         abort(404)
     if services.has_regular_access(g.principal, student):
-        flash(ERRORS["in_scope"], "success")
+        flash(messages.ERRORS["in_scope"], "success")
         return redirect(_student_url(student_id))
-    if not services.may_break_glass(g.principal, student):
-        raise Forbidden(P.BREAK_GLASS, student)
+    if not services.may_break_glass(session, g.principal, student):
+        rule = services.refusal_reason(session, g.principal, student)
+        raise Forbidden(P.BREAK_GLASS, student, rule=rule, message=messages.REFUSALS.get(rule))
     form = BreakGlassForm()
     if not g.user.totp_enabled:
         del form.code
@@ -411,13 +450,9 @@ def break_glass(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
         except services.AlreadyInScope:
             return redirect(_student_url(student_id))
         except services.BreakGlassError as exc:
-            flash(ERRORS.get(exc.code, ERRORS["refused"]), "error")
+            flash(messages.ERRORS.get(exc.code, messages.ERRORS["refused"]), "error")
         else:
-            flash(
-                _("Break-glass access granted until %(time)s. Supervisors have been notified.",
-                  time=grant.expires_at.astimezone(_tz()).strftime("%H:%M")),
-                "success",
-            )  # fmt: skip
+            flash(messages.granted(get_session(), grant, _tz()), "success")
             return redirect(_student_url(student_id))
     return render_template(
         "audit/break_glass_form.html", form=form, student_id=student_id,

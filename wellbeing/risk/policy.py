@@ -21,6 +21,8 @@ Body format (JSON; the admin page edits it as YAML or JSON)::
       - {code: left_behind, zh: 留守儿童, en: Left-behind child}
     screening_rules:                   # optional: instrument code -> tier_rules list that
       phq9: [...]                      # replaces the instrument's own tier_rules
+    break_glass:                       # optional: who may use break-glass access
+      supervisors: false               # supervisors (auditors) too? off by default (DESIGN §1)
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ DEFAULT_BODY: dict[str, Any] = {
         {"code": "learning", "zh": "学业困难", "en": "Learning difficulties"},
     ],
     "screening_rules": {},
+    "break_glass": {"supervisors": False},
 }
 
 _CODE = {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$"}
@@ -172,6 +175,11 @@ SCHEMA: dict[str, Any] = {
                 "properties": {"code": _CODE, "zh": _LABEL, "en": _LABEL},
             },
         },
+        "break_glass": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"supervisors": {"type": "boolean"}},
+        },
         "screening_rules": {
             "type": "object",
             "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,31}$"},
@@ -192,13 +200,28 @@ SCHEMA: dict[str, Any] = {
 }
 
 
-class PolicyError(ValueError):
-    """An invalid policy body; ``errors`` lists ``(path, message)`` pairs, paths like
-    ``tiers[2].escalation[0].after_minutes``."""
+class Problem(NamedTuple):
+    """One thing wrong with a policy body: where (``parts``, e.g. ``("tiers", 2, "escalation",
+    0, "after_minutes")``), what (``code``, see ``policy_review.MESSAGES`` for the sentences)
+    and the values the sentence names (``params``)."""
 
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{p}: {m}" for p, m in errors))
+    parts: tuple[str | int, ...]
+    code: str
+    params: Mapping[str, Any]
+
+    @property
+    def path(self) -> str:
+        return _path(self.parts)
+
+
+class PolicyError(ValueError):
+    """An invalid policy body; ``problems`` lists :class:`Problem` s (shown translated, naming
+    the setting, by the editor); ``errors`` the same as ``(path, code)`` pairs."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        self.errors = [(p.path, p.code) for p in problems]
+        super().__init__("; ".join(f"{p.path}: {p.code} {dict(p.params)}" for p in problems))
 
 
 def _path(parts: Any) -> str:
@@ -208,37 +231,66 @@ def _path(parts: Any) -> str:
     return out or "(top level)"
 
 
+def _problems(error: jsonschema.ValidationError) -> list[Problem]:
+    """A schema error as problems with codes and parameters (never jsonschema's English)."""
+    parts = tuple(error.absolute_path)
+    kind, value, instance = error.validator, error.validator_value, error.instance
+    if kind == "required":
+        missing = [k for k in value if isinstance(instance, dict) and k not in instance]
+        return [Problem((*parts, k), "missing", {}) for k in missing]
+    if kind == "additionalProperties":
+        known = set(error.schema.get("properties", {}))
+        extra = sorted(str(k) for k in instance if k not in known)
+        return [Problem((*parts, k), "unknown", {}) for k in extra]
+    if kind == "type":
+        expected = value if isinstance(value, list) else [value]
+        code = "not_mapping" if not parts and "object" in expected else "type"
+        return [Problem(parts, code, {"expected": tuple(expected)})]
+    if kind in {"minimum", "maximum", "minItems", "maxItems", "minLength", "maxLength"}:
+        if parts == ("tiers",) and kind in {"minItems", "maxItems"}:
+            return [Problem(parts, "tiers_count", {})]
+        return [Problem(parts, kind, {"limit": value})]
+    if kind == "enum":
+        return [Problem(parts, "enum", {"allowed": tuple(value)})]
+    if kind == "pattern":
+        return [Problem(parts, "colour" if parts[-1:] == ("colour",) else "code_format", {})]
+    if kind == "propertyNames":
+        return [Problem((*parts, str(error.instance)), "code_format", {})]
+    if kind == "uniqueItems":
+        return [Problem(parts, "unique", {})]
+    return [Problem(parts, "invalid", {})]
+
+
 def validate_body(body: Any) -> dict[str, Any]:
     """Check ``body`` against the schema and the rules a schema can't say; return it."""
     validator = jsonschema.Draft202012Validator(SCHEMA)
-    errors = sorted(
-        ((_path(e.absolute_path), e.message) for e in validator.iter_errors(body)),
-        key=lambda pm: pm[0],
+    problems = sorted(
+        (p for e in validator.iter_errors(body) for p in _problems(e)),
+        key=lambda p: [str(x) for x in p.parts],
     )
-    if errors:
-        raise PolicyError(errors)
+    if problems:
+        raise PolicyError(problems)
     levels = [t["level"] for t in body["tiers"]]
     if sorted(levels) != list(TIER_LEVELS):
-        errors.append(("tiers", "must list each level 0, 1, 2 and 3 exactly once"))
+        problems.append(Problem(("tiers",), "levels", {}))
     for n, tier in enumerate(body["tiers"]):
         minutes = [step["after_minutes"] for step in tier["escalation"]]
         if minutes != sorted(set(minutes)):
-            errors.append(
-                (f"tiers[{n}].escalation", "after_minutes must increase from rung to rung")
-            )
+            problems.append(Problem(("tiers", n, "escalation"), "ladder_order", {}))
     codes = [c["code"] for c in body["special_care"]]
     for n, code in enumerate(codes):
         if code in codes[:n]:
-            errors.append((f"special_care[{n}].code", f"duplicate category code '{code}'"))
+            problems.append(Problem(("special_care", n, "code"), "duplicate_code", {"code": code}))
     for instrument, rules in (body.get("screening_rules") or {}).items():
         rule_codes = [r["code"] for r in rules]
         for n, code in enumerate(rule_codes):
             if code in rule_codes[:n]:
-                errors.append(
-                    (f"screening_rules.{instrument}[{n}].code", f"duplicate rule code '{code}'")
-                )
-    if errors:
-        raise PolicyError(errors)
+                problems.append(
+                    Problem(("screening_rules", instrument, n, "code"), "duplicate_code",
+                            {"code": code})
+                )  # fmt: skip
+    if problems:
+        raise PolicyError(problems)
     return body
 
 
@@ -290,6 +342,8 @@ class Policy:
         default_factory=lambda: MappingProxyType({})
     )
     created_at: dt.datetime | None = None
+    # May supervisors (auditors, who otherwise read no case content) break the glass?
+    supervisor_break_glass: bool = False
 
     # -- per-tier lookups, keyed by level 0..3
     def tier(self, level: int) -> TierSpec:
@@ -382,6 +436,7 @@ def build_policy(
             }
         ),
         created_at=created_at,
+        supervisor_break_glass=bool((body.get("break_glass") or {}).get("supervisors", False)),
     )
 
 
@@ -451,6 +506,7 @@ __all__ = [
     "EscalationStep",
     "Policy",
     "PolicyError",
+    "Problem",
     "SpecialCareCategory",
     "TierSpec",
     "current_policy",

@@ -6,7 +6,17 @@ import uuid
 from typing import Any
 
 import yaml
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,15 +26,18 @@ from wtforms.fields.choices import SelectChoice
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Forbidden, Permission, Principal, can, ensure
-from ..db import get_session
+from ..crisis import services as crisis_services
+from ..crisis import stepdown as crisis_stepdown
+from ..crisis.notices import decision_message, stepdown_message
+from ..db import get_session, utcnow
 from ..orgs.services import default_district
 from ..students.models import Student
 from ..ui import nav_item
 from ..web import require
-from . import queries, services
-from .forms import ConfirmForm, PolicyForm, SpecialCareForm, TierForm
+from . import policy_review, queries, services
+from .forms import ConfirmForm, PolicyConfirmForm, PolicyForm, SpecialCareForm, TierForm
 from .models import PENDING, TierDecision
-from .policy import Policy, PolicyError, current_policy, default_body, policy_for_student
+from .policy import Policy, current_policy, default_body, policy_for_student
 
 bp = Blueprint("risk", __name__)
 
@@ -61,7 +74,7 @@ def _tier_page(
     )
     pending = next((d for d in history if d.status == PENDING), None)
     if form is None:
-        form = TierForm(formdata=None, tier=student.tier)
+        form = TierForm(formdata=None)  # nothing pre-chosen
     care = None
     if may_care:
         held = services.get_special_care(student)
@@ -81,6 +94,7 @@ def _tier_page(
         locale=_locale(),
         action_form=ConfirmForm(),
         may_approve=pending is not None and _may_approve(principal, pending, student),
+        open_crisis=crisis_services.crisis_for_student(session, student.id) if pending else None,
     )
 
 
@@ -110,6 +124,7 @@ def set_tier(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
     ensure(g.principal, Permission.TIER_DECIDE, student)
     form = TierForm()
     if form.validate_on_submit():
+        started = utcnow()
         try:
             decision = services.apply_tier(
                 get_session(),
@@ -120,12 +135,10 @@ def set_tier(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
                 reason=form.reason.data,
             )
         except services.TierError as exc:
-            form.reason.errors = [*form.reason.errors, _(str(exc))]
+            form.reason.errors = [*form.reason.errors, str(exc)]
         else:
-            if decision is not None and decision.status == PENDING:
-                flash(_("The step-down from red waits for a second person's approval."), "success")
-            else:
-                flash(_("Tier decision recorded."), "success")
+            # What was done, read back: a step-down only waits (for whom), a rise to red alerts.
+            flash(decision_message(get_session(), student, decision, since=started), "success")
             return redirect(url_for("risk.student_tier", student_id=student.id))
     return _tier_page(student, form=form)
 
@@ -174,7 +187,20 @@ def stepdown_queue():  # type: ignore[no-untyped-def]
         schools=schools,
         form=ConfirmForm(),
         me=g.principal.user_id,
+        # students whose approval must say what happens to their open crisis
+        in_crisis={
+            s.id for _d, s in rows if crisis_services.crisis_for_student(session, s.id) is not None
+        },
     )
+
+
+STEPDOWN_CLOSED = {
+    "rejected": _l(
+        "Step-down declined: the student stays red. No message was sent; the requester sees it "
+        "in the tier history."
+    ),
+    "withdrawn": _l("You withdrew your step-down request: the student stays red."),
+}
 
 
 def _decision(decision_id: uuid.UUID) -> TierDecision:
@@ -193,13 +219,17 @@ def _stepdown_action(decision_id: uuid.UUID, action: str):  # type: ignore[no-un
         abort(400)
     try:
         if action == "approve":
-            services.approve_stepdown(session, g.principal, decision)
-            flash(_("Step-down approved; the new tier applies now."), "success")
+            # The student's open crisis is closed (with a summary) or kept open, as chosen.
+            approval = crisis_stepdown.approve_stepdown(
+                session, g.principal, decision.id, crisis_action=request.form.get("crisis"),
+                summary=request.form.get("summary"),
+            )  # fmt: skip
+            flash(stepdown_message(approval), "success")
         else:
             services.reject_stepdown(session, g.principal, decision)
-            flash(_("Step-down declined; the student stays red."), "success")
-    except services.TierError as exc:
-        flash(_(str(exc)), "error")
+            flash(str(STEPDOWN_CLOSED[decision.status]), "success")
+    except (services.TierError, crisis_services.CrisisError) as exc:
+        flash(str(exc), "error")
     target = request.form.get("next", "")
     if target == "tier" and can(g.principal, Permission.TIER_DECIDE, student):
         return redirect(url_for("risk.student_tier", student_id=student.id))
@@ -247,46 +277,52 @@ def _dump(body: dict[str, Any]) -> str:
 @bp.route("/admin/policy", methods=["GET", "POST"])
 @require(Permission.POLICY_MANAGE)
 def policy():  # type: ignore[no-untyped-def]
+    """Two steps: POST the text → a preview (what changes, or what is wrong); POST
+    ``step=confirm`` with the previewed text and its digest → saved as the next version."""
     session = get_session()
     district_id = _district_id(session, g.principal)
-    versions = services.policy_versions(session, district_id)
-    form = PolicyForm()
-    errors: list[tuple[str, str]] = []
-    if form.validate_on_submit():
+    form, confirm = PolicyForm(), PolicyConfirmForm()
+    preview, status, secret = None, 200, str(current_app.secret_key)
+    if request.method == "POST" and request.form.get("step") == "confirm":
+        if not confirm.validate_on_submit():
+            abort(400)
         try:
-            body = yaml.safe_load(form.body.data)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(text)"
-            errors = [(where, _("this is not valid YAML or JSON"))]
+            row = policy_review.confirm_policy(
+                session, g.principal, district_id, confirm.body.data, confirm.digest.data,
+                secret=secret,
+            )  # fmt: skip
+        except policy_review.StalePreview:
+            flash(_("Nothing was saved: the text or the current version changed after the "
+                    "preview. Check the new preview below and confirm again."), "error")  # fmt: skip
+            form.body.data, status = confirm.body.data, 409
         else:
-            try:
-                row = services.save_policy(session, g.principal, district_id, body)
-            except PolicyError as exc:
-                errors = exc.errors
-            else:
-                flash(_("Policy version %(version)s saved.", version=row.version), "success")
-                return redirect(url_for("risk.policy"))
+            flash(_("Tier policy version %(version)s saved; it is in use from now on. Earlier "
+                    "versions stay in the history below.", version=row.version), "success")  # fmt: skip
+            return redirect(url_for("risk.policy"))
+    if request.method == "POST" and (status == 409 or form.validate_on_submit()):
+        preview = policy_review.preview_policy(
+            session, g.principal, district_id, form.body.data, secret=secret, locale=_locale()
+        )
+        confirm.body.data, confirm.digest.data = preview.text, preview.digest
     elif request.method == "GET":
-        shown = versions[0] if versions else None
-        wanted = request.args.get("version", type=int)
-        if wanted is not None:
-            shown = next((v for v in versions if v.version == wanted), None)
-            if shown is None:
-                abort(404)
-        body = shown.body if shown is not None else default_body()
-        form.body.data = _dump(body)
-    current = current_policy(session, district_id)
-    names = queries.display_names(session, [v.created_by for v in versions])
+        form.body.data = _dump(_shown_body(session, district_id, request.args.get("version")))
+    versions = services.policy_versions(session, district_id)
     return render_template(
-        "risk/policy.html",
-        form=form,
-        errors=errors,
-        versions=versions,
-        names=names,
-        current=current,
-        locale=_locale(),
-    )
+        "risk/policy.html", form=form, confirm=confirm, preview=preview, versions=versions,
+        names=queries.display_names(session, [v.created_by for v in versions]),
+        current=current_policy(session, district_id), locale=_locale(), fmt=policy_review,
+    ), status  # fmt: skip
+
+
+def _shown_body(session: Session, district_id: uuid.UUID, wanted: str | None) -> dict[str, Any]:
+    """The body loaded into the editor: the current version, or ``?version=N`` (404 if none)."""
+    versions = services.policy_versions(session, district_id)
+    shown = versions[0] if versions else None
+    if wanted is not None:
+        shown = next((v for v in versions if str(v.version) == wanted), None)
+        if shown is None:
+            abort(404)
+    return shown.body if shown is not None else default_body()
 
 
 # --------------------------------------------------------------------------- record section
