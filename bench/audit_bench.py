@@ -44,6 +44,7 @@ def open_database(url: str | None, workdir: Path) -> tuple[Database, Any]:
     crypto.write_key_file(key_file, crypto.generate_key_material())
     settings = load_settings(
         environ={},
+        env="development",
         database_url=url or f"sqlite:///{workdir / 'audit-bench.db'}",
         key_file=str(key_file),
         audit_checkpoint_dir=str(workdir / "checkpoints"),

@@ -89,7 +89,12 @@ def bench_settings(url: str, key_file: Path, **overrides: Any) -> Any:
     from wellbeing.config import load_settings
 
     return load_settings(
-        environ={}, database_url=url, key_file=str(key_file), secret_key="x" * 48, **overrides
+        environ={},
+        env="development",
+        database_url=url,
+        key_file=str(key_file),
+        secret_key="x" * 48,
+        **overrides,
     )
 
 

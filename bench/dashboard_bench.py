@@ -34,7 +34,11 @@ def _database(url: str | None, tmp: Path) -> tuple[object, object]:
     crypto.write_key_file(key_file, crypto.generate_key_material())
     url = url or f"sqlite:///{tmp}/dashboard.db"
     settings = load_settings(
-        environ={}, database_url=url, key_file=str(key_file), secret_key="x" * 48
+        environ={},
+        env="development",
+        database_url=url,
+        key_file=str(key_file),
+        secret_key="x" * 48,
     )
     initialise(settings)
     db = Database(url)

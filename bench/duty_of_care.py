@@ -314,8 +314,8 @@ def fresh_database(directory: Path) -> tuple[Database, Settings]:
     crypto.write_key_file(key_file, crypto.generate_key_material())
     url = f"sqlite:///{directory / 'duty.db'}"
     settings = load_settings(
-        environ={}, database_url=url, key_file=str(key_file), secret_key="x" * 48,
-        argon2_time_cost=1, argon2_memory_kib=1024, audit_checkpoint_dir=str(directory / "checkpoints"),
+        environ={}, env="development", database_url=url, key_file=str(key_file),
+        secret_key="x" * 48, argon2_time_cost=1, argon2_memory_kib=1024, audit_checkpoint_dir=str(directory / "checkpoints"),
     )  # fmt: skip
     initialise(settings)
     modules.import_services()

@@ -32,7 +32,11 @@ from wellbeing.db import Database
 
 PG_ENV = "WELLBEING_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
+# Tests run in development (plain http test client, no Redis); production is tested on its
+# own (tests/core/test_production.py). CLI tests read the process environment.
+os.environ.setdefault("WELLBEING_ENV", "development")
 TEST_OVERRIDES = {
+    "env": "development",
     "testing": True,
     "argon2_time_cost": 1,
     "argon2_memory_kib": 1024,

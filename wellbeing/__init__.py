@@ -9,8 +9,17 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .config import ConfigError, Settings, load_settings, sqlite_path
+from .config import (
+    BODY_LIMIT,
+    ConfigError,
+    Settings,
+    check_serving,
+    load_settings,
+    sqlite_path,
+    validate,
+)
 from .core import crypto
 from .db import Database
 
@@ -51,6 +60,8 @@ def create_app(
 ) -> Flask:
     """Build the app from settings (validated) and an opened keyring; refuse to start otherwise."""
     settings = config if isinstance(config, Settings) else load_settings(**(config or {}))
+    validate(settings)
+    check_serving(settings)
     from . import modules
 
     modules.import_services()
@@ -68,9 +79,10 @@ def create_app(
         TESTING=settings.testing,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_SECURE=settings.cookies_secure,
         SESSION_COOKIE_NAME="wellbeing_session",
-        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        PREFERRED_URL_SCHEME="https" if settings.production else "http",
+        MAX_CONTENT_LENGTH=BODY_LIMIT,  # upload routes get more (web.accepts_upload)
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_LOCALE=settings.locale,
         BABEL_DEFAULT_TIMEZONE=settings.timezone,
@@ -83,6 +95,11 @@ def create_app(
     app.extensions["wellbeing.keyring"] = keyring
     if sqlite_path(settings.database_url) is None and settings.database_url.startswith("sqlite"):
         log.warning("in-memory SQLite: data is lost when the process ends")
+
+    if settings.trusted_proxies:
+        # Only the client address and the scheme: links never come from the Host header.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0, x_port=0)  # type: ignore[method-assign]
 
     from .extensions import babel, csrf, limiter, select_locale, select_timezone
     from .web import init_web

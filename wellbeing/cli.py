@@ -156,12 +156,13 @@ def db_upgrade() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def run(host: str, port: int) -> None:
-    """Serve the app (development server; use gunicorn in production)."""
+    """Serve the app in one process (WELLBEING_ENV defaults to production; gunicorn serves more)."""
     from . import create_app
 
     settings = settings_or_exit()
     try:
-        app = create_app(settings)
+        # One process: in-memory login throttles are real throttles here (no Redis needed).
+        app = create_app(settings.with_overrides(single_process=True))
     except (ConfigError, crypto.KeyConfigError) as exc:
         raise Refused(str(exc)) from None
     app.run(host=host, port=port, debug=False, use_reloader=False)
@@ -185,6 +186,9 @@ def demo(serve: bool, port: int) -> None:
             )  # fmt: skip
         os.environ["WELLBEING_KEY_FILE"] = str(DEV_KEY_FILE)
     os.environ.setdefault("WELLBEING_SCHEDULER_IN_PROCESS", "true")
+    # Plain http on 127.0.0.1: no Secure cookies, no HSTS, links to this very server.
+    os.environ.setdefault("WELLBEING_ENV", "development")
+    os.environ.setdefault("WELLBEING_BASE_URL", f"http://127.0.0.1:{port}")
     settings = settings_or_exit()
     initialise(settings)
     with app_context() as ctx:

@@ -16,6 +16,10 @@ from urllib.parse import urlparse
 
 PREFIX = "WELLBEING_"
 SUPPORTED_LOCALES = ("zh_CN", "en")
+ENVIRONMENTS = ("production", "development")
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+MAX_TRUSTED_PROXIES = 5
+BODY_LIMIT = 512 * 1024  # bytes of a request body, except upload routes (max_upload_mb)
 
 
 class ConfigError(Exception):
@@ -24,6 +28,12 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
+    """``env`` is production unless told otherwise: ``wellbeing demo`` and the test suite set
+    development. Production means Secure cookies, HSTS over HTTPS, a required https://
+    ``base_url`` and, for the web app, Redis for the login throttles (see :func:`check_serving`).
+    """
+
+    env: str = "production"
     database_url: str = "sqlite:///instance/wellbeing.db"
     key_file: str | None = None
     master_key: str | None = field(default=None, repr=False)
@@ -33,18 +43,31 @@ class Settings:
     redis_url: str | None = None
     timezone: str = "Asia/Shanghai"
     locale: str = "zh_CN"
-    base_url: str = "http://127.0.0.1:5000"
+    base_url: str = DEVELOPMENT_BASE_URL  # required (https://) in production
     audit_checkpoint_dir: str = "instance/audit-checkpoints"
     idle_timeout_minutes: int = 30
     absolute_timeout_hours: int = 12
     break_glass_minutes: int = 60
+    # A screening kiosk (a device handed to students) closes after this long at the latest.
+    kiosk_timeout_minutes: int = 90
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
     login_limit: str = "10 per 15 minutes"
-    secure_cookies: bool = False
+    secure_cookies: bool = False  # always on in production
+    trusted_proxies: int = 0  # reverse proxies in front of the app whose X-Forwarded-* count
+    max_upload_mb: int = 32  # roster and screening files (MiB); other requests get 512 KiB
+    single_process: bool = False  # one process serves the app: per-process throttles suffice
     testing: bool = False
     scheduler_in_process: bool = False
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.secure_cookies or self.production
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -77,9 +100,11 @@ _MINIMUMS = {
     "idle_timeout_minutes": 1,
     "absolute_timeout_hours": 1,
     "break_glass_minutes": 1,
+    "kiosk_timeout_minutes": 5,
     "argon2_time_cost": 1,
     "argon2_memory_kib": 8,
     "argon2_parallelism": 1,
+    "max_upload_mb": 1,
 }
 
 
@@ -99,11 +124,26 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
             values[f.name] = raw.strip() or None if f.default is None else raw.strip()
     values.update(overrides)
     settings = Settings(**values)
+    if settings.production and "base_url" not in values:
+        raise ConfigError(
+            f"{PREFIX}BASE_URL is required in production: the https:// address people open "
+            "(links in e-mails, calendar feeds and exports are built from it)"
+        )
     validate(settings)
     return settings
 
 
 def validate(settings: Settings) -> None:
+    if settings.env not in ENVIRONMENTS:
+        raise ConfigError(
+            f"{PREFIX}ENV must be one of {', '.join(ENVIRONMENTS)}, got {settings.env!r}"
+        )
+    _validate_base_url(settings)
+    if settings.trusted_proxies > MAX_TRUSTED_PROXIES:
+        raise ConfigError(
+            f"{PREFIX}TRUSTED_PROXIES must be between 0 and {MAX_TRUSTED_PROXIES}, "
+            f"got {settings.trusted_proxies}"
+        )
     scheme = urlparse(settings.database_url).scheme.split("+")[0]
     if scheme not in {"sqlite", "postgresql"}:
         raise ConfigError(
@@ -125,6 +165,32 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"{PREFIX}REDIS_URL must start with redis:// or rediss://")
     if settings.secret_key is not None and len(settings.secret_key) < 32:
         raise ConfigError(f"{PREFIX}SECRET_KEY must be at least 32 characters long")
+
+
+def _validate_base_url(settings: Settings) -> None:
+    url = urlparse(settings.base_url)
+    if url.scheme not in {"http", "https"} or not url.hostname or url.query or url.fragment:
+        raise ConfigError(
+            f"{PREFIX}BASE_URL must be an http:// or https:// address without query, "
+            f"got {settings.base_url!r}"
+        )
+    if settings.production and url.scheme != "https":
+        raise ConfigError(f"{PREFIX}BASE_URL must start with https:// in production")
+
+
+def check_serving(settings: Settings) -> None:
+    """Refuse to serve in production when login throttles would be counted per process.
+
+    Without Redis each worker keeps its own counters, so N workers allow N times the failed
+    logins the limit says (and a restart forgets them). ``wellbeing run`` is one process;
+    gunicorn can run several, so it needs Redis unless WELLBEING_SINGLE_PROCESS declares one.
+    """
+    if settings.production and not settings.redis_url and not settings.single_process:
+        raise ConfigError(
+            f"{PREFIX}REDIS_URL is required in production: without it each worker process "
+            f"counts failed logins on its own (set {PREFIX}SINGLE_PROCESS=true only if exactly "
+            "one process serves the app)"
+        )
 
 
 def sqlite_path(database_url: str) -> Path | None:

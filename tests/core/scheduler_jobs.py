@@ -29,7 +29,7 @@ def main() -> None:
     from wellbeing.core.scheduler import Scheduler
 
     url, key_file, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    settings = load_settings(environ={}, database_url=url, key_file=key_file)
+    settings = load_settings(environ={}, env="development", database_url=url, key_file=key_file)
     scheduler = Scheduler(settings, jobs=[job(seconds)], poll_seconds=0.2)
     done = threading.Event()
 

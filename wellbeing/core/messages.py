@@ -57,8 +57,30 @@ TABULAR = MessageCatalog(
             "unsupported file type; expected .csv, .txt or .xlsx"
         ),
         "workbook has no worksheet": _l("workbook has no worksheet"),
+        # refused before parsing (wellbeing/core/xlsx_guard.py)
+        "the XLSX file contains an XML document type declaration, which is not allowed": _l(
+            "the XLSX file contains an XML document type declaration, which is not allowed"
+        ),
+        "the XLSX file uses a text encoding that is not supported": _l(
+            "the XLSX file uses a text encoding that is not supported"
+        ),
     },
     [
+        (r"the XLSX file has more than (\d+) parts; save it again as CSV",
+         lambda m: _("the XLSX file has more than %(count)s parts; save it again as CSV", count=m[1])),
+        (r"the XLSX file unpacks to more than (\d+) MiB; split it or save it as CSV",
+         lambda m: _("the XLSX file unpacks to more than %(size)s MiB; split it or save it as CSV",
+                     size=m[1])),
+        (r"the XLSX file is compressed more than (\d+) to 1, which no spreadsheet is",
+         lambda m: _("the XLSX file is compressed more than %(ratio)s to 1, which no spreadsheet is",
+                     ratio=m[1])),
+        (r"the XLSX file has more than (\d+) different texts; split it or save it as CSV",
+         lambda m: _("the XLSX file has more than %(count)s different texts; split it or save it as CSV",
+                     count=m[1])),
+        (r"a row of the XLSX file is larger than (\d+) MiB",
+         lambda m: _("a row of the XLSX file is larger than %(size)s MiB", size=m[1])),
+        (r"the worksheet has more than (\d+) rows",
+         lambda m: _("the worksheet has more than %(count)s rows", count=m[1])),
         (r"duplicate column header: (.+)", lambda m: _("duplicate column header: %(name)s", name=m[1])),
         (r"malformed CSV at row (\d+)", lambda m: _("malformed CSV at row %(row)s", row=m[1])),
     ],

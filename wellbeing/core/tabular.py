@@ -208,6 +208,9 @@ def _csv_rows(f: IO[str], delimiter: str) -> Iterator[RawRow]:
 def _open_xlsx(path: Path) -> Table:
     from openpyxl import load_workbook  # heavy import, only needed for XLSX uploads
 
+    from .xlsx_guard import check_xlsx
+
+    check_xlsx(path)  # sizes, ratio, parts, shared strings, row size, no DOCTYPE: before parsing
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # BadZipFile, InvalidFileException, KeyError, XML errors, ...
@@ -226,11 +229,22 @@ def _open_xlsx(path: Path) -> Table:
 
 
 def _xlsx_rows(values: Iterator[tuple[Any, ...]]) -> Iterator[RawRow]:
-    """openpyxl fills in missing rows, so counting from 1 gives the sheet's row numbers."""
+    """openpyxl fills in missing rows, so counting from 1 gives the sheet's row numbers.
+
+    A row numbered past Excel's last row would make openpyxl fill in empty rows for as long as
+    the number says (minutes of CPU for ``<row r="999999999">``): refused at the limit.
+    """
+    from .xlsx_guard import MAX_ROWS
+
     counter = itertools.count(1)
     try:
         for row in values:
-            yield next(counter), [cell_text(value) for value in row]
+            number = next(counter)
+            if number > MAX_ROWS:
+                raise TabularError(f"the worksheet has more than {MAX_ROWS} rows")
+            yield number, [cell_text(value) for value in row]
+    except TabularError:
+        raise
     except Exception as exc:
         raise TabularError("not a valid XLSX file") from exc
 
