@@ -7,9 +7,12 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request, url_for
 from flask_babel import format_datetime, get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .core.authz import Permission, can
+from .labels import instrument_label, role_label, tier_reason_label, tier_source_label
+from .orgs.labels import class_label, grade_label, grade_range_label, school_label
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,19 @@ def init_ui(app: Flask) -> None:
         TIER_NAMES=TIER_NAMES,
         TIER_SHORT=TIER_SHORT,
         TIER_CLASSES=TIER_CLASSES,
+        # codes as people read them (wellbeing/labels.py, wellbeing/orgs/labels.py)
+        role_label=role_label,
+        tier_source_label=tier_source_label,
+        tier_reason_label=tier_reason_label,
+        instrument_label=instrument_label,
+        grade_label=grade_label,
+        class_label=class_label,
+        grade_range_label=grade_range_label,
+        school_label=school_label,
     )
     app.jinja_env.filters["localtime"] = _local_time
+    app.jinja_env.filters["class_labels"] = lambda pairs: [class_label(g, c) for g, c in pairs]
+    # Punctuation around translated text: full-width in Chinese (学生：, （待确认）).
+    app.jinja_env.filters["colon"] = lambda label: _("%(label)s:", label=label)
+    app.jinja_env.filters["parens"] = lambda text: _("(%(text)s)", text=text)
     app.jinja_env.autoescape = True

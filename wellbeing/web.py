@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from flask import (
     Flask,
+    Request,
     Response,
     abort,
     current_app,
@@ -21,12 +22,15 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
 
 from .core import audit, crypto
-from .core.authz import Forbidden, Permission, Principal, can
+from .core.authz import Forbidden, Permission, Principal, can, downloads_refused
 from .db import get_db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,11 +50,16 @@ def is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
-def require(permission: Permission, *, sensitive: bool = False) -> Callable[[F], F]:
+def require(
+    permission: Permission, *, sensitive: bool = False, download: bool = False
+) -> Callable[[F], F]:
     """Declare the permission a view needs (role level; services check the object).
 
     ``sensitive=True`` marks a view that shows a child's data: the response is refused unless
     the request recorded an audit entry, so a read that fails to audit is never served.
+    ``download=True`` marks a view that hands out a file or an export: refused to anyone who
+    holds a live break-glass grant (:func:`~wellbeing.core.authz.downloads_refused`);
+    tests/audit/test_downloads.py fails when a view sends a file without this mark.
     """
 
     def decorate(view: F) -> F:
@@ -63,20 +72,93 @@ def require(permission: Permission, *, sensitive: bool = False) -> Callable[[F],
                 return redirect(url_for("auth.login", next=request.full_path))
             if not can(principal, permission):
                 raise Forbidden(permission)
+            if download and downloads_refused(principal):
+                raise Forbidden(permission, rule="break_glass_download", message=_(
+                    "Downloads and exports are not available while you hold break-glass "
+                    "access. End it under “My break-glass access” first; the record itself "
+                    "stays readable on screen until then."))  # fmt: skip
             g.sensitive_view = sensitive
             return view(*args, **kwargs)
 
         wrapper.permission = permission  # type: ignore[attr-defined]
         wrapper.sensitive = sensitive  # type: ignore[attr-defined]
+        wrapper.download = download  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate
 
 
-def api_error(status: int, code: str, message: str) -> Response:
-    response = jsonify({"error": {"code": code, "message": message}})
+def api_error(
+    status: int, code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> Response:
+    """The API's one error shape (``#/components/schemas/Error``): ``code``, ``message`` and
+    ``details`` (a list, empty unless there is something per field or item to say). A 401
+    names the scheme to use (``WWW-Authenticate: Bearer``, RFC 6750)."""
+    response = jsonify({"error": {"code": code, "message": message, "details": details or []}})
     response.status_code = status
+    if status == 401:
+        response.headers.setdefault("WWW-Authenticate", 'Bearer realm="wellbeing"')
     return response
+
+
+# --------------------------------------------------------------------------- request size
+
+_UPLOAD = "upload"
+
+
+def accepts_upload(view: F) -> F:
+    """Let this view receive a file of up to ``WELLBEING_MAX_UPLOAD_MB``; every other request
+    body is limited to :data:`~wellbeing.config.BODY_LIMIT` (413 beyond)."""
+    view.body_limit = _UPLOAD  # type: ignore[attr-defined]
+    return view
+
+
+def accepts_body(limit: int) -> Callable[[F], F]:
+    """Let this view receive a body of up to ``limit`` bytes (a JSON batch, say)."""
+
+    def decorate(view: F) -> F:
+        view.body_limit = limit  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
+def body_limit(endpoint: str | None) -> int:
+    """The most bytes a request to ``endpoint`` may send."""
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    limit = getattr(view, "body_limit", None)
+    if limit == _UPLOAD:
+        return int(current_app.extensions["wellbeing.settings"].max_upload_mb) * 1024 * 1024
+    if isinstance(limit, int):
+        return limit
+    return int(current_app.config["MAX_CONTENT_LENGTH"])
+
+
+class LimitedRequest(Request):
+    """Reads the body limit of the matched view, so the limit holds from the first read on —
+    including CSRF's, which runs before any ``before_request`` of ours."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        if self._max_content_length is not None or not current_app:
+            return super().max_content_length
+        return body_limit(self.endpoint)
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+
+def _too_large() -> Response:
+    limit = body_limit(request.endpoint)
+    if is_api_request():
+        return api_error(413, "too_large", f"The request body may be at most {limit} bytes.")
+    size = f"{limit / (1024 * 1024):g} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
+    if getattr(current_app.view_functions.get(request.endpoint or ""), "body_limit", None):
+        reason = _("The file is too large: at most %(size)s can be uploaded.", size=size)
+    else:
+        reason = _("The request is too large: at most %(size)s can be sent here.", size=size)
+    return _error_response(413, reason)
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -150,10 +232,12 @@ def _security_headers(response: Response) -> None:
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    # Same-origin only: nothing goes to other sites, and Flask-WTF's HTTPS check (a form post
+    # must come with a Referer of this host) passes; with no-referrer every post fails over TLS.
+    headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if request.is_secure:
+    if request.is_secure and current_app.extensions["wellbeing.settings"].production:
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
     if current_principal() is not None or is_api_request():
         headers["Cache-Control"] = "no-store"
@@ -161,28 +245,35 @@ def _security_headers(response: Response) -> None:
 
 # --------------------------------------------------------------------------- errors
 
+# Shown to people in their language (errors/error.html); the API sends the English text.
 _ERROR_TITLES = {
-    400: "The request could not be understood.",
-    401: "Please sign in.",
-    403: "You do not have access to this page.",
-    404: "This page does not exist.",
-    405: "This action is not allowed here.",
-    413: "The file is too large.",
-    429: "Too many attempts. Please wait a moment and try again.",
-    500: "Something went wrong on our side. The error was logged.",
-    503: "The service is temporarily unavailable. Please try again shortly.",
+    400: _l("The request could not be understood."),
+    401: _l("Please sign in."),
+    403: _l("You do not have access to this page."),
+    404: _l("This page does not exist."),
+    405: _l("This action is not allowed here."),
+    413: _l("The file is too large."),
+    429: _l("Too many attempts. Please wait a moment and try again."),
+    500: _l("Something went wrong on our side. The error was logged."),
+    503: _l("The service is temporarily unavailable. Please try again shortly."),
 }
 _API_CODES = {
     400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 413: "too_large", 429: "rate_limited", 500: "internal_error",
-    503: "unavailable",
+    405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 422: "invalid",
+    429: "rate_limited", 500: "internal_error", 503: "unavailable",
 }  # fmt: skip
 
 
-def _error_response(status: int) -> Response:
+def _error_response(status: int, reason: Any = None) -> Response:
+    """The error page (or API error); ``reason``, a translated text, replaces the generic one."""
     if is_api_request():
-        return api_error(status, _API_CODES.get(status, "error"), _ERROR_TITLES.get(status, ""))
-    body = render_template("errors/error.html", status=status, message=_(_ERROR_TITLES[status]))
+        with force_locale("en"):
+            title = _ERROR_TITLES.get(status)
+            message = str(title) if title else f"{HTTP_STATUS_CODES.get(status, 'Error')}."
+        return api_error(status, _API_CODES.get(status, "error"), str(reason or message))
+    body = render_template(
+        "errors/error.html", status=status, message=reason or str(_ERROR_TITLES[status])
+    )
     return Response(body, status=status, mimetype="text/html")
 
 
@@ -196,20 +287,30 @@ def _handle_forbidden(exc: Forbidden) -> Response:
         object_id=getattr(target, "id", None) or request.endpoint,
         student_id=getattr(target, "student_id", None),
         school_id=getattr(target, "school_id", None),
-        detail={"permission": str(exc.permission), "endpoint": request.endpoint or ""},
+        detail={
+            "permission": str(exc.permission),
+            "endpoint": request.endpoint or "",
+            **({"rule": exc.rule} if exc.rule else {}),
+        },
         outcome=audit.Outcome.DENIED,
         actor=g.get("audit_actor"),
     )
     if principal is None and not is_api_request():
         return redirect(url_for("auth.login"))
-    return _error_response(403)
+    return _error_response(403, exc.message)
 
 
 def _handle_http(exc: HTTPException) -> Response:
     status = exc.code or 500
-    if status not in _ERROR_TITLES:
+    if status == 413:
+        return _too_large()
+    if status not in _ERROR_TITLES and not is_api_request():
         return exc.get_response()
-    return _error_response(status)
+    response = _error_response(status)
+    for name, value in exc.get_headers():  # Allow on a 405, Retry-After on a 429, ...
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _handle_db_error(exc: Exception) -> Response:
@@ -229,6 +330,7 @@ def _handle_any(exc: Exception) -> Response:
 
 
 def init_web(app: Flask) -> None:
+    app.request_class = LimitedRequest
     app.before_request(_before_request)
     app.after_request(_after_request)
     app.teardown_request(_teardown)
@@ -238,4 +340,12 @@ def init_web(app: Flask) -> None:
     app.register_error_handler(Exception, _handle_any)
 
 
-__all__ = ["abort", "api_error", "current_principal", "init_web", "require"]
+__all__ = [
+    "abort",
+    "accepts_body",
+    "accepts_upload",
+    "api_error",
+    "current_principal",
+    "init_web",
+    "require",
+]

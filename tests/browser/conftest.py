@@ -6,6 +6,8 @@ Fixtures:
   :class:`~tests.conftest.Env`: settings, db, keyring) and ``.db`` (the Database). Create data
   with ``with live_server.db.session() as s: ...`` — it is committed, so the server sees it.
 - ``browser_page``: a fresh Playwright ``Page`` (zh-CN locale, 1366×768) in its own context.
+  Every page it loads is checked by the language guard (``language_guard.py``): a test whose
+  zh_CN pages showed English text or a raw code fails at teardown, listing page and text.
 
 Without Chromium the tests skip with the reason shown; with ``WELLBEING_REQUIRE_BROWSER=1``
 (set by ``.ci/run``) a missing browser is a failure instead.
@@ -27,6 +29,7 @@ from wellbeing import create_app
 from wellbeing.core import crypto
 
 from ..conftest import Env, build_env
+from . import language_guard
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -87,13 +90,40 @@ def _browser() -> Iterator[object]:
         browser.close()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def browser_page(_browser):  # type: ignore[no-untyped-def]
+def browser_page(_browser, request):  # type: ignore[no-untyped-def]
+    """A fresh page; at teardown the language guard (tests/browser/language_guard.py) fails
+    the test if a zh_CN user was shown English on any page it loaded."""
     context = _browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
     context.set_default_timeout(15_000)
+    context.add_init_script(language_guard.COLLECT_JS)
     page = context.new_page()
     yield page
-    context.close()
+    try:
+        call = getattr(request.node, "report_call", None)
+        server = (
+            request.getfixturevalue("live_server")
+            if "live_server" in request.fixturenames
+            else None
+        )
+        if call is not None and call.passed and server is not None:
+            seen = [entry for p in context.pages for entry in p.evaluate(language_guard.READ_JS)]
+            problems = language_guard.english_seen(seen, language_guard.database_values(server.db))
+            if problems:
+                pytest.fail(
+                    "A zh_CN user was shown English (translate it, label the code, or mark "
+                    'data with translate="no"):\n  ' + "\n  ".join(problems),
+                    pytrace=False,
+                )
+    finally:
+        context.close()
 
 
 def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]

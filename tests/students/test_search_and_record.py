@@ -52,7 +52,7 @@ def test_psych_teacher_finds_own_school_student_only(client, two_schools, query,
     assert f"/students/{w['zhang'].id}" in html
     assert f"/students/{w['zhang_other'].id}" not in html
     table = html[html.index('id="search-results"') : html.index("</table>")]
-    assert "3班" in table and "tier-orange" in table
+    assert "Grade 8, class 3" in table and "tier-orange" in table  # the class "3班" of grade 8
     assert "J2024017" not in table  # least data: no student number, birth date or guardian
     [entry] = audit_entries(AuditAction.STUDENT_SEARCH)
     assert entry.detail["students"] == [str(w["zhang"].id)]

@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..auth.models import Membership, User
+from ..students.collation import sorted_by_name
 from ..students.models import Student
+from .labels import class_label
 from .models import School, SchoolClass
 
 
@@ -71,7 +73,8 @@ def all_classes(session: Session) -> list[tuple[SchoolClass, School]]:
 
 
 def users_page(session: Session) -> list[User]:
-    return list(session.scalars(select(User).order_by(User.username)))
+    """Users by the pinyin of their names (as a school lists its staff)."""
+    return sorted_by_name(session.scalars(select(User)), lambda u: u.display_name or u.username)
 
 
 def membership(session: Session, user_id: uuid.UUID, membership_id: uuid.UUID) -> Membership | None:
@@ -83,5 +86,5 @@ def membership(session: Session, user_id: uuid.UUID, membership_id: uuid.UUID) -
 def names_by_id(session: Session) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
     """School names and class names (for showing membership scopes)."""
     schools = dict(session.execute(select(School.id, School.name)).tuples().all())
-    classes = {c.id: f"{c.grade}/{c.label}" for c in session.scalars(select(SchoolClass))}
+    classes = {c.id: class_label(c.grade, c.label) for c in session.scalars(select(SchoolClass))}
     return schools, classes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,9 @@ def default_district(session: Session) -> District:
     district = session.scalar(select(District).order_by(District.created_at).limit(1))
     if district is None:
         raise OrgError(
-            "no district exists yet: create one with `wellbeing demo` or `wellbeing schools add`"
+            _l(
+                "no district exists yet: create one with `wellbeing demo` or `wellbeing schools add`"
+            )
         )
     return district
 
@@ -47,11 +50,11 @@ def create_school(session: Session, actor: Principal | None, code: str, name: st
         ensure(actor, Permission.SCHOOLS_MANAGE)
     code, name = code.strip(), name.strip()
     if not CODE_RE.match(code):
-        raise OrgError("school code must be 1-32 letters, digits, '-' or '_'")
+        raise OrgError(_l("school code must be 1-32 letters, digits, '-' or '_'"))
     if not name or len(name) > 200:
-        raise OrgError("school name must be 1-200 characters")
+        raise OrgError(_l("school name must be 1-200 characters"))
     if school_by_code(session, code) is not None:
-        raise OrgError(f"a school with code {code} already exists")
+        raise OrgError(_l("a school with code %(code)s already exists", code=code))
     district = session.scalar(select(District).limit(1)) or ensure_district(session)
     school = School(district_id=district.id, code=code, name=name)
     session.add(school)
@@ -66,7 +69,7 @@ def update_school(
 ) -> None:
     ensure(actor, Permission.SCHOOLS_MANAGE)
     if not name.strip() or len(name) > 200:
-        raise OrgError("school name must be 1-200 characters")
+        raise OrgError(_l("school name must be 1-200 characters"))
     school.name, school.active = name.strip(), active
     audit.record(session, audit.AuditAction.SCHOOL_UPDATE, object_type="school", object_id=school.id,
                  school_id=school.id, fields=["name", "active"])  # fmt: skip
@@ -91,11 +94,11 @@ def create_class(
         ensure(actor, Permission.SCHOOLS_MANAGE)
     label = label.strip()
     if grade not in GRADE_RANGE:
-        raise OrgError("grade must be between 1 and 12")
+        raise OrgError(_l("grade must be between 1 and 12"))
     if not label or len(label) > 40:
-        raise OrgError("class name must be 1-40 characters")
+        raise OrgError(_l("class name must be 1-40 characters"))
     if find_class(session, school.id, grade, label) is not None:
-        raise OrgError("this class already exists")
+        raise OrgError(_l("this class already exists"))
     school_class = SchoolClass(school_id=school.id, grade=grade, label=label)
     session.add(school_class)
     session.flush()

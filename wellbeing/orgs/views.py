@@ -32,6 +32,7 @@ from .forms import (
     SchoolForm,
     UserCreateForm,
 )
+from .labels import class_label, school_label
 from .models import School, SchoolClass
 from .services import OrgError
 
@@ -59,7 +60,7 @@ def _user_or_404(user_id: uuid.UUID) -> User:
 
 def _refused(form, exc: Exception, field: str | None = None) -> None:  # type: ignore[no-untyped-def]
     """Show a service's refusal on the form (on ``field`` when given, else above it)."""
-    message = _(str(exc))
+    message = str(exc)
     if field is not None:
         getattr(form, field).errors = [*getattr(form, field).errors, message]
     else:
@@ -142,9 +143,9 @@ def class_new(school_id: uuid.UUID):  # type: ignore[no-untyped-def]
 
 def _scope_choices(form) -> None:  # type: ignore[no-untyped-def]
     session = get_session()
-    schools = [(str(s.id), f"{s.name} ({s.code})") for s in queries.all_schools(session)]
+    schools = [(str(s.id), school_label(s)) for s in queries.all_schools(session)]
     classes = [
-        (str(c.id), f"{s.name} · {_('Grade %(n)s', n=c.grade)} {c.label}")
+        (str(c.id), f"{s.name} · {class_label(c.grade, c.label)}")
         for c, s in queries.all_classes(session)
     ]
     form.set_choices(schools, classes)
@@ -236,7 +237,7 @@ def user_active(user_id: uuid.UUID):  # type: ignore[no-untyped-def]
     try:
         users.set_active(get_session(), g.principal, user, active)
     except OrgError as exc:
-        flash(_(str(exc)), "error")
+        flash(str(exc), "error")
         return redirect(url_for("orgs.user_detail", user_id=user.id))
     flash(
         _("Account enabled.") if active else _("Account disabled; its sessions have ended."),
@@ -282,7 +283,7 @@ def membership_revoke(user_id: uuid.UUID, membership_id: uuid.UUID):  # type: ig
     try:
         users.revoke_membership(session, g.principal, membership)
     except OrgError as exc:
-        flash(_(str(exc)), "error")
+        flash(str(exc), "error")
     else:
         flash(_("Role revoked; the user's sessions have ended."), "success")
     return redirect(url_for("orgs.user_detail", user_id=user_id))

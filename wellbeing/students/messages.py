@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..core.messages import TABULAR, MessageCatalog
+from .roster import CHINESE_COLUMN_NAMES
+
+
+def _columns(text: str) -> str:
+    """Column names in the reader's language: "grade (年级), class (班级)" or "grade" reads
+    年级、班级 / 年级 in Chinese (no field code shown), and stays as it is in English."""
+    locale = get_locale()
+    if locale is None or str(locale).startswith("en"):
+        return text
+    names = []
+    for part in text.split(","):
+        part = part.strip()
+        match = re.fullmatch(r"\w+ \((.+)\)", part)
+        names.append(match[1] if match else CHINESE_COLUMN_NAMES.get(part, part))
+    return "、".join(names)
+
 
 # Roster messages are English codes from roster.py (table ones from tabular.py fall back to
 # core.messages); these make them translatable without putting cell values into any message.
@@ -41,9 +60,9 @@ ROSTER_MESSAGES = MessageCatalog(
         (r"duplicate student number \(first seen on row (\d+)\)",
          lambda m: _("duplicate student number (first seen on row %(row)s)", row=m[1])),
         (r"missing required columns: (.+)",
-         lambda m: _("missing required columns: %(columns)s", columns=m[1])),
+         lambda m: _("missing required columns: %(columns)s", columns=_columns(m[1]))),
         (r"more than one column for (.+)",
-         lambda m: _("more than one column for %(field)s", field=m[1])),
+         lambda m: _("more than one column for %(field)s", field=_columns(m[1]))),
     ],
     fallback=TABULAR,
 )  # fmt: skip

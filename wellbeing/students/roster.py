@@ -37,7 +37,9 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "guardian_phone": ("guardian_phone", "监护人电话", "监护人手机", "联系电话"),
 }
 # The first Chinese alias names a missing column in error messages: "grade (年级)".
-_CHINESE_LABEL = {f: next(a for a in aliases if not a.isascii()) for f, aliases in _ALIASES.items()}
+CHINESE_COLUMN_NAMES = {
+    f: next(a for a in aliases if not a.isascii()) for f, aliases in _ALIASES.items()
+}
 
 
 def _header_key(text: str) -> str:
@@ -288,7 +290,7 @@ def _resolve_columns(headers: list[str], header_row: int) -> _Columns:
             fields[name] = header
     missing = [f for f in REQUIRED if f not in fields]
     if missing:
-        labels = ", ".join(f"{f} ({_CHINESE_LABEL[f]})" for f in missing)
+        labels = ", ".join(f"{f} ({CHINESE_COLUMN_NAMES[f]})" for f in missing)
         errors.insert(0, RowError(header_row, labels, f"missing required columns: {labels}"))
     return _Columns(fields, errors, unknown)
 

@@ -21,15 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ..core import audit
 from ..core.authz import Permission, Principal, ensure
 from ..core.tabular import TabularError
+from ..orgs.labels import class_number
 from ..orgs.models import School, SchoolClass
 from ..orgs.services import create_class
 from . import queries
+from .collation import pinyin_key
 from .models import Student, initials_index, name_initials
 from .record import RenderedSection, render_sections, section
 from .roster import RosterError, RosterRow, RowError, iter_roster, validate_roster
@@ -334,7 +337,7 @@ def search_students(
     ensure(principal, Permission.STUDENTS_SEARCH)
     text = " ".join(text.split())[:60]
     if not text:
-        raise StudentError("enter a name or a student number")
+        raise StudentError(_l("enter a name or a student number"))
     kinds = queries.query_kinds(text)
     school_ids = queries.searchable_school_ids(session, principal)
     candidates = queries.find_students(session, school_ids, text, kinds, limit=limit * 4)
@@ -372,7 +375,7 @@ def lookup_by_number(
     ensure(principal, Permission.STUDENTS_SEARCH)
     number = "".join(number.split())[:60]
     if "number" not in queries.query_kinds(number):
-        raise StudentError("not a student number")
+        raise StudentError(_l("not a student number"))
     school_ids = queries.searchable_school_ids(session, principal)
     if school_code is not None:
         wanted = queries.school_id_for_code(session, school_code.strip()[:32])
@@ -406,7 +409,13 @@ def _hits(session: Session, students: list[Student]) -> list[SearchHit]:
                 school_names.get(s.school_id, ""), s.tier, s.tier_provisional, s.status,
             )
         )  # fmt: skip
-    hits.sort(key=lambda h: (h.school_name, h.grade, h.class_label or "", h.name))
+    # as a school lists its pupils: by school, grade and class, then names by pinyin
+    hits.sort(
+        key=lambda h: (
+            pinyin_key(h.school_name), h.grade, class_number(h.class_label) or 0,
+            h.class_label or "", pinyin_key(h.name),
+        )
+    )  # fmt: skip
     return hits
 
 

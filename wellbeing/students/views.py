@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, abort, g, render_template, request
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
 from ..core.authz import Permission
 from ..db import get_session
+from ..orgs.labels import school_label
 from ..ui import nav_item
-from ..web import require
+from ..web import accepts_upload, require
 from . import queries, services
 from .forms import RosterUploadForm, SearchForm
 from .messages import ROSTER_MESSAGES
@@ -45,7 +45,7 @@ def search():  # type: ignore[no-untyped-def]
     try:
         result = services.search_students(get_session(), g.principal, form.q.data)
     except services.StudentError as exc:
-        form.q.errors = [*form.q.errors, _(str(exc))]
+        form.q.errors = [*form.q.errors, str(exc)]
         return render_template("students/search.html", form=form, result=None), 400
     return render_template("students/search.html", form=form, result=result)
 
@@ -67,11 +67,12 @@ def record(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
 
 @bp.route("/import", methods=["GET", "POST"])
 @require(Permission.ROSTER_IMPORT)
+@accepts_upload
 def roster_import():  # type: ignore[no-untyped-def]
     session = get_session()
     form = RosterUploadForm()
     schools = queries.importable_schools(session)
-    form.school.choices = [SelectChoice(str(s.id), f"{s.name} ({s.code})") for s in schools]
+    form.school.choices = [SelectChoice(str(s.id), school_label(s)) for s in schools]
     if request.method == "GET":
         return render_template("students/import.html", form=form, result=None)
     if not form.validate_on_submit():
