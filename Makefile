@@ -25,7 +25,7 @@ translations: $(STAMP)
 # Maintainers: refresh the catalogs after changing user-facing strings, then translate zh_CN.
 extract: $(STAMP)
 	$(BIN)/pybabel -q extract -F wellbeing/translations/babel.cfg -k _l -k lazy_gettext -k ngettext:1,2 --no-location --sort-output -o wellbeing/translations/messages.pot .
-	$(BIN)/pybabel -q update -i wellbeing/translations/messages.pot -d wellbeing/translations --no-fuzzy-matching
+	$(BIN)/pybabel -q update -i wellbeing/translations/messages.pot -d wellbeing/translations --no-fuzzy-matching --ignore-obsolete
 
 run: $(STAMP) translations
 	$(BIN)/wellbeing demo

@@ -111,6 +111,7 @@ def upgrade() -> None:
     sa.Column('on_duty', sa.Boolean(), nullable=False),
     sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('password_changed_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('password_must_change', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user_account')),
     sa.UniqueConstraint('username', name=op.f('uq_user_account_username'))
     )
@@ -195,6 +196,18 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_message_state_next', ['state', 'next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_message_user_id'), ['user_id'], unique=False)
+
+    op.create_table('recovery_code',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('user_id', sa.Uuid(), nullable=False),
+    sa.Column('code_hash', sa.String(length=200), nullable=False),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_recovery_code_user_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recovery_code'))
+    )
+    with op.batch_alter_table('recovery_code', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_recovery_code_user_id'), ['user_id'], unique=False)
 
     op.create_table('school',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -315,6 +328,7 @@ def upgrade() -> None:
     sa.Column('school_id', sa.Uuid(), nullable=False),
     sa.Column('student_ids', sa.JSON(), nullable=False),
     sa.Column('done_ids', sa.JSON(), nullable=False),
+    sa.Column('held_ids', sa.JSON(), nullable=False),
     sa.Column('opened_by', sa.Uuid(), nullable=False),
     sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('expires_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
@@ -429,7 +443,9 @@ def upgrade() -> None:
     sa.Column('decision_id', sa.Uuid(), nullable=True),
     sa.Column('closed_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('closed_by_id', sa.Uuid(), nullable=True),
+    sa.Column('closed_tier', sa.SmallInteger(), nullable=True),
     sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closing_summary_ct', wellbeing.core.fields.EncryptedBlob(), nullable=True),
     sa.ForeignKeyConstraint(['closed_by_id'], ['user_account.id'], name=op.f('fk_crisis_closed_by_id_user_account')),
     sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_crisis_school_id_school')),
     sa.ForeignKeyConstraint(['student_id'], ['student.id'], name=op.f('fk_crisis_student_id_student')),
@@ -493,6 +509,29 @@ def upgrade() -> None:
     with op.batch_alter_table('hotline_call', schema=None) as batch_op:
         batch_op.create_index('ix_hotline_call_district_called', ['district_id', 'called_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_hotline_call_student_id'), ['student_id'], unique=False)
+
+    op.create_table('screening_held',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('campaign_id', sa.Uuid(), nullable=False),
+    sa.Column('student_id', sa.Uuid(), nullable=False),
+    sa.Column('school_id', sa.Uuid(), nullable=False),
+    sa.Column('kiosk_id', sa.Uuid(), nullable=True),
+    sa.Column('source', sa.String(length=8), nullable=False),
+    sa.Column('reason', sa.String(length=300), nullable=False),
+    sa.Column('created_at', wellbeing.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reviewed_at', wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reviewed_by', sa.Uuid(), nullable=True),
+    sa.Column('data_ct', wellbeing.core.fields.EncryptedBlob(), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['screening_campaign.id'], name=op.f('fk_screening_held_campaign_id_screening_campaign')),
+    sa.ForeignKeyConstraint(['kiosk_id'], ['screening_kiosk.id'], name=op.f('fk_screening_held_kiosk_id_screening_kiosk')),
+    sa.ForeignKeyConstraint(['reviewed_by'], ['user_account.id'], name=op.f('fk_screening_held_reviewed_by_user_account')),
+    sa.ForeignKeyConstraint(['school_id'], ['school.id'], name=op.f('fk_screening_held_school_id_school')),
+    sa.ForeignKeyConstraint(['student_id'], ['student.id'], name=op.f('fk_screening_held_student_id_student')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_screening_held'))
+    )
+    with op.batch_alter_table('screening_held', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_screening_held_school_id'), ['school_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_screening_held_student_id'), ['student_id'], unique=False)
 
     op.create_table('screening_response',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -708,6 +747,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_screening_response_progress')
 
     op.drop_table('screening_response')
+    with op.batch_alter_table('screening_held', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_screening_held_student_id'))
+        batch_op.drop_index(batch_op.f('ix_screening_held_school_id'))
+
+    op.drop_table('screening_held')
     with op.batch_alter_table('hotline_call', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_hotline_call_student_id'))
         batch_op.drop_index('ix_hotline_call_district_called')
@@ -784,6 +828,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_school_district_id'))
 
     op.drop_table('school')
+    with op.batch_alter_table('recovery_code', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_recovery_code_user_id'))
+
+    op.drop_table('recovery_code')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_message_user_id'))
         batch_op.drop_index('ix_outbox_message_state_next')

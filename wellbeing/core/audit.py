@@ -42,6 +42,9 @@ class AuditAction(enum.StrEnum):
     PASSWORD_CHANGE = "auth:password:change"  # noqa: S105 (an audit tag)
     MFA_ENROL = "auth:mfa:enrol"
     MFA_RESET = "auth:mfa:reset"
+    MFA_RECOVERY_CODES = "auth:mfa:recovery_codes"
+    MFA_RECOVERY_USED = "auth:mfa:recovery_used"
+    PASSWORD_RESET = "auth:password:reset"  # noqa: S105 (an audit tag)
     REAUTH_FAILED = "auth:reauth:failed"
     TOKEN_CREATE = "auth:token:create"  # noqa: S105 (an audit tag)
     TOKEN_REVOKE = "auth:token:revoke"  # noqa: S105 (an audit tag)

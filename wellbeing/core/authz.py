@@ -233,9 +233,22 @@ def can(principal: Principal | None, permission: Permission, target: Any = None)
     if any(_scope_grants(scope, permission, target) for scope in principal.scopes):
         return True
     student_id = _student_id_of(target)
-    if student_id is not None and student_id in principal.break_glass_students:
+    if student_id is not None and student_id in break_glass_reach(principal):
         return permission in principal.permissions() | {P.RECORD_READ, P.SCREENING_READ}
     return any(rule(principal, permission, target) for rule in RELATIONSHIP_RULES)
+
+
+def break_glass_reach(principal: Principal) -> frozenset[uuid.UUID]:
+    """The students a break-glass grant opens to this request: a grant is for the person at the
+    screen, so an API token (a machine pulling data) never reaches through it."""
+    return principal.break_glass_students if principal.token_scopes is None else frozenset()
+
+
+def downloads_refused(principal: Principal | None) -> bool:
+    """Separation of duties: nobody downloads or exports anything (FHIR files, CSV exports, any
+    route declared ``require(..., download=True)``) while holding a live break-glass grant; the
+    person reads on screen, and ends the grant first to use exports again."""
+    return principal is not None and bool(principal.break_glass_students)
 
 
 def _student_id_of(target: Any) -> uuid.UUID | None:
@@ -247,11 +260,16 @@ def _student_id_of(target: Any) -> uuid.UUID | None:
 
 
 class Forbidden(Exception):
-    """Raised by :func:`ensure`; the web layer turns it into an audited 403."""
+    """Raised by :func:`ensure`; the web layer turns it into an audited 403. ``rule`` (a code,
+    recorded in the denied entry) and ``message`` (translated, shown to the person) say why when
+    the reason is a rule beyond the permission itself."""
 
-    def __init__(self, permission: Permission, target: Any = None) -> None:
+    def __init__(
+        self, permission: Permission, target: Any = None, *, rule: str = "", message: Any = None
+    ) -> None:
         super().__init__(f"permission {permission} denied")
         self.permission, self.target = permission, target
+        self.rule, self.message = rule, message
 
 
 def ensure(principal: Principal | None, permission: Permission, target: Any = None) -> None:

@@ -1,8 +1,8 @@
-"""Messages that services raise as plain strings and views show with ``_(str(exc))``.
+"""Messages services once raised as plain strings (views showed them with ``_(str(exc))``).
 
-Extraction cannot see a string passed through a variable, so this module names each one with
-``_l`` for ``make extract``; their zh_CN translations then survive ``pybabel update``. When a
-service raises a new message of this kind, add it here (better: raise it with ``_l`` itself).
+Services now raise them as ``_l("...")`` themselves and views show ``str(exc)``: a formatted
+message cannot be looked up (tests/test_i18n_source.py forbids translating a non-literal). This
+list only keeps their msgids extracted while every raise is converted; do not add to it.
 """
 
 from __future__ import annotations
