@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func, select
 
 from wellbeing.api.openapi import build_document
@@ -99,11 +101,15 @@ def test_scope_school_and_shape(client, db_session, env) -> None:  # type: ignor
         url, json=batch, csrf=False, headers=_token(db_session, teacher, ("screening:read",))
     )
     assert wrong_scope.status_code == 403 and wrong_scope.get_json()["error"]["code"] == "forbidden"
+    # A campaign of another school answers like an unknown one (it answered 403: an oracle).
     stranger = make_user(db_session, env.settings, Role.PSYCH_TEACHER, school=other)
-    assert (
-        client.post(url, json=batch, csrf=False, headers=_token(db_session, stranger)).status_code
-        == 403
-    )
+    outside = client.post(url, json=batch, csrf=False, headers=_token(db_session, stranger))
+    unknown = client.post(
+        f"/api/v1/campaigns/{uuid.uuid4()}/responses", json=batch, csrf=False,
+        headers=_token(db_session, stranger),
+    )  # fmt: skip
+    assert outside.status_code == unknown.status_code == 404
+    assert outside.get_json() == unknown.get_json()
     headers = _token(db_session, teacher)
     bad = client.post(
         url, data="nope", csrf=False, headers=headers | {"Content-Type": "application/json"}

@@ -46,8 +46,10 @@ def intake(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
     if not any(
         can(g.principal, Permission.API_SCREENING_INTAKE, s)
         for s in services.campaign_schools(db, campaign)
-    ):
-        raise Forbidden(Permission.API_SCREENING_INTAKE, campaign)
+    ):  # answered like an unknown campaign: no existence oracle (the denial is still audited)
+        return common.not_visible(
+            Forbidden(Permission.API_SCREENING_INTAKE, campaign), "No such campaign."
+        )
     if not request.is_json:
         return api_error(415, "unsupported_media_type", "Send the batch as application/json.")
     body = request.get_json(silent=True)
