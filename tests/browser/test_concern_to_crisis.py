@@ -12,7 +12,8 @@ from wellbeing.alerts.models import Alert
 from wellbeing.crisis.models import STEPS, Crisis
 from wellbeing.orgs.models import SchoolClass
 
-from ..factories import PASSWORD, make_school, make_student, make_user, staff_set
+from ..factories import make_school, make_student, make_user, staff_set
+from .helpers import sign_in
 
 
 def _world(live_server):  # type: ignore[no-untyped-def]
@@ -38,15 +39,6 @@ def _world(live_server):  # type: ignore[no-untyped-def]
         }
 
 
-def _sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.context.clear_cookies()
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url(f"{base}/")
-
-
 def _number(page, selector: str) -> int:  # type: ignore[no-untyped-def]
     return int(page.locator(f"{selector} .number").inner_text().strip())
 
@@ -56,7 +48,7 @@ def test_urgent_concern_to_crisis_checklist_to_dashboard(live_server, browser_pa
     base, page = live_server.url, browser_page
 
     # 1. The class teacher reports: the pick list is their class only.
-    _sign_in(page, base, world["class_teacher"])
+    sign_in(page, base, world["class_teacher"])
     page.goto(f"{base}/concerns/new")
     options = page.locator("select[name=student_id] option").all_inner_texts()
     assert "周小雨" in options and "吴同学" in options and "郑别班" not in options
@@ -71,7 +63,7 @@ def test_urgent_concern_to_crisis_checklist_to_dashboard(live_server, browser_pa
     assert page.goto(f"{base}/concerns/queue").status == 403
 
     # 2. The psych teacher sees the red alert in the inbox and acknowledges it.
-    _sign_in(page, base, world["psych_teacher"])
+    sign_in(page, base, world["psych_teacher"])
     page.goto(f"{base}/alerts")
     red_rows = page.locator("[data-testid=alert-row]:has(.tier-red)")
     assert red_rows.count() >= 1
@@ -117,7 +109,7 @@ def test_urgent_concern_to_crisis_checklist_to_dashboard(live_server, browser_pa
     page.wait_for_load_state()
 
     # 4. The school leader's dashboard shows the red student, the open crisis, the alerts.
-    _sign_in(page, base, world["school_leader"])
+    sign_in(page, base, world["school_leader"])
     page.goto(f"{base}/reports/school")
     assert _number(page, "#school-red") == 1
     assert _number(page, "#school-crises-open") == 1

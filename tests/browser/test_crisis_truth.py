@@ -10,8 +10,6 @@ screenshots (1280×800 and 390×844) for a person to look at."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -20,7 +18,8 @@ from wellbeing.crisis.models import STEPS, Crisis
 from wellbeing.followups.models import FollowUp
 from wellbeing.orgs.models import SchoolClass
 
-from ..factories import PASSWORD, make_school, make_student, staff_set
+from ..factories import make_school, make_student, staff_set
+from .helpers import shoot, sign_in
 
 
 def _world(live_server):  # type: ignore[no-untyped-def]
@@ -36,36 +35,12 @@ def _world(live_server):  # type: ignore[no-untyped-def]
         }
 
 
-def _sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.context.clear_cookies()
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url(f"{base}/")
-
-
-def _flash(page) -> str:  # type: ignore[no-untyped-def]
-    return " ".join(page.locator(".flash, [role=alert], .flashes").all_inner_texts())
-
-
-def _shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    target = os.environ.get("WELLBEING_SCREENS")
-    if not target:
-        return
-    Path(target).mkdir(parents=True, exist_ok=True)
-    for width, height in ((1280, 800), (390, 844)):
-        page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=f"{target}/{name}-{width}x{height}.png", full_page=True)
-    page.set_viewport_size({"width": 1366, "height": 768})
-
-
 def test_crisis_messages_tell_the_truth(live_server, browser_page):
     w = _world(live_server)
     base, page = live_server.url, browser_page
 
     # 1. An urgent concern: the message names who was alerted, how, and who waits.
-    _sign_in(page, base, w["class_teacher"][0])
+    sign_in(page, base, w["class_teacher"][0])
     page.goto(f"{base}/concerns/new")
     assert page.input_value("select[name=category]") == ""  # nothing pre-chosen
     assert page.locator("input[name=urgency]:checked").count() == 0
@@ -82,7 +57,7 @@ def test_crisis_messages_tell_the_truth(live_server, browser_page):
         assert set(session.scalars(select(AlertInbox.user_id))) == {w["psych_teacher"][1]}
 
     # 2. The checklist: fact selects start empty and are required; the follow-up is created.
-    _sign_in(page, base, w["psych_teacher"][0])
+    sign_in(page, base, w["psych_teacher"][0])
     page.goto(f"{base}/crisis")
     page.locator("#open-crises a[id^=crisis-]").first.click()
     page.click("#step-submit-acknowledge")
@@ -92,7 +67,7 @@ def test_crisis_messages_tell_the_truth(live_server, browser_page):
         assert page.input_value(f"{form} select[name={name}]") == ""
         assert page.locator(f"{form} select[name={name}][required]").count() == 1
     assert page.input_value("#step-form-referral select[name=outcome]") == ""
-    _shoot(page, "crisis-checklist")
+    shoot(page, "crisis-checklist")
     page.fill(f"{form} textarea[name=summary]", "已电话告知父亲")
     page.click("#step-submit-guardian_notified")  # the browser refuses: no guardian chosen
     assert page.locator("#step-guardian_notified.step-open").count() == 1
@@ -120,7 +95,7 @@ def test_crisis_messages_tell_the_truth(live_server, browser_page):
         followup = session.scalar(select(FollowUp).where(FollowUp.source_id == crisis.id))
         assert followup is not None and followup.owner_id == w["psych_teacher"][1]
     assert page.locator(".crisis-step.step-done").count() == len(STEPS)
-    _shoot(page, "crisis-close-form")
+    shoot(page, "crisis-close-form")
 
     # 3. A step-down from red only waits; the message says for whom.
     page.goto(f"{base}/students/{w['student_id']}/tier")
@@ -132,10 +107,10 @@ def test_crisis_messages_tell_the_truth(live_server, browser_page):
     assert "尚未生效" in message and "可批准者：分管校长（1人）" in message
 
     # 4. The leader approves and chooses what happens to the open crisis: close it.
-    _sign_in(page, base, w["school_leader"][0])
+    sign_in(page, base, w["school_leader"][0])
     page.goto(f"{base}/tier/stepdowns")
     assert page.locator("input[name=crisis]:checked").count() == 0
-    _shoot(page, "stepdown-queue")
+    shoot(page, "stepdown-queue")
     page.check("input[name=crisis][value=close]")
     page.fill("[data-testid=stepdown-crisis] textarea[name=summary]", "危机解除，转为一般关注")
     page.locator("[data-testid=stepdown-queue] button[type=submit]").first.click()
@@ -153,4 +128,4 @@ def test_crisis_messages_tell_the_truth(live_server, browser_page):
     record.locator("summary").click()
     text = record.inner_text()
     assert "危机解除，转为一般关注" in text and text.count("✓") == len(STEPS)
-    _shoot(page, "record-closed-crisis")
+    shoot(page, "record-closed-crisis")

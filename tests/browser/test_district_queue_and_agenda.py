@@ -7,9 +7,7 @@ With ``WELLBEING_SCREENS=<dir>`` the pages are also saved there at 1280×800 and
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
-from pathlib import Path
 
 from flask import Flask
 
@@ -20,6 +18,7 @@ from wellbeing.followups import services as followups
 from wellbeing.followups.queries import week_start
 
 from ..factories import make_class, make_school, make_student, make_user
+from .helpers import shoot
 
 
 def _world(live_server):  # type: ignore[no-untyped-def]
@@ -81,17 +80,6 @@ def _sign_in(page, live_server, sid: str) -> None:  # type: ignore[no-untyped-de
     )
 
 
-def _shots(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    folder = os.environ.get("WELLBEING_SCREENS")
-    if not folder:
-        return
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    for width, height in ((1280, 800), (390, 844)):
-        page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=f"{folder}/{name}-{width}x{height}.png", full_page=True)
-    page.set_viewport_size({"width": 1366, "height": 768})
-
-
 def test_dashboard_count_is_the_queue_and_the_queue_filters(live_server, browser_page):
     world = _world(live_server)
     base, page = live_server.url, browser_page
@@ -108,7 +96,7 @@ def test_dashboard_count_is_the_queue_and_the_queue_filters(live_server, browser
     text = page.get_by_test_id("queue-list").inner_text()
     assert "赵关注" in text and "孙未转" not in text and "钱学校" not in text
     assert "已上报至区中心" in text and "区中心已介入的学生" in text
-    _shots(page, "district-queue")
+    shoot(page, "district-queue")
     page.select_option("#school", world["school_b"])
     page.get_by_role("button", name="显示").click()
     assert page.get_by_test_id("queue-row").count() == 2
@@ -125,7 +113,7 @@ def test_agenda_pages_by_week_and_shows_a_completed_followup(live_server, browse
     page.get_by_test_id("next-week").click()
     next_week = page.get_by_test_id("agenda-week").inner_text()
     assert "赵关注" in next_week and "钱学校" in next_week and "星期" in next_week
-    _shots(page, "agenda-next-week")
+    shoot(page, "agenda-next-week")
     page.get_by_test_id("this-week").click()
     page.get_by_test_id("prev-week").click()
     past = page.get_by_test_id("agenda-week").inner_text()
@@ -137,4 +125,4 @@ def test_agenda_pages_by_week_and_shows_a_completed_followup(live_server, browse
         in page.get_by_test_id("followup-note").inner_text()
     )
     assert page.get_by_test_id("followup-outcome").inner_text().strip() == "未见到学生"
-    _shots(page, "followup-completed")
+    shoot(page, "followup-completed")

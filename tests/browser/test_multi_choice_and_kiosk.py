@@ -13,8 +13,6 @@ With ``WELLBEING_SCREENS=<dir>`` the pages are also saved as screenshots (1280×
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import pyotp
 from sqlalchemy import select
@@ -25,37 +23,10 @@ from wellbeing.screening.models import Campaign, HeldAnswers, KioskSession, Resp
 from wellbeing.screening.services import create_campaign, record_answers
 from wellbeing.students.models import Student
 
-from ..factories import PASSWORD, make_class, make_school, make_student, staff_set
+from ..factories import make_class, make_school, make_student, staff_set
+from .helpers import flash, shoot, sign_in
 
 TOTP_SECRET = pyotp.random_base32()
-
-
-def _sign_in(page, base: str, username: str, totp: bool = False) -> None:  # type: ignore[no-untyped-def]
-    page.context.clear_cookies()
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.press("input[name=password]", "Enter")
-    if totp:  # counsellors sign in with their second factor
-        page.wait_for_url("**/login/totp**")
-        page.fill("input[name=code]", pyotp.TOTP(TOTP_SECRET).now())
-        page.press("input[name=code]", "Enter")
-    page.wait_for_url(f"{base}/")
-
-
-def _flash(page) -> str:  # type: ignore[no-untyped-def]
-    return " ".join(page.locator(".flash").all_inner_texts())
-
-
-def _shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    target = os.environ.get("WELLBEING_SCREENS")
-    if not target:
-        return
-    Path(target).mkdir(parents=True, exist_ok=True)
-    for width, height in ((1280, 800), (390, 844)):
-        page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=f"{target}/{name}-{width}x{height}.png", full_page=True)
-    page.set_viewport_size({"width": 1366, "height": 768})
 
 
 def _world(live_server, students: int = 0):  # type: ignore[no-untyped-def]
@@ -80,7 +51,7 @@ def _world(live_server, students: int = 0):  # type: ignore[no-untyped-def]
 def test_a_hotline_call_with_one_topic(live_server, browser_page):  # type: ignore[no-untyped-def]
     world = _world(live_server)
     base, page = live_server.url, browser_page
-    _sign_in(page, base, world["counsellor"], totp=True)
+    sign_in(page, base, world["counsellor"], totp_secret=TOTP_SECRET)
     page.goto(f"{base}/hotline/new")
     boxes = page.locator("input[type=checkbox][name=topics]")
     assert boxes.count() == 8
@@ -94,7 +65,7 @@ def test_a_hotline_call_with_one_topic(live_server, browser_page):  # type: igno
     page.click("#hotline-submit")
     page.wait_for_load_state()
     assert "请至少选择一个话题。" in page.locator("#topics-group").inner_text()
-    _shoot(page, "hotline-form-error")
+    shoot(page, "hotline-form-error")
     page.check("input[name=topics][value=family]")
     page.click("#hotline-submit")
     page.wait_for_url(f"{base}/hotline")
@@ -106,14 +77,14 @@ def test_a_hotline_call_with_one_topic(live_server, browser_page):  # type: igno
 def test_a_phq9_only_campaign(live_server, browser_page):  # type: ignore[no-untyped-def]
     world = _world(live_server)
     base, page = live_server.url, browser_page
-    _sign_in(page, base, world["psych_teacher"])
+    sign_in(page, base, world["psych_teacher"])
     page.goto(f"{base}/screening/campaigns/new")
     boxes = page.locator("input[type=checkbox][name=instruments]")
     assert boxes.count() == 2
     assert not any(boxes.nth(i).is_checked() for i in range(2))
     assert all(boxes.nth(i).get_attribute("required") is None for i in range(2))
     assert "患者健康问卷抑郁量表（PHQ-9）" in page.locator("#instruments-group").inner_text()
-    _shoot(page, "campaign-form")
+    shoot(page, "campaign-form")
     page.fill("input[name=name]", "八年级春季筛查")
     page.check("input[name=instruments][value=phq9]")
     page.fill("input[name=grade_from]", "8")
@@ -131,7 +102,7 @@ def test_a_phq9_only_campaign(live_server, browser_page):  # type: ignore[no-unt
     page.goto(f"{base}/screening/")
     row = page.locator("#campaigns tr", has_text="八年级春季筛查")
     assert "未开始" in row.inner_text() and "已结束" not in row.inner_text()
-    _shoot(page, "campaign-list")
+    shoot(page, "campaign-list")
 
 
 def _answer_all(page) -> None:  # type: ignore[no-untyped-def]
@@ -154,15 +125,15 @@ def test_kiosk_refuses_screened_students_and_keeps_late_conflicts(live_server, b
         screened = session.get(Student, world["student_ids"][0])
         record_answers(session, None, campaign, screened, {"gad7": dict.fromkeys(
             [f"gad7_{n}" for n in range(1, 8)], 0)})  # fmt: skip
-    _sign_in(page, base, world["psych_teacher"])
+    sign_in(page, base, world["psych_teacher"])
     page.goto(f"{base}/screening/campaigns/{campaign_id}/kiosk")
     page.fill("textarea[name=student_numbers]", f"{first}\n{second}")
     page.click("#kiosk-form button[type=submit]")
     page.wait_for_load_state()
     # the teacher (still signed in, still on the teacher's page) reads which student and why
-    assert f"以下学号的学生已在本次筛查中作答：{first}。" in _flash(page)
+    assert f"以下学号的学生已在本次筛查中作答：{first}。" in flash(page)
     assert page.locator("#kiosk-form").count() == 1
-    _shoot(page, "kiosk-open-refused")
+    shoot(page, "kiosk-open-refused")
     page.fill("textarea[name=student_numbers]", f"{second}\n{third}")
     page.click("#kiosk-form button[type=submit]")
     page.wait_for_url("**/screening/kiosk/*")
@@ -172,7 +143,7 @@ def test_kiosk_refuses_screened_students_and_keeps_late_conflicts(live_server, b
     )
     # the kiosk's own instructions speak to the student (你); the validated item texts are as shipped
     assert "请按你自己的真实情况作答" in page.locator("#kiosk-intro").inner_text()
-    _shoot(page, "kiosk-questionnaire")
+    shoot(page, "kiosk-questionnaire")
     # While the second student answers, a result file records a response for them.
     with live_server.db.session() as session:
         campaign = session.get(Campaign, campaign_id)
@@ -182,13 +153,13 @@ def test_kiosk_refuses_screened_students_and_keeps_late_conflicts(live_server, b
     _answer_all(page)
     page.click("#kiosk-questionnaire button[type=submit]")
     page.wait_for_url(kiosk_url)
-    assert "你的回答已保存" in _flash(page)
+    assert "你的回答已保存" in flash(page)
     assert "2/2" in page.locator("h1").inner_text()
     _answer_all(page)
     page.click("#kiosk-questionnaire button[type=submit]")
     page.wait_for_load_state()
     assert page.locator("#kiosk-thanks").count() == 1
-    _shoot(page, "kiosk-done")
+    shoot(page, "kiosk-done")
     with live_server.db.session() as session:
         held = session.scalar(select(HeldAnswers))
         assert held.student_id == world["student_ids"][1]
@@ -204,7 +175,7 @@ def test_kiosk_refuses_screened_students_and_keeps_late_conflicts(live_server, b
             == "kiosk"
         )
     # the psychology teacher finds the held answers on the review page
-    _sign_in(page, base, world["psych_teacher"])
+    sign_in(page, base, world["psych_teacher"])
     page.goto(f"{base}/screening/review")
     assert page.locator("#held-answers tr[data-held]").count() == 1
-    _shoot(page, "review-held")
+    shoot(page, "review-held")
