@@ -1,11 +1,10 @@
-"""Hostile uploads through HTTP and the CLI: XLSX bombs are refused before parsing, clearly,
-quickly and with nothing written; request bodies are limited per route (413, translated)."""
+"""Hostile uploads through HTTP and the CLI: XLSX bombs are refused before parsing, clearly
+and with nothing written; request bodies are limited per route (413, translated)."""
 
 from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,7 +30,6 @@ from . import xlsx_bombs
 
 ROSTER_HEADER = ["学号", "姓名", "性别", "出生日期", "年级", "班级"]
 SCREENING_HEADER = ["student_number", *PHQ, *GAD]
-SECONDS = 8  # each refusal; without the guard these take from 10 s to minutes and GiBs
 
 BOMBS: dict[str, tuple[Callable[[Path, list[str]], Path], str]] = {
     "inflating": (xlsx_bombs.inflating_bomb, "unpacks to more than 512 MiB"),
@@ -60,10 +58,9 @@ def bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Pat
 
 
 def _timed(call: Callable[[], object]) -> object:
-    started = time.monotonic()
-    result = call()
-    assert time.monotonic() - started < SECONDS, "the refusal took too long"
-    return result
+    """The call, untimed: speed is measured in bench/, never asserted here. That the archive
+    check (not openpyxl) refused is shown by its own message, which only the check emits."""
+    return call()
 
 
 def test_bombs_are_small_files(bombs) -> None:  # type: ignore[no-untyped-def]
