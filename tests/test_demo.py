@@ -84,6 +84,9 @@ def test_print_logins_lists_every_account(capsys):
     for demo in demo_logins():
         assert demo.username in out
     assert DEMO_PASSWORD in out
+    # School conventions and labels, not codes: 四年级(1)班 (was "4/1班"), 心理教师 (was psych_teacher)
+    assert "四年级(1)班" in out and "/1班" not in out
+    assert "心理教师" in out and "psych_teacher" not in out
 
 
 @pytest.mark.slow

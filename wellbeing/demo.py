@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from .config import Settings
 from .core.authz import Role
 from .db import Database
+from .orgs.labels import class_label
 
 DEV_KEY_FILE = Path("instance") / "dev-master-key.json"
 DEMO_PASSWORD = "wellbeing-demo-1"  # noqa: S105 (a published demo password, development only)
@@ -67,7 +68,7 @@ def demo_logins() -> list[DemoLogin]:
             DemoLogin(
                 f"{school.prefix}.class",
                 Role.CLASS_TEACHER,
-                f"{school.name} {school.grades[0]}/1班",
+                f"{school.name} {class_label(school.grades[0], '1班', 'zh_CN')}",
             ),
             DemoLogin(f"{school.prefix}.leader", Role.SCHOOL_LEADER, school.name),
         ]
@@ -232,8 +233,10 @@ def print_logins(logins: list[DemoLogin] | None = None) -> None:
     click.echo("Demo logins (development only):")
     click.echo(f"  {'username':<{width}}  {'role':<14} {'password':<18} where")
     for login in logins:
+        title = _ROLE_TITLES[Role(login.role)]  # a label, as the pages show it, not the code
+        pad = 14 - 2 * len(title)  # CJK characters are two columns wide
         click.echo(
-            f"  {login.username:<{width}}  {login.role:<14} {login.password:<18} {login.where}"
+            f"  {login.username:<{width}}  {title}{' ' * pad} {login.password:<18} {login.where}"
         )
     click.echo(
         "  counsellor, supervisor and admin set up a second factor (TOTP app) at first sign-in."
