@@ -26,7 +26,7 @@ from sqlalchemy import func, insert, select
 from wellbeing import modules
 from wellbeing.cli import initialise
 from wellbeing.config import load_settings
-from wellbeing.core import audit, crypto
+from wellbeing.core import audit, audit_verify, crypto
 from wellbeing.core.audit import Actor, AuditAction
 from wellbeing.db import Database
 
@@ -256,8 +256,8 @@ def main(argv: list[str] | None = None) -> None:
 
         started = time.perf_counter()
         with db.session() as session:
-            checkpoint = audit.sign_head(session)
-            result = audit.verify_chain(session, checkpoint)
+            checkpoint = audit_verify.sign_head(session)
+            result = audit_verify.verify_chain(session, checkpoint)
         seconds = time.perf_counter() - started
         if not result.ok:
             raise SystemExit(f"verification failed: {result.message}")

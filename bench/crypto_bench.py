@@ -22,7 +22,8 @@ from sqlalchemy import String, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from wellbeing.core import crypto
-from wellbeing.core.crypto import Encrypted, EncryptedBlob, Kind, Purpose
+from wellbeing.core.crypto import Purpose
+from wellbeing.core.fields import Encrypted, EncryptedBlob, Kind
 from wellbeing.db import Base as AppBase
 
 from .common import peak_rss_mb

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from wellbeing import modules
-from wellbeing.core import crypto
+from wellbeing.core.fields import encrypted_fields
 
 SECURITY = Path(__file__).resolve().parents[1] / "SECURITY.md"
 
@@ -23,7 +23,7 @@ def _inventory_rows() -> dict[str, str]:
 def test_every_encrypted_field_is_in_the_inventory():
     modules.import_models()
     rows = _inventory_rows()
-    fields = {f"{model.__tablename__}.{field.name}" for model, field in crypto.encrypted_fields()
+    fields = {f"{model.__tablename__}.{field.name}" for model, field in encrypted_fields()
               if model.__module__.startswith("wellbeing.")}  # fmt: skip
     missing = sorted(name for name in fields if name not in rows)
     wrong = sorted(name for name in fields if name in rows and not rows[name].startswith("yes"))

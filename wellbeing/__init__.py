@@ -118,9 +118,3 @@ def create_app(
         for blueprint in modules.iter_parts(part, "bp"):
             app.register_blueprint(blueprint)
     return app
-
-
-def get_settings() -> Settings:
-    from flask import current_app
-
-    return current_app.extensions["wellbeing.settings"]

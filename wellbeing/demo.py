@@ -6,7 +6,7 @@ through the roster import, users through ``auth.admin``), so the demo exercises 
 encrypted and audited. Seeding is idempotent: each step creates only what is missing, so running
 ``make run`` twice keeps the data and duplicates nothing.
 
-Later modules extend the seed by appending a step to :data:`SEED_STEPS` (a function taking the
+Later modules extend the seed by appending a step to :data:`.demo_data.SEED_STEPS` (a function taking the
 database and the settings, idempotent, committing its own units of work).
 """
 
@@ -16,7 +16,6 @@ import csv
 import datetime as dt
 import io
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,28 +26,13 @@ from sqlalchemy.orm import Session
 from .config import Settings
 from .core.authz import Role
 from .db import Database
+from .demo_cases import register as register_cases
+from .demo_data import SCHOOLS, SEED, SEED_STEPS, DemoSchool
 from .orgs.labels import class_label
 
 DEV_KEY_FILE = Path("instance") / "dev-master-key.json"
 DEMO_PASSWORD = "wellbeing-demo-1"  # noqa: S105 (a published demo password, development only)
 DISTRICT = ("demo-district", "示范区教育局")
-SEED = 20250901
-
-
-@dataclass(frozen=True)
-class DemoSchool:
-    code: str
-    name: str
-    prefix: str  # username prefix and student-number prefix
-    grades: tuple[int, ...]
-    classes_per_grade: int = 2
-
-
-SCHOOLS = (
-    DemoSchool("demo-primary", "阳光小学", "primary", (4, 5, 6)),
-    DemoSchool("demo-junior", "第一初级中学", "junior", (7, 8, 9)),
-    DemoSchool("demo-senior", "第一高级中学", "senior", (10, 11, 12)),
-)
 
 
 @dataclass(frozen=True)
@@ -204,11 +188,6 @@ def _display_name(login: DemoLogin) -> str:
     return f"{rng.choice(SURNAMES)}老师（{_ROLE_TITLES[Role(login.role)]}）"
 
 
-SeedStep = Callable[[Database, Settings], None]
-# Later modules append their idempotent steps here (screenings, tiers, concerns, ...).
-SEED_STEPS: list[SeedStep] = []
-
-
 def seed_demo(db: Database, settings: Settings) -> list[DemoLogin]:
     """Create whatever of the demo district is missing; return the demo logins."""
     with db.session() as session:
@@ -218,9 +197,7 @@ def seed_demo(db: Database, settings: Settings) -> list[DemoLogin]:
             seed_students(session, school)
     with db.session() as session:
         seed_users(session, settings)
-    from .demo_cases import register
-
-    register()
+    register_cases()
     for step in SEED_STEPS:
         step(db, settings)
     return demo_logins()

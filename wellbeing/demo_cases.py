@@ -20,6 +20,7 @@ from .auth.services import build_principal
 from .config import Settings
 from .core import audit
 from .db import Database
+from .demo_data import SCHOOLS, SEED, SEED_STEPS
 
 CONCERN_TEXTS = (
     ("mood", "soon", "最近两周上课常常走神，情绪低落，午饭吃得很少。"),
@@ -79,7 +80,6 @@ def _seed_screening(db: Database, settings: Settings) -> None:
     import tempfile
     from pathlib import Path
 
-    from .demo import SCHOOLS, SEED
     from .orgs.services import school_by_code
     from .screening.importer import import_file
     from .screening.services import create_campaign
@@ -114,7 +114,6 @@ def _seed_screening(db: Database, settings: Settings) -> None:
 def _seed_concerns(db: Database) -> None:
     """Class teachers report what they saw; the last one is immediate danger (red, alert, crisis)."""
     from .concerns.services import create_concern
-    from .demo import SCHOOLS
 
     for school, texts in ((SCHOOLS[0], CONCERN_TEXTS[:3]), (SCHOOLS[2], CONCERN_TEXTS[2:])):
         with db.session() as session, _acting(session, f"{school.prefix}.class") as (user, actor):
@@ -127,7 +126,5 @@ def _seed_concerns(db: Database) -> None:
 
 
 def register() -> None:
-    from .demo import SEED_STEPS
-
     if seed_cases not in SEED_STEPS:
         SEED_STEPS.append(seed_cases)

@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from .config import Settings
 from .core import audit, crypto
 from .core.authz import Forbidden, Permission, Principal, can, downloads_refused
 from .db import get_db
@@ -40,6 +41,11 @@ CSP = (
     "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+
+
+def get_settings() -> Settings:
+    """The running app's settings (set by ``create_app``)."""
+    return current_app.extensions["wellbeing.settings"]  # type: ignore[no-any-return]
 
 
 def current_principal() -> Principal | None:

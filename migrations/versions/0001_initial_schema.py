@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import wellbeing.core.crypto
+import wellbeing.core.fields
 import wellbeing.db
 
 

@@ -9,9 +9,9 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wellbeing.alerts.ladder import Ladder, _members, rung_users
+from wellbeing.alerts.ladder import Ladder, role_members, rung_users
 from wellbeing.alerts.models import Alert, AlertInbox
-from wellbeing.alerts.notify import _notify
+from wellbeing.alerts.notify import notify_user
 from wellbeing.auth.models import User
 from wellbeing.core.authz import Role
 
@@ -30,7 +30,7 @@ def _remind(session: Session, alert: Alert, ladder: Ladder, now: dt.datetime) ->
     else:
         role = ladder.rungs[-1][0]
         if role == Role.COUNSELLOR:  # a ladder that reaches the district widens to all of it
-            for user in _members(session, alert, role):
+            for user in role_members(session, alert, role):
                 users[user.id] = user
     if already:
         for user in session.scalars(
@@ -38,7 +38,9 @@ def _remind(session: Session, alert: Alert, ladder: Ladder, now: dt.datetime) ->
         ):
             users.setdefault(user.id, user)
     step = "widen" if set(users) - already else "remind"
-    _notify(session, alert, list(users.values()), rung=alert.rung, role=role, step=step, now=now)
+    notify_user(
+        session, alert, list(users.values()), rung=alert.rung, role=role, step=step, now=now
+    )
     alert.reminders += 1
     alert.next_step_at = now + dt.timedelta(minutes=ladder.remind_minutes)
     return 1

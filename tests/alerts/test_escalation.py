@@ -1,5 +1,5 @@
 """The escalation scan in bulk (``alerts.escalation``) gives every alert the rows, rung, next
-step time and reminders that climbing it alone gives (``ladder._climb`` / ``reference._remind``, one
+step time and reminders that climbing it alone gives (``ladder.climb_rung`` / ``reference._remind``, one
 alert at a time, as the scan did before), on a mixed set: several schools and tiers, a school
 without staff, break-glass, a deactivated account, acknowledged and resolved alerts, alerts not
 due yet; in one chunk or many. Audit: one entry per (school, kind, step, rung, role), the
@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import event, select
 
 from wellbeing.alerts import services
-from wellbeing.alerts.ladder import _climb, ladder_for
+from wellbeing.alerts.ladder import climb_rung, ladder_for
 from wellbeing.alerts.models import Alert, AlertInbox, AlertRecipient, AlertStep
-from wellbeing.alerts.notify import _i18n_context, _settings
+from wellbeing.alerts.notify import alert_settings, i18n_context
 from wellbeing.audit.models import BreakGlass
 from wellbeing.auth.services import build_principal
 from wellbeing.core import events
@@ -36,19 +36,19 @@ def at(minutes: float) -> dt.datetime:
 
 
 def per_alert_scan(session, now):
-    """The scan as it was: every due alert climbed alone through ``_climb``/``_remind``."""
+    """The scan as it was: every due alert climbed alone through ``climb_rung``/``_remind``."""
     steps = 0
     due = (
         select(Alert)
         .where(Alert.state == "open", Alert.next_step_at.is_not(None), Alert.next_step_at <= now)
         .order_by(Alert.next_step_at)
     )
-    with _i18n_context(_settings()):
+    with i18n_context(alert_settings()):
         for alert in session.scalars(due).all():
             ladder = ladder_for(session, alert)
             while alert.state == "open" and alert.next_step_at <= now:
                 if alert.rung + 1 < len(ladder.rungs):
-                    steps += _climb(session, alert, ladder, alert.rung + 1, now, "escalate")
+                    steps += climb_rung(session, alert, ladder, alert.rung + 1, now, "escalate")
                 else:
                     steps += _remind(session, alert, ladder, now)
     session.flush()

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from wellbeing.cli import main
-from wellbeing.core import audit, crypto
+from wellbeing.core import audit, audit_verify, crypto
 from wellbeing.core.jobs import JobContext
 from wellbeing.db import utcnow
 
@@ -151,10 +151,10 @@ def test_jobs_seal_and_checkpoint(fresh_env):
     seq = jobs.checkpoint(ctx)
     assert seq == max(_seqs(fresh_env))
     files = sorted(Path(fresh_env.settings.audit_checkpoint_dir).glob("*.json"))
-    cp = audit.Checkpoint.load(files[-1])
+    cp = audit_verify.Checkpoint.load(files[-1])
     assert cp.seq == seq and cp.created == now.isoformat()
     with fresh_env.db.session() as session:
-        assert audit.verify_chain(session, cp).ok
+        assert audit_verify.verify_chain(session, cp).ok
 
 
 @pytest.mark.parametrize("fresh_env", BACKENDS, indirect=True)
@@ -193,7 +193,7 @@ def test_concurrent_writers_with_the_sequencer_running(fresh_env):
     assert errors == []
     audit.seal_pending(fresh_env.db)
     with fresh_env.db.session() as session:
-        result = audit.verify_chain(session)
+        result = audit_verify.verify_chain(session)
         assert result.ok and result.unsealed == 0
         total = session.execute(text("SELECT COUNT(*) FROM audit_entry")).scalar()
     assert _seqs(fresh_env) == list(range(1, total + 1))

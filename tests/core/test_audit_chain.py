@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from wellbeing.core import audit, crypto
+from wellbeing.core import audit, audit_verify, crypto
 
 from ..audit import tamper
 from ..audit.tamper import max_seq, seal_all, write_entries
@@ -55,7 +55,7 @@ def test_entries_are_written_unsealed_and_sealed_in_insertion_order(env):
         ).all()
         assert [r.id for r in rows] == pending
         assert [r.seq for r in rows] == list(range(before + 1, before + 6))
-        result = audit.verify_chain(session)
+        result = audit_verify.verify_chain(session)
         assert result.ok and result.checked == before + 5 and result.unsealed == 0
 
 
@@ -64,7 +64,7 @@ def test_unsealed_entries_are_counted_not_verified(env):
         write_entries(session, 3)
         seal_all(session)
         write_entries(session, 2)
-        result = audit.verify_chain(session)
+        result = audit_verify.verify_chain(session)
         assert result.ok
         assert result.unsealed == 2
 
@@ -111,8 +111,8 @@ def test_any_tampering_is_detected_at_the_first_bad_entry(env, count, op, positi
         write_entries(session, count)
         seal_all(session)
         last = max_seq(session)
-        checkpoint = audit.sign_head(session)
-        assert audit.verify_chain(session, checkpoint).ok
+        checkpoint = audit_verify.sign_head(session)
+        assert audit_verify.verify_chain(session, checkpoint).ok
         conn = session.connection()
         tamper.bypass_append_only(conn)
         if op == "edit":
@@ -126,7 +126,7 @@ def test_any_tampering_is_detected_at_the_first_bad_entry(env, count, op, positi
         else:
             expected = tamper.truncate_tail(conn, last - 1 - position % (count - 1))
         session.expire_all()
-        result = audit.verify_chain(session, checkpoint)
+        result = audit_verify.verify_chain(session, checkpoint)
         assert not result.ok
         assert result.first_bad_seq == expected, result.message
         assert str(expected) in result.message
@@ -138,12 +138,12 @@ def test_a_forged_checkpoint_is_refused(env):
     with chain_session(env) as session:
         write_entries(session, 3)
         seal_all(session)
-        checkpoint = audit.sign_head(session)
+        checkpoint = audit_verify.sign_head(session)
         forged = dataclasses.replace(checkpoint, seq=checkpoint.seq + 5)
-        result = audit.verify_chain(session, forged)
+        result = audit_verify.verify_chain(session, forged)
         assert not result.ok and "signature" in result.message
         garbage = dataclasses.replace(checkpoint, signature="not base64!")
-        assert "signature" in audit.verify_chain(session, garbage).message
+        assert "signature" in audit_verify.verify_chain(session, garbage).message
 
 
 def test_a_checkpoint_signed_by_another_key_is_refused(env):
@@ -152,13 +152,13 @@ def test_a_checkpoint_signed_by_another_key_is_refused(env):
     with chain_session(env) as session:
         write_entries(session, 2)
         seal_all(session)
-        checkpoint = audit.sign_head(session)
+        checkpoint = audit_verify.sign_head(session)
         resigned = dataclasses.replace(
             checkpoint, public_key=crypto.Keyring.public_key_pem(stranger)
         )
         signature = crypto.Keyring.sign(stranger, resigned.payload())  # type: ignore[arg-type]
         resigned.signature = base64.b64encode(signature).decode()
-        result = audit.verify_chain(session, resigned)
+        result = audit_verify.verify_chain(session, resigned)
         assert not result.ok and "another key" in result.message
 
 
@@ -182,5 +182,5 @@ def test_editing_the_mac_or_time_is_detected(env, column):
                 ),
                 {"s": target},
             )
-        result = audit.verify_chain(session)
+        result = audit_verify.verify_chain(session)
         assert not result.ok and result.first_bad_seq == target

@@ -16,7 +16,7 @@ from flask import Blueprint, g, jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..api import common
+from .. import web_api
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Forbidden, Permission, can
@@ -29,8 +29,8 @@ from .models import KINDS, STATES, Alert
 
 bp = Blueprint("alerts_api", __name__, url_prefix="/api/v1")
 
-STATE = common.choice_param("state", "Which alerts (default open).", queries.STATE_FILTERS, "open")
-PAGE = common.page_param()
+STATE = web_api.choice_param("state", "Which alerts (default open).", queries.STATE_FILTERS, "open")
+PAGE = web_api.page_param()
 
 
 def _shown_students(session: Session, alerts: Sequence[Alert]) -> set[uuid.UUID]:
@@ -49,9 +49,9 @@ def _payload(session: Session, alerts: Sequence[Alert], shown: set[uuid.UUID]) -
             "id": str(a.id), "kind": a.kind, "state": a.state, "tier": a.tier,
             "school_code": codes.get(a.school_id) if a.school_id else None,
             "student_id": str(a.student_id) if a.student_id in shown else None,
-            "raised_at": common.iso(a.raised_at), "due_at": common.iso(a.due_at), "rung": a.rung,
-            "acknowledged_at": common.iso(a.acknowledged_at),
-            "resolved_at": common.iso(a.resolved_at),
+            "raised_at": web_api.iso(a.raised_at), "due_at": web_api.iso(a.due_at), "rung": a.rung,
+            "acknowledged_at": web_api.iso(a.acknowledged_at),
+            "resolved_at": web_api.iso(a.resolved_at),
         }
         for a in alerts
     ]  # fmt: skip
@@ -62,8 +62,8 @@ def _payload(session: Session, alerts: Sequence[Alert], shown: set[uuid.UUID]) -
 def inbox():  # type: ignore[no-untyped-def]
     try:
         state, page_no = STATE.read(), PAGE.read()
-    except common.BadQuery as exc:
-        return common.bad_query(exc)
+    except web_api.BadQuery as exc:
+        return web_api.bad_query(exc)
     session = get_session()
     page = queries.inbox_page(session, g.principal.user_id, state, page_no)
     alerts = [row.alert for row in page.rows]
@@ -89,9 +89,9 @@ def detail(alert_id: uuid.UUID):  # type: ignore[no-untyped-def]
     try:
         alert = services.get_alert(session, g.principal, alert_id)
     except services.AlertNotFound:
-        return common.not_found("No such alert.")
+        return web_api.not_found("No such alert.")
     except Forbidden as exc:
-        return common.not_visible(exc, "No such alert.")
+        return web_api.not_visible(exc, "No such alert.")
     shown = _shown_students(session, [alert])
     audit.record(
         session, AuditAction.ALERT_VIEW, object_type="alert", object_id=alert.id,
@@ -120,18 +120,18 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
         ],
         "additionalProperties": False,
         "properties": {
-            "id": common.UUID,
+            "id": web_api.UUID,
             "kind": {"type": "string", "enum": list(KINDS)},
             "state": {"type": "string", "enum": list(STATES)},
             "tier": {"type": ["integer", "null"], "minimum": 0, "maximum": 3},
             "school_code": {"type": ["string", "null"]},
-            "student_id": common.NULLABLE_UUID
+            "student_id": web_api.NULLABLE_UUID
             | {
                 "description": "Only when the caller may open the student's record (a token "
                 "needs students:read too); null for break-glass alerts."
             },
-            "raised_at": common.DATE_TIME,
-            "due_at": common.DATE_TIME | {"description": "First response due (ISO-8601, UTC)."},
+            "raised_at": web_api.DATE_TIME,
+            "due_at": web_api.DATE_TIME | {"description": "First response due (ISO-8601, UTC)."},
             "rung": {"type": "integer", "description": "The escalation rung last notified."},
             "acknowledged_at": {"type": ["string", "null"], "format": "date-time"},
             "resolved_at": {"type": ["string", "null"], "format": "date-time"},
@@ -165,8 +165,8 @@ OPENAPI_PATHS: dict[str, Any] = {
             "security": [{"bearer": ["alerts:read"]}],
             "parameters": [STATE.openapi(), PAGE.openapi()],
             "responses": {
-                "200": common.ok_json("One page of alerts", "AlertPage"),
-                "400": common.BAD_REQUEST,
+                "200": web_api.ok_json("One page of alerts", "AlertPage"),
+                "400": web_api.BAD_REQUEST,
             },
         }
     },
@@ -178,10 +178,10 @@ OPENAPI_PATHS: dict[str, Any] = {
             "alert and for one the caller may not handle alike (the refusal is audited).",
             "tags": ["alerts"],
             "security": [{"bearer": ["alerts:read"]}],
-            "parameters": [common.path_id("alert_id")],
+            "parameters": [web_api.path_id("alert_id")],
             "responses": {
-                "200": common.ok_json("The alert", "Alert"),
-                "404": common.NOT_FOUND,
+                "200": web_api.ok_json("The alert", "Alert"),
+                "404": web_api.NOT_FOUND,
             },
         }
     },

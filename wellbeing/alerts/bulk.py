@@ -35,10 +35,12 @@ from ..core.audit import AuditAction
 from ..core.authz import Role
 from ..core.rawsql import chunks, insert_rows
 from ..db import utcnow
+from ..notify.services import translations
 from ..orgs.models import School
-from .ladder import Ladder, _members, _next_step_time, _policy_ladder, rung_users
+from .common import CRISIS_KINDS, AlertError, alert_dedupe_key
+from .ladder import Ladder, next_step_time, policy_ladder, role_members, rung_users
 from .models import Alert, AlertInbox, AlertRecipient, AlertStep
-from .notify import _queue_email, _settings, email_text
+from .notify import alert_settings, email_text, queue_user_email
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,6 @@ def raise_many(
     session: Session, requests: Sequence[AlertRequest], *, now: dt.datetime | None = None
 ) -> list[uuid.UUID]:
     """Raise the alerts of ``requests`` that are not duplicates; returns the new alerts' ids."""
-    from .services import AlertError
-
     if any(r.kind == "break_glass" for r in requests):
         raise AlertError("break-glass alerts are raised one at a time")
     session.flush()
@@ -133,7 +133,7 @@ def raise_many(
     outbox = _digests(session, rows.notified)
     for alert_id, _kind, step_id, rung, _role, user in rows.notified:
         if outbox.get(user.id) is not None:
-            rows.recipients.append(_recipient(alert_id, step_id, user.id, rung, "email", now, outbox[user.id]))  # fmt: skip
+            rows.recipients.append(recipient_row(alert_id, step_id, user.id, rung, "email", now, outbox[user.id]))  # fmt: skip
     _write(session, rows)
     _audit(session, rows.batches, plans)
     ids = [row["id"] for row in rows.alerts]
@@ -143,9 +143,7 @@ def raise_many(
 
 def _fresh(session: Session, requests: Sequence[AlertRequest]) -> list[AlertRequest]:
     """The requests that ``raise_alert`` would not answer with an existing alert."""
-    from .services import CRISIS_KINDS, _dedupe_key
-
-    keys = [_dedupe_key(r.kind, r.source_id, r.student_id) or "" for r in requests]
+    keys = [alert_dedupe_key(r.kind, r.source_id, r.student_id) or "" for r in requests]
     taken: set[str] = set()
     for part in chunks(sorted(set(keys))):
         taken.update(session.scalars(select(Alert.dedupe_key).where(Alert.dedupe_key.in_(part))))
@@ -177,9 +175,9 @@ def _districts(session: Session, school_ids: set[uuid.UUID]) -> dict[uuid.UUID, 
 def _plan(
     session: Session, school_id: uuid.UUID, district_id: uuid.UUID, tier: int, now: dt.datetime
 ) -> _Plan:
-    """Climb as ``ladder._climb`` does from rung 0: pass rungs with nobody on them; the top
+    """Climb as ``ladder.climb_rung`` does from rung 0: pass rungs with nobody on them; the top
     rung reaches the district's counsellors when nobody holds its role."""
-    ladder = _policy_ladder(session, district_id, tier)
+    ladder = policy_ladder(session, district_id, tier)
     scope = SimpleNamespace(
         kind="red_tier", school_id=school_id, district_id=district_id, source_id=None
     )
@@ -189,7 +187,7 @@ def _plan(
         role = ladder.rungs[rung][0]
         users = rung_users(session, scope, role)  # type: ignore[arg-type]
         if not users and rung == top and role != Role.COUNSELLOR:
-            users = _members(session, scope, Role.COUNSELLOR)  # type: ignore[arg-type]
+            users = role_members(session, scope, Role.COUNSELLOR)  # type: ignore[arg-type]
         steps.append((rung, role, step, users))
         if users or rung == top:
             break
@@ -198,19 +196,17 @@ def _plan(
     return _Plan(
         district_id=district_id, ladder=ladder, steps=steps,
         due_at=now + dt.timedelta(minutes=ladder.response_minutes),
-        next_step_at=_next_step_time(at, ladder, now),  # type: ignore[arg-type]
+        next_step_at=next_step_time(at, ladder, now),  # type: ignore[arg-type]
     )  # fmt: skip
 
 
 def _add(rows: _Rows, request: AlertRequest, plan: _Plan, now: dt.datetime) -> None:
-    from .services import _dedupe_key
-
     alert_id = uuid.uuid4()
     rows.alerts.append({
         "id": alert_id, "kind": request.kind, "district_id": plan.district_id,
         "school_id": request.school_id, "student_id": request.student_id,
         "source_id": request.source_id, "tier": request.tier, "state": "open",
-        "dedupe_key": _dedupe_key(request.kind, request.source_id, request.student_id),
+        "dedupe_key": alert_dedupe_key(request.kind, request.source_id, request.student_id),
         "raised_at": now, "due_at": plan.due_at, "rung": plan.rung,
         "next_step_at": plan.next_step_at, "reminders": 0, "created_at": now,
     })  # fmt: skip
@@ -225,14 +221,14 @@ def _add(rows: _Rows, request: AlertRequest, plan: _Plan, now: dt.datetime) -> N
                 "id": uuid.uuid4(), "alert_id": alert_id, "user_id": user.id, "is_open": True,
                 "added_at": now,
             })  # fmt: skip
-            rows.recipients.append(_recipient(alert_id, step_id, user.id, rung, "inbox", now))
+            rows.recipients.append(recipient_row(alert_id, step_id, user.id, rung, "inbox", now))
             if user.email:
                 rows.notified.append((alert_id, request.kind, step_id, rung, role, user))
     batch = (request.school_id, request.kind, min(3, max(1, request.tier)))
     rows.batches.setdefault(batch, []).append((alert_id, request.student_id))
 
 
-def _recipient(
+def recipient_row(
     alert_id: uuid.UUID, step_id: uuid.UUID, user_id: uuid.UUID, rung: int, channel: str,
     now: dt.datetime, outbox_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:  # fmt: skip
@@ -264,7 +260,7 @@ def _digests(
         mails.setdefault(user.id, []).append((alert_id, kind, role))
         users[user.id] = user
     return {
-        user_id: _queue_email(session, users[user_id], *person_email(users[user_id], alerts))
+        user_id: queue_user_email(session, users[user_id], *person_email(users[user_id], alerts))
         for user_id, alerts in mails.items()
     }
 
@@ -289,9 +285,7 @@ def digest_text(
     """Subject and body in the recipient's locale: a count and a link, no names, no scores.
     ``variant``: ``students`` (the district wording when ``district``), ``break_glass`` (every
     alert a break-glass access), ``mixed`` (both)."""
-    from ..notify.services import translations
-
-    settings = _settings()
+    settings = alert_settings()
     locale = locale if locale in SUPPORTED_LOCALES else settings.locale
     ngettext = translations(locale).ngettext
     url = f"{settings.base_url.rstrip('/')}/alerts"

@@ -35,6 +35,7 @@ from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, Role, ensure
 from ..orgs.models import School
 from ..students.models import Student
+from .common import visible_student_names
 from .models import Alert, AlertInbox, AlertStep
 from .queries import PAGE_SIZE, STATE_FILTERS
 
@@ -221,8 +222,6 @@ def district_queue(
 ) -> tuple[QueuePage, dict[uuid.UUID, str]]:
     """The queue page and the names the principal may see, audited like every list of children
     (``ALERT_LIST``: the alerts and students listed, the filters; never a name)."""
-    from .services import visible_student_names
-
     ensure(principal, Permission.DISTRICT_ESCALATIONS)
     result = queue_page(session, centre_districts(principal), filters, now, page)
     alerts = [row.alert for row in result.rows]

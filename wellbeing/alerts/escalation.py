@@ -1,6 +1,6 @@
 """The escalation scan in bulk: every open alert whose next rung is due, climbed in chunks.
 
-Per alert the result is the one of climbing it alone (``ladder._climb`` from the next rung, a
+Per alert the result is the one of climbing it alone (``ladder.climb_rung`` from the next rung, a
 reminder past the top -- the one-alert reference is in ``tests/alerts/reference.py`` -- again
 while a step is due): the same AlertStep, AlertInbox and AlertRecipient rows, rung, next step
 time and reminders. What is shared is computed once per
@@ -10,7 +10,7 @@ alerts are read in one query and rows are written with one executemany (COPY on 
 table and chunk, the alerts updated with one statement per chunk. On PostgreSQL the due rows
 are locked ``FOR UPDATE SKIP LOCKED``: two schedulers never escalate the same alert.
 
-Two deliberate differences from one ``notify._notify`` per step, both per run (one call):
+Two deliberate differences from one ``notify.notify_user`` per step, both per run (one call):
 
 * email: a person told about one alert gets that alert's email, as before; a person told about
   several gets ONE digest (how many, and a link to their alerts inbox: no names, no scores),
@@ -33,15 +33,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from ..audit.models import BreakGlass
 from ..auth.models import Membership, User
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Role
 from ..core.rawsql import RawSQL, insert_rows
-from .bulk import _recipient, person_email
-from .ladder import KIND_DEFAULT_TIER, Ladder, _next_step_time, ladder_for
+from .bulk import person_email, recipient_row
+from .ladder import KIND_DEFAULT_TIER, Ladder, ladder_for, next_step_time
 from .models import Alert, AlertInbox, AlertRecipient, AlertStep
-from .notify import _queue_email
+from .notify import queue_user_email
 
 CHUNK = 2000
 COUNSELLOR, SUPERVISOR = Role.COUNSELLOR.value, Role.SUPERVISOR.value
@@ -103,7 +104,7 @@ class _Group:
 
 
 class People:
-    """Ladders and the people on each rung, read once per run (as ``ladder._members`` and
+    """Ladders and the people on each rung, read once per run (as ``ladder.role_members`` and
     ``ladder.rung_users`` would, for every alert of a school or district)."""
 
     def __init__(self, session: Session) -> None:
@@ -130,8 +131,6 @@ class People:
             a.source_id for a in alerts if a.kind == "break_glass" and a.source_id is not None
         } - set(self.breakers)
         if grants:
-            from ..audit.models import BreakGlass
-
             self.breakers.update({g: None for g in grants})
             query = select(BreakGlass.id, BreakGlass.user_id).where(BreakGlass.id.in_(grants))
             self.breakers.update(dict(self.session.execute(query).tuples().all()))
@@ -175,7 +174,7 @@ class People:
         return self.ladders[key]
 
     def members(self, alert: _Due, role: str, *, on_duty: bool = False) -> list[User]:
-        """``ladder._members``: school roles of the alert's school, others of its district."""
+        """``ladder.role_members``: school roles of the alert's school, others of its district."""
         if role in SCHOOL_ROLES:
             users = self.by_school[alert.school_id].get(role, [])
         else:
@@ -253,7 +252,7 @@ class Escalation:
         self._update(alerts)
 
     def climb(self, alert: _Due, ladder: Ladder, rung: int, step: str) -> None:
-        """``ladder._climb``: notify ``rung``, passing rungs with nobody on them; the top rung
+        """``ladder.climb_rung``: notify ``rung``, passing rungs with nobody on them; the top rung
         reaches the district's counsellors when nobody holds its role."""
         top = len(ladder.rungs) - 1
         while True:
@@ -267,7 +266,7 @@ class Escalation:
             if users or rung == top:
                 break
             rung, step = rung + 1, "escalate"
-        alert.next_step_at = _next_step_time(alert, ladder, self.now)  # type: ignore[arg-type]
+        alert.next_step_at = next_step_time(alert, ladder, self.now)  # type: ignore[arg-type]
 
     def remind(self, alert: _Due, ladder: Ladder) -> None:
         """Past the top rung: widen to every district counsellor (supervisors for break-glass)
@@ -293,7 +292,7 @@ class Escalation:
     def notify(
         self, alert: _Due, users: Sequence[User], *, rung: int, role: str, step: str
     ) -> None:
-        """``notify._notify``'s rows; the email waits for the end of the run."""
+        """``notify.notify_user``'s rows; the email waits for the end of the run."""
         now, step_id = self.now, uuid.uuid4()
         self.step_rows.append({
             "id": step_id, "alert_id": alert.id, "rung": rung, "role": role, "step": step,
@@ -307,7 +306,9 @@ class Escalation:
                     "id": uuid.uuid4(), "alert_id": alert.id, "user_id": user.id,
                     "is_open": True, "added_at": now,
                 })  # fmt: skip
-            self.recipient_rows.append(_recipient(alert.id, step_id, user.id, rung, "inbox", now))
+            self.recipient_rows.append(
+                recipient_row(alert.id, step_id, user.id, rung, "inbox", now)
+            )
             if user.email:
                 self.mail.setdefault(user.id, []).append(
                     _Mail(alert.id, alert.kind, step_id, rung, role)
@@ -350,11 +351,11 @@ class Escalation:
             user = self.people.users[user_id]
             assert user is not None  # noqa: S101 (only active people are notified)
             subject, body = person_email(user, [(m.alert_id, m.kind, m.role) for m in mails])
-            outbox_id = _queue_email(self.session, user, subject, body)
+            outbox_id = queue_user_email(self.session, user, subject, body)
             if outbox_id is None:
                 continue
             rows.extend(
-                _recipient(m.alert_id, m.step_id, user_id, m.rung, "email", self.now, outbox_id)
+                recipient_row(m.alert_id, m.step_id, user_id, m.rung, "email", self.now, outbox_id)
                 for m in mails
             )
         self.session.flush()
@@ -366,7 +367,7 @@ class Escalation:
                 "kind": kind, "step": step, "rung": rung, "role": role,
                 "recipients": list(group.recipients),
             }  # fmt: skip
-            if group.alerts == 1:  # what ``_notify`` records for one alert
+            if group.alerts == 1:  # what ``notify_user`` records for one alert
                 audit.record(
                     self.session, AuditAction.ALERT_ESCALATE, object_type="alert",
                     object_id=group.alert_id, student_id=group.student_id, school_id=school_id,

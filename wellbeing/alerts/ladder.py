@@ -1,7 +1,7 @@
 """The escalation ladder: response time and rungs from the district policy, the people on each
 rung, and climbing it (notify a rung, pass rungs with nobody on them, remind past the top).
 
-``_climb`` climbs ONE alert (``raise_alert``); the escalation scan (:mod:`.escalation`) climbs
+``climb_rung`` climbs ONE alert (``raise_alert``); the escalation scan (:mod:`.escalation`) climbs
 and reminds every due alert at once and must give each the rows climbing it alone gives
 (tests/alerts/test_escalation.py compares it with a one-alert reference, alert by alert)."""
 
@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..audit.models import BreakGlass
 from ..auth.models import Membership, User
 from ..core.authz import Role
 from .models import Alert
-from .notify import _notify
+from .notify import notify_user
 
 # --------------------------------------------------------------------------- the ladder
 
@@ -74,7 +75,7 @@ def _lookup(mapping: Any, tier: int) -> Any:
     return None
 
 
-def _policy_ladder(session: Session, district_id: uuid.UUID, tier: int) -> Ladder:
+def policy_ladder(session: Session, district_id: uuid.UUID, tier: int) -> Ladder:
     """Read response time and ladder from ``wellbeing.risk.policy.current_policy``; fall back to
     the DESIGN.md defaults for anything the policy does not say (or while risk is absent)."""
     response = DEFAULT_RESPONSE_MINUTES[tier]
@@ -116,13 +117,13 @@ def ladder_for(session: Session, alert: Alert) -> Ladder:
     if alert.kind == "break_glass":
         return Ladder(BREAK_GLASS_RESPONSE_MINUTES, BREAK_GLASS_LADDER)
     tier = min(3, max(1, alert.tier if alert.tier is not None else KIND_DEFAULT_TIER[alert.kind]))
-    return _policy_ladder(session, alert.district_id, tier)
+    return policy_ladder(session, alert.district_id, tier)
 
 
 # --------------------------------------------------------------------------- who is on a rung
 
 
-def _members(session: Session, alert: Alert, role: str, *, on_duty: bool = False) -> list[User]:
+def role_members(session: Session, alert: Alert, role: str, *, on_duty: bool = False) -> list[User]:
     stmt = (
         select(User)
         .join(Membership, Membership.user_id == User.id)
@@ -142,9 +143,11 @@ def rung_users(session: Session, alert: Alert, role: str) -> list[User]:
     """The people on one rung: a counsellor rung means the counsellor(s) on duty, or every
     district counsellor when nobody is on duty."""
     if role == Role.COUNSELLOR:
-        users = _members(session, alert, role, on_duty=True) or _members(session, alert, role)
+        users = role_members(session, alert, role, on_duty=True) or role_members(
+            session, alert, role
+        )
     else:
-        users = _members(session, alert, role)
+        users = role_members(session, alert, role)
     excluded = _excluded_user(session, alert)
     return [u for u in users if u.id != excluded]
 
@@ -153,7 +156,6 @@ def _excluded_user(session: Session, alert: Alert) -> uuid.UUID | None:
     """A break-glass alert never goes to the person who broke the glass."""
     if alert.kind != "break_glass" or alert.source_id is None:
         return None
-    from ..audit.models import BreakGlass
 
     grant = session.get(BreakGlass, alert.source_id)
     return grant.user_id if grant is not None else None
@@ -162,7 +164,7 @@ def _excluded_user(session: Session, alert: Alert) -> uuid.UUID | None:
 # --------------------------------------------------------------------------- climbing
 
 
-def _climb(
+def climb_rung(
     session: Session, alert: Alert, ladder: Ladder, rung: int, now: dt.datetime, step: str
 ) -> int:
     """Notify ``rung``; rungs with nobody on them are recorded and passed at once. Returns the
@@ -173,18 +175,18 @@ def _climb(
         users = rung_users(session, alert, role)
         if not users and rung == len(ladder.rungs) - 1 and role != Role.COUNSELLOR:
             excluded = _excluded_user(session, alert)  # the top must reach someone else
-            users = [u for u in _members(session, alert, Role.COUNSELLOR) if u.id != excluded]
-        _notify(session, alert, users, rung=rung, role=role, step=step, now=now)
+            users = [u for u in role_members(session, alert, Role.COUNSELLOR) if u.id != excluded]
+        notify_user(session, alert, users, rung=rung, role=role, step=step, now=now)
         steps += 1
         alert.rung = rung
         if users or rung == len(ladder.rungs) - 1:
             break
         rung, step = rung + 1, "escalate"
-    alert.next_step_at = _next_step_time(alert, ladder, now)
+    alert.next_step_at = next_step_time(alert, ladder, now)
     return steps
 
 
-def _next_step_time(alert: Alert, ladder: Ladder, now: dt.datetime) -> dt.datetime:
+def next_step_time(alert: Alert, ladder: Ladder, now: dt.datetime) -> dt.datetime:
     if alert.rung + 1 < len(ladder.rungs):
         return alert.raised_at + dt.timedelta(minutes=ladder.rungs[alert.rung + 1][1])
     top_at = alert.raised_at + dt.timedelta(minutes=ladder.rungs[-1][1])

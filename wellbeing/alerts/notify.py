@@ -9,6 +9,7 @@ import datetime as dt
 import functools
 import uuid
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from flask import Flask, current_app, has_app_context
 from flask_babel import Babel, force_locale
@@ -25,6 +26,8 @@ from .models import Alert, AlertInbox, AlertRecipient, AlertStep
 
 # --------------------------------------------------------------------------- email text
 
+# Where create_app finds the catalogs too (wellbeing/translations).
+_TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 _settings_var: contextvars.ContextVar[Settings | None] = contextvars.ContextVar(
     "wellbeing_alerts_settings", default=None
 )
@@ -35,13 +38,13 @@ def using_settings(settings: Settings) -> Iterator[None]:
     """Outside requests (jobs, simulations): the settings used for links and locales."""
     token = _settings_var.set(settings)
     try:
-        with _i18n_context(settings):
+        with i18n_context(settings):
             yield
     finally:
         _settings_var.reset(token)
 
 
-def _settings() -> Settings:
+def alert_settings() -> Settings:
     chosen = _settings_var.get()
     if chosen is not None:
         return chosen
@@ -53,20 +56,18 @@ def _settings() -> Settings:
 @functools.cache
 def _mail_app(locale: str, timezone: str) -> Flask:
     """A bare app that only carries translations, for emails written outside requests."""
-    from .. import PACKAGE_DIR
-
     app = Flask("wellbeing.alerts.mail")
     app.config.update(
         BABEL_DEFAULT_LOCALE=locale,
         BABEL_DEFAULT_TIMEZONE=timezone,
-        BABEL_TRANSLATION_DIRECTORIES=str(PACKAGE_DIR / "translations"),
+        BABEL_TRANSLATION_DIRECTORIES=str(_TRANSLATIONS_DIR),
     )
     Babel(app)
     return app
 
 
 @contextlib.contextmanager
-def _i18n_context(settings: Settings) -> Iterator[None]:
+def i18n_context(settings: Settings) -> Iterator[None]:
     if has_app_context():
         yield
         return
@@ -75,12 +76,12 @@ def _i18n_context(settings: Settings) -> Iterator[None]:
 
 
 def alert_url(alert: Alert) -> str:
-    return f"{_settings().base_url.rstrip('/')}/alerts/{alert.id}"
+    return f"{alert_settings().base_url.rstrip('/')}/alerts/{alert.id}"
 
 
 def email_text(alert: Alert, role: str, locale: str) -> tuple[str, str]:
     """Subject and body in the recipient's locale: a link, never a name or a score."""
-    settings = _settings()
+    settings = alert_settings()
     locale = locale if locale in SUPPORTED_LOCALES else settings.locale
     if alert.kind == "break_glass":
         variant = "break_glass"
@@ -88,7 +89,7 @@ def email_text(alert: Alert, role: str, locale: str) -> tuple[str, str]:
         variant = "district"
     else:
         variant = "school"
-    with _i18n_context(settings):
+    with i18n_context(settings):
         subject, body = _email_templates(variant, locale)
     return subject, body % {"url": alert_url(alert)}
 
@@ -112,7 +113,7 @@ def _email_templates(variant: str, locale: str) -> tuple[str, str]:
     return str(subject), str(body)
 
 
-def _queue_email(session: Session, user: User, subject: str, body: str) -> uuid.UUID | None:
+def queue_user_email(session: Session, user: User, subject: str, body: str) -> uuid.UUID | None:
     if not user.email:
         return None
     try:
@@ -128,7 +129,7 @@ def _queue_email(session: Session, user: User, subject: str, body: str) -> uuid.
 # --------------------------------------------------------------------------- notifying a rung
 
 
-def _notify(
+def notify_user(
     session: Session,
     alert: Alert,
     users: Sequence[User],
@@ -165,7 +166,7 @@ def _notify(
             )
         )
         subject, body = email_text(alert, role, user.locale)
-        outbox_id = _queue_email(session, user, subject, body)
+        outbox_id = queue_user_email(session, user, subject, body)
         if user.email and outbox_id is not None:
             session.add(
                 AlertRecipient(

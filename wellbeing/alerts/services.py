@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from flask_babel import gettext as _
@@ -30,7 +29,10 @@ from ..core.audit import AuditAction
 from ..core.authz import Forbidden, Permission, Principal, can
 from ..db import utcnow
 from ..orgs.models import School
+from ..students.models import Student
 from .bulk import on_critical_responses, on_tier_changed_many
+from .common import CRISIS_KINDS, AlertError, AlertNotFound, IllegalTransition, alert_dedupe_key
+from .common import visible_student_names as visible_student_names
 from .district import is_district_alert
 from .escalation import CHUNK, escalate_due
 from .ladder import BREAK_GLASS_LADDER as BREAK_GLASS_LADDER
@@ -41,27 +43,14 @@ from .ladder import KIND_DEFAULT_TIER as KIND_DEFAULT_TIER
 from .ladder import MAX_REMIND_MINUTES as MAX_REMIND_MINUTES
 from .ladder import MIN_REMIND_MINUTES as MIN_REMIND_MINUTES
 from .ladder import Ladder as Ladder
-from .ladder import _climb
+from .ladder import climb_rung
 from .ladder import ladder_for as ladder_for
 from .ladder import rung_users as rung_users
 from .models import KINDS, Alert, AlertInbox
-from .notify import _i18n_context, _settings
+from .notify import alert_settings, i18n_context
 from .notify import alert_url as alert_url
 from .notify import email_text as email_text
 from .notify import using_settings as using_settings
-
-
-class AlertError(Exception):
-    """A refused alert operation (the message is safe to show)."""
-
-
-class AlertNotFound(AlertError):
-    pass
-
-
-class IllegalTransition(AlertError):
-    pass
-
 
 # --------------------------------------------------------------------------- raising
 
@@ -82,9 +71,6 @@ def _dedupe_existing(
 # One event often arrives by two paths (an urgent concern raises the tier to red; a critical
 # screening item does too): while a crisis alert about a student is still unacknowledged, another
 # crisis alert about the same student is the same call for help, not a second one.
-CRISIS_KINDS = frozenset({"red_tier", "critical_item", "urgent_concern"})
-
-
 def _open_crisis(session: Session, kind: str, student_id: uuid.UUID | None) -> Alert | None:
     if kind not in CRISIS_KINDS or student_id is None:
         return None
@@ -93,12 +79,6 @@ def _open_crisis(session: Session, kind: str, student_id: uuid.UUID | None) -> A
         .where(Alert.student_id == student_id, Alert.kind.in_(CRISIS_KINDS), Alert.state == "open")
         .limit(1)
     ).first()
-
-
-def _dedupe_key(kind: str, source_id: uuid.UUID | None, student_id: uuid.UUID | None) -> str | None:
-    if source_id is not None:
-        return f"{kind}:{source_id}"
-    return f"{kind}:student:{student_id}" if student_id is not None else None
 
 
 def raise_alert(
@@ -123,8 +103,6 @@ def raise_alert(
     if existing is not None:
         return existing
     if school_id is None and student_id is not None:
-        from ..students.models import Student
-
         student = session.get(Student, student_id)
         school_id = student.school_id if student is not None else None
     school = session.get(School, school_id) if school_id is not None else None
@@ -134,7 +112,7 @@ def raise_alert(
     alert = Alert(
         kind=kind, district_id=school.district_id, school_id=school.id, student_id=student_id,
         source_id=source_id, tier=tier, state="open", raised_at=now, rung=0,
-        dedupe_key=_dedupe_key(kind, source_id, student_id),
+        dedupe_key=alert_dedupe_key(kind, source_id, student_id),
     )  # fmt: skip
     ladder = ladder_for(session, alert)
     alert.due_at = due_at or now + dt.timedelta(minutes=ladder.response_minutes)
@@ -147,8 +125,8 @@ def raise_alert(
         if existing is not None:
             return existing
         raise
-    with _i18n_context(_settings()):
-        _climb(session, alert, ladder, 0, now, "raise")
+    with i18n_context(alert_settings()):
+        climb_rung(session, alert, ladder, 0, now, "raise")
     session.flush()
     events.emit(events.ALERT_RAISED, session, alert)
     return alert
@@ -165,7 +143,7 @@ def escalation_scan(
     only due rows (index on ``(state, next_step_at)``); on PostgreSQL they are locked ``FOR
     UPDATE SKIP LOCKED``, so two schedulers never climb the same alert. One email per person
     per run (a digest for several alerts): see :mod:`.escalation`."""
-    with _i18n_context(_settings()):
+    with i18n_context(alert_settings()):
         return escalate_due(session, now, chunk=chunk, limit=limit)
 
 
@@ -223,29 +201,6 @@ def get_alert(session: Session, principal: Principal | None, alert_id: uuid.UUID
     return alert
 
 
-def visible_student_names(
-    session: Session, principal: Principal | None, alerts: Sequence[Alert]
-) -> dict[uuid.UUID, str]:
-    """Student names by alert id, only for people with case access to that student (least data:
-    the others see kind, school, tier, due time and state)."""
-    from ..students.models import Student
-
-    ids = {a.student_id for a in alerts if a.student_id is not None and a.kind != "break_glass"}
-    if not ids or principal is None:
-        return {}
-    students = {s.id: s for s in session.scalars(select(Student).where(Student.id.in_(ids)))}
-    names: dict[uuid.UUID, str] = {}
-    for alert in alerts:
-        student = students.get(alert.student_id) if alert.student_id else None
-        if (
-            student is not None
-            and alert.kind != "break_glass"
-            and can(principal, Permission.RECORD_READ, student)
-        ):
-            names[alert.id] = student.name
-    return names
-
-
 def may_read_note(session: Session, principal: Principal | None, alert: Alert) -> bool:
     """The resolution note: the people who handle the student's case (for alerts without a
     student, or break-glass alerts, whoever may handle the alert)."""
@@ -255,7 +210,6 @@ def may_read_note(session: Session, principal: Principal | None, alert: Alert) -
         return True
     if alert.student_id is None or alert.kind == "break_glass":
         return may_handle(session, principal, alert)
-    from ..students.models import Student
 
     student = session.get(Student, alert.student_id)
     return student is not None and can(principal, Permission.RECORD_READ, student)
@@ -343,8 +297,6 @@ def _on_critical_response(
 
 
 def _on_break_glass(session: Session, grant: Any) -> None:
-    from ..students.models import Student
-
     student = session.get(Student, grant.student_id)
     raise_alert(
         session, kind="break_glass", school_id=student.school_id if student else None,

@@ -13,7 +13,7 @@ from flask import Blueprint, g, jsonify
 
 from ..core.authz import Permission
 from ..web import require
-from .common import iso
+from ..web_api import iso
 from .openapi import build_document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -13,7 +13,7 @@ Each module's ``api.py`` may define
 Errors use one shape everywhere: ``{"error": {"code": "...", "message": "...", "details": []}}``
 (``#/components/schemas/Error``, built by :func:`wellbeing.web.api_error`; reusable responses
 under ``#/components/responses``). Query parameters are declared once as
-:class:`wellbeing.api.common.QueryParam`, which both documents and enforces them.
+:class:`wellbeing.web_api.QueryParam`, which both documents and enforces them.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..core import audit
+from ..core import audit, audit_verify
 
 
 @click.group("audit")
@@ -30,7 +30,7 @@ def checkpoint() -> None:
     from ..cli import app_context
 
     with app_context() as ctx:
-        cp = audit.write_checkpoint(ctx.db, Path(ctx.settings.audit_checkpoint_dir))
+        cp = audit_verify.write_checkpoint(ctx.db, Path(ctx.settings.audit_checkpoint_dir))
     click.echo(f"checkpoint at seq {cp.seq}, head {cp.head_mac[:16]}…")
 
 
@@ -46,13 +46,13 @@ def verify(checkpoint_file: Path | None) -> None:
 
     with app_context() as ctx:
         directory = Path(ctx.settings.audit_checkpoint_dir)
-        path = checkpoint_file or audit.latest_checkpoint_file(directory)
+        path = checkpoint_file or audit_verify.latest_checkpoint_file(directory)
         try:
-            cp = audit.Checkpoint.load(path) if path else None
+            cp = audit_verify.Checkpoint.load(path) if path else None
         except (ValueError, TypeError, OSError):
             click.echo(f"error: {path} is not a readable checkpoint file", err=True)
             raise SystemExit(EXIT_INTEGRITY) from None
-        result = audit.verify_and_record(ctx.db, cp)
+        result = audit_verify.verify_and_record(ctx.db, cp)
     against = f" against checkpoint seq {cp.seq}" if cp else " (no checkpoint)"
     click.echo(f"checked {result.checked} sealed entries{against}")
     click.echo(f"{result.unsealed} entries not sealed yet")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core import audit
+from ..core import audit, audit_verify
 from ..core.jobs import Job, JobContext
+from .services import close_expired_grants as close
 
 
 def seal(ctx: JobContext) -> int:
@@ -15,13 +16,13 @@ def seal(ctx: JobContext) -> int:
 
 def checkpoint(ctx: JobContext) -> int:
     """Seal, then write a signed checkpoint of the chain head; returns its sequence number."""
-    return audit.write_checkpoint(ctx.db, Path(ctx.settings.audit_checkpoint_dir), now=ctx.now).seq
+    return audit_verify.write_checkpoint(
+        ctx.db, Path(ctx.settings.audit_checkpoint_dir), now=ctx.now
+    ).seq
 
 
 def close_expired_grants(ctx: JobContext) -> int:
     """Record the end of break-glass grants that expired (every minute)."""
-    from .services import close_expired_grants as close
-
     with ctx.db.session() as session:
         return close(session, ctx.now)
 

@@ -31,8 +31,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from ..auth.models import Membership, User
 from ..core.audit import AuditAction
 from ..db import UTCDateTime
+from ..students.models import Student
+from ..students.queries import find_students, query_kinds
 from .models import AuditCheckpoint, AuditEntry, AuditVerification, BreakGlass
 
 PAGE_SIZE = 50
@@ -289,8 +292,6 @@ def grants_without_reviewer(session: Session, limit: int = 200) -> list[BreakGla
     """Grants waiting for review that nobody may review: every active supervisor is the
     grant's own holder (a lone supervisor's own break-glass access). The integrity panel lists
     them so the gap is visible instead of silently waiting."""
-    from ..auth.models import Membership, User
-
     other_supervisor = (
         select(Membership.id)
         .join(User, User.id == Membership.user_id)
@@ -366,9 +367,6 @@ def resolve_student(
     """Read the filter as a full id, the 8-character short reference the console shows, or a
     student number / full name looked up in the blind indexes of ``school_ids`` (exact match
     after normalisation; nothing is decrypted)."""
-    from ..students.models import Student
-    from ..students.queries import find_students
-
     text = raw.strip()
     try:
         return StudentMatch("id", (uuid.UUID(text),))
@@ -392,6 +390,4 @@ def resolve_student(
 
 
 def _query_kinds(text: str) -> list[str]:
-    from ..students.queries import query_kinds
-
     return query_kinds(text)

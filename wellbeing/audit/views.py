@@ -35,7 +35,7 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from ..auth.models import User
-from ..core import audit
+from ..core import audit, audit_verify
 from ..core.audit import AuditAction
 from ..core.authz import Forbidden, Permission
 from ..db import get_db, get_session, utcnow
@@ -43,7 +43,7 @@ from ..extensions import limiter
 from ..orgs.models import School
 from ..students.models import Student
 from ..ui import nav_item
-from ..web import require
+from ..web import get_settings, require
 from . import labels, messages, queries, services
 from .forms import BreakGlassForm, ConfirmForm, ReviewForm, SearchForm
 from .models import BreakGlass
@@ -57,8 +57,6 @@ nav_item("audit.integrity", _l("Integrity"), P.AUDIT_INTEGRITY, 82)
 
 
 def _settings():  # type: ignore[no-untyped-def]
-    from .. import get_settings
-
     return get_settings()
 
 
@@ -326,13 +324,13 @@ def verify_now():  # type: ignore[no-untyped-def]
     if not form.validate_on_submit():
         abort(400)
     directory = Path(_settings().audit_checkpoint_dir)
-    path = audit.latest_checkpoint_file(directory)
+    path = audit_verify.latest_checkpoint_file(directory)
     try:
-        checkpoint = audit.Checkpoint.load(path) if path else None
+        checkpoint = audit_verify.Checkpoint.load(path) if path else None
     except (ValueError, TypeError, OSError):
         checkpoint = None
         flash(_("The newest checkpoint file cannot be read."), "error")
-    result = audit.verify_in_session(get_session(), checkpoint)
+    result = audit_verify.verify_in_session(get_session(), checkpoint)
     if result.ok:
         flash(
             ngettext(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..core import audit
 from ..core.authz import SCHOOL_ROLES, Permission, Principal, Role, ensure
+from ..db import utcnow
 from ..labels import role_label
 from ..orgs.models import School, SchoolClass
 from ..orgs.services import OrgError, default_district
@@ -161,8 +162,6 @@ def admin_reset_password(
     ends now. Returns the temporary password (shown once to the administrator) and how many
     sessions ended. The second factor is left alone: an administrator who resets a password
     cannot also sign in as the user."""
-    from ..db import utcnow
-
     ensure(actor, Permission.USERS_MANAGE)
     if user.id == actor.user_id:
         raise OrgError(_l("Change your own password on your account page."))

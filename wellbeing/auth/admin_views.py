@@ -20,7 +20,15 @@ from ..web import require
 from . import admin, services
 from .forms import AdminResetForm
 from .models import User
-from .views import _failed, _login_limit, _reauth_form, _reauthenticated, _settings, _user_key, bp
+from .view_support import (
+    app_settings,
+    bp,
+    failed_attempt,
+    login_limit,
+    reauth_form,
+    reauthenticated,
+    user_key,
+)
 
 
 def _target_or_404(user_id: uuid.UUID) -> User:
@@ -39,17 +47,17 @@ def _page(target: User, kind: str, **context: object):  # type: ignore[no-untype
 
 @bp.route("/admin/users/<uuid:user_id>/reset-password", methods=["GET", "POST"])
 @require(Permission.USERS_MANAGE)
-@limiter.limit(_login_limit, key_func=_user_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(login_limit, key_func=user_key, methods=["POST"], deduct_when=failed_attempt)
 def admin_reset_password(user_id: uuid.UUID):  # type: ignore[no-untyped-def]
     target = _target_or_404(user_id)
     if target.id == g.user.id:
         flash(_("Change your own password on your account page."), "error")
         return redirect(url_for("auth.change_password"))
-    form = _reauth_form(AdminResetForm())
-    if form.validate_on_submit() and _reauthenticated(form, "admin_password_reset"):
+    form = reauth_form(AdminResetForm())
+    if form.validate_on_submit() and reauthenticated(form, "admin_password_reset"):
         try:
             temporary, ended = admin.admin_reset_password(
-                get_session(), g.principal, _settings(), target
+                get_session(), g.principal, app_settings(), target
             )
         except OrgError as exc:
             flash(str(exc), "error")
@@ -62,7 +70,7 @@ def admin_reset_password(user_id: uuid.UUID):  # type: ignore[no-untyped-def]
 
 @bp.route("/admin/users/<uuid:user_id>/reset-mfa", methods=["GET", "POST"])
 @require(Permission.USERS_MANAGE)
-@limiter.limit(_login_limit, key_func=_user_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(login_limit, key_func=user_key, methods=["POST"], deduct_when=failed_attempt)
 def admin_reset_mfa(user_id: uuid.UUID):  # type: ignore[no-untyped-def]
     target = _target_or_404(user_id)
     if target.id == g.user.id:
@@ -75,8 +83,8 @@ def admin_reset_mfa(user_id: uuid.UUID):  # type: ignore[no-untyped-def]
             "error",
         )  # fmt: skip
         return redirect(url_for("orgs.user_detail", user_id=target.id))
-    form = _reauth_form(AdminResetForm())
-    if form.validate_on_submit() and _reauthenticated(form, "admin_mfa_reset"):
+    form = reauth_form(AdminResetForm())
+    if form.validate_on_submit() and reauthenticated(form, "admin_mfa_reset"):
         try:
             ended = services.admin_reset_mfa(get_session(), g.principal, target)
         except services.MfaError as exc:

@@ -28,6 +28,7 @@ from flask import Flask, Response, current_app, g, redirect, request, session, u
 from ..core import crypto
 from ..db import get_session
 from ..extensions import csrf
+from ..web import api_error
 from .models import User
 from .services import (
     TOKEN_PREFIX,
@@ -62,8 +63,6 @@ def _identify_browser() -> None:
 
 
 def _identify_bearer(header: str) -> Response | None:
-    from ..web import api_error
-
     g.auth_method = "bearer"
     token = header[len("Bearer ") :].strip()
     db_session = get_session()

@@ -10,10 +10,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..core.authz import Permission, Principal, Role
+from ..core import audit
+from ..core.authz import Permission, Principal, Role, ensure
 from ..db import utcnow
+from . import recovery
 from .models import User, UserSession
-from .sessions import _revoke_other_sessions, revoke_all_sessions
+from .recovery import delete_codes
+from .sessions import revoke_all_sessions, revoke_other_sessions
 
 TOTP_ISSUER = "Wellbeing"
 
@@ -52,8 +55,6 @@ def verify_second_factor(
     """Check a TOTP code or, instead, one of the user's recovery codes (which is then spent).
 
     Returns ``"totp"`` or ``"recovery"`` for the factor that matched, None when nothing did."""
-    from . import recovery
-
     if recovery.looks_like_code(code):
         return "recovery" if recovery.use_code(session, settings, user, code, now=now) else None
     return "totp" if verify_totp(user, code, now=now) else None
@@ -93,8 +94,6 @@ def confirm_enrolment(
     session: Session, user: User, code: str, now: dt.datetime | None = None
 ) -> bool:
     """Turn TOTP on when ``code`` matches the pending secret."""
-    from ..core import audit
-
     if user.totp_enabled:
         raise MfaError(_l("Two-factor authentication is already set up."))
     if not user.totp_secret or not verify_totp(user, code, now=now):
@@ -110,18 +109,14 @@ def reset_mfa(session: Session, user: User, current: UserSession | None) -> int:
     Other sessions end; the current one is marked as not MFA-verified, so users whose role
     requires a second factor are sent to enrolment before anything else.
     """
-    from ..core import audit
-
     if not user.totp_enabled:
         raise MfaError(_l("Two-factor authentication is not set up."))
-    from .recovery import delete_codes
-
     user.totp_secret = None
     user.totp_enabled = False
     delete_codes(session, user)
     if current is not None:
         current.mfa_passed = False
-    ended = _revoke_other_sessions(session, user, current)
+    ended = revoke_other_sessions(session, user, current)
     audit.record(session, audit.AuditAction.MFA_RESET, object_type="user", object_id=user.id,
                  fields=["totp_secret"], detail={"sessions_ended": ended})  # fmt: skip
     return ended
@@ -132,10 +127,6 @@ def admin_reset_mfa(session: Session, actor: Principal | None, user: User) -> in
     every session of the user ends and the user enrols again at the next sign-in. ``actor=None``
     is the CLI; on the web the administrator re-authenticates first (views). Returns how many
     sessions ended."""
-    from ..core import audit
-    from ..core.authz import ensure
-    from .recovery import delete_codes
-
     if actor is not None:
         ensure(actor, Permission.USERS_MANAGE)
         if actor.user_id == user.id:

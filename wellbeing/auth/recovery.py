@@ -19,7 +19,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ..config import Settings
+from ..core import audit
 from ..db import utcnow
+from .hashing import password_hasher
 from .models import RecoveryCode, User
 
 RECOVERY_CODE_COUNT = 10
@@ -70,9 +72,6 @@ def delete_codes(session: Session, user: User) -> int:
 def regenerate_codes(session: Session, settings: Settings, user: User) -> list[str]:
     """A new set of codes for a user with TOTP on (after re-authentication or enrolment); the
     old set stops working. Returns the codes, to be shown once."""
-    from ..core import audit
-    from .services import password_hasher
-
     if not user.totp_enabled:
         raise RecoveryError(_l("Set up two-factor authentication first."))
     replaced = delete_codes(session, user)
@@ -91,9 +90,6 @@ def use_code(
     session: Session, settings: Settings, user: User, value: str, now: dt.datetime | None = None
 ) -> bool:
     """Spend the matching unused code of ``user``; False when none matches."""
-    from ..core import audit
-    from .services import password_hasher
-
     if not user.totp_enabled or not looks_like_code(value):
         return False
     cleaned = normalize_code(value)

@@ -9,15 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..core import crypto
+from ..core import audit, crypto
 from ..db import utcnow
+from .hashing import password_hasher
 from .mfa import TOTP_ISSUER as TOTP_ISSUER
 from .mfa import MfaError as MfaError
 from .mfa import admin_reset_mfa as admin_reset_mfa
@@ -36,11 +36,11 @@ from .recovery import RecoveryError as RecoveryError
 from .recovery import regenerate_codes as regenerate_codes
 from .recovery import remaining_codes as remaining_codes
 from .sessions import NewSession as NewSession
-from .sessions import _revoke_other_sessions
 from .sessions import build_principal as build_principal
 from .sessions import load_session as load_session
 from .sessions import mark_session_mfa as mark_session_mfa
 from .sessions import revoke_all_sessions as revoke_all_sessions
+from .sessions import revoke_other_sessions
 from .sessions import revoke_session as revoke_session
 from .sessions import start_session as start_session
 from .tokens import API_SCOPES as API_SCOPES
@@ -62,14 +62,6 @@ from .tokens import token_permissions as token_permissions
 # The account views' names for the recovery-code functions.
 regenerate_recovery_codes = regenerate_codes
 remaining_recovery_codes = remaining_codes
-
-
-def password_hasher(settings: Settings) -> PasswordHasher:
-    return PasswordHasher(
-        time_cost=settings.argon2_time_cost,
-        memory_cost=settings.argon2_memory_kib,
-        parallelism=settings.argon2_parallelism,
-    )
 
 
 class PasswordPolicyError(ValueError):
@@ -126,8 +118,6 @@ class LoginStep:
 def check_password_step(
     session: Session, settings: Settings, username: str, password: str
 ) -> LoginStep:
-    from ..core import audit
-
     user = find_user(session, username)
     if not verify_password(settings, user, password):
         return LoginStep(None)
@@ -144,8 +134,6 @@ def complete_login(
     session: Session, user: User, ip: str | None, mfa_passed: bool, factor: str | None = None
 ) -> NewSession:
     """``factor``: ``"recovery"`` when a recovery code stood in for the TOTP code."""
-    from ..core import audit
-
     new = start_session(session, user, ip, mfa_passed)
     audit.record(
         session,
@@ -162,8 +150,6 @@ def record_failed_login(username: str, ip: str | None, reason: str) -> None:
     """In its own transaction: the failure must be kept even though the request rolls back."""
     from flask import current_app
 
-    from ..core import audit
-
     audit.record_now(
         current_app.extensions["wellbeing.db"], audit.AuditAction.LOGIN_FAILED,
         outcome=audit.Outcome.DENIED, object_type="user",
@@ -173,15 +159,11 @@ def record_failed_login(username: str, ip: str | None, reason: str) -> None:
 
 
 def logout(session: Session, row: UserSession, user: User) -> None:
-    from ..core import audit
-
     revoke_session(row)
     audit.record(session, audit.AuditAction.LOGOUT, object_type="user", object_id=user.id)
 
 
 def set_locale(session: Session, user: User, locale: str) -> None:
-    from ..core import audit
-
     user.locale = locale
     audit.record(session, audit.AuditAction.LOCALE_CHANGE, object_type="user", object_id=user.id,
                  detail={"locale": locale})  # fmt: skip
@@ -206,8 +188,6 @@ def reauthenticate(
     ``second_factor=False`` only for a session that passed it moments ago (views decide).
     """
     from flask import current_app, has_request_context
-
-    from ..core import audit
 
     ok = verify_password(settings, user, password)
     factor = "password"
@@ -242,15 +222,13 @@ def change_password(
     Returns how many other sessions were ended. API tokens are kept: they are listed and
     revocable on the account page.
     """
-    from ..core import audit
-
     check_password_policy(new_password)
     if verify_password(settings, user, new_password):
         raise PasswordPolicyError(_l("The new password must differ from the current one."))
     user.password_hash = hash_password(settings, new_password)
     user.password_changed_at = utcnow()
     user.password_must_change = False
-    ended = _revoke_other_sessions(session, user, current)
+    ended = revoke_other_sessions(session, user, current)
     audit.record(session, audit.AuditAction.PASSWORD_CHANGE, object_type="user", object_id=user.id,
                  fields=["password"], detail={"sessions_ended": ended})  # fmt: skip
     return ended

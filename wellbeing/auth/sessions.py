@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ..audit.models import BreakGlass
 from ..config import Settings
 from ..core import crypto
+from ..core.audit_models import BreakGlass
 from ..core.authz import Principal, Role, Scope
 from ..db import utcnow
 from .models import User, UserSession
@@ -91,7 +91,7 @@ def build_principal(session: Session, user: User, now: dt.datetime | None = None
     return Principal(user.id, user.username, scopes, frozenset(glass))
 
 
-def _revoke_other_sessions(session: Session, user: User, keep: UserSession | None) -> int:
+def revoke_other_sessions(session: Session, user: User, keep: UserSession | None) -> int:
     stmt = update(UserSession).where(
         UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
     )

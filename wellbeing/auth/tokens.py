@@ -11,8 +11,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..core import crypto
-from ..core.authz import Permission, Principal
+from ..core import audit, crypto
+from ..core.authz import Permission, Principal, ensure
 from ..db import utcnow
 from .models import ApiToken, User
 
@@ -93,9 +93,6 @@ def create_api_token(
     days: int,
     now: dt.datetime | None = None,
 ) -> NewToken:
-    from ..core import audit
-    from ..core.authz import ensure
-
     ensure(principal, Permission.SELF_TOKENS)
     if principal.user_id != user.id:
         raise TokenError(_l("Tokens are created by their owner."))
@@ -146,9 +143,6 @@ def list_api_tokens(session: Session, user: User) -> list[ApiToken]:
 
 def revoke_api_token(session: Session, principal: Principal, token_id: uuid.UUID) -> ApiToken:
     """Revoke one of the principal's own tokens (someone else's is "not found")."""
-    from ..core import audit
-    from ..core.authz import ensure
-
     ensure(principal, Permission.SELF_TOKENS)
     row = session.get(ApiToken, token_id)
     if row is None or row.user_id != principal.user_id:

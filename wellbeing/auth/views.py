@@ -7,9 +7,7 @@ import datetime as dt
 import uuid
 
 from flask import (
-    Blueprint,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -42,21 +40,21 @@ from .forms import (
 )
 from .models import User
 from .redirects import safe_next
-
-bp = Blueprint("auth", __name__)
+from .view_support import (
+    app_settings,
+    bp,
+    failed_attempt,
+    login_limit,
+    reauth_form,
+    reauthenticated,
+    user_key,
+    warn_if_few_attempts_left,
+)
 
 # The password step is valid for this long: the second factor (or enrolment) must follow.
 PENDING_LOGIN_SECONDS = 600
 
 nav_item("auth.account", _l("My account"), Permission.SELF_ACCOUNT, order=95)
-
-
-def _settings():  # type: ignore[no-untyped-def]
-    return current_app.extensions["wellbeing.settings"]
-
-
-def _login_limit() -> str:
-    return _settings().login_limit
 
 
 def _username_key() -> str:
@@ -67,26 +65,9 @@ def _pending_key() -> str:
     return "login-pending:" + str(session.get("pending_user", ""))
 
 
-def _user_key() -> str:
-    user = g.get("user")
-    return "reauth:" + (str(user.id) if user is not None else request.remote_addr or "")
-
-
-def _failed(response) -> bool:  # type: ignore[no-untyped-def]
-    """Only failed attempts count towards the throttles (a success redirects, or shows what was
-    made and marks ``g.auth_ok``)."""
-    return response.status_code != 302 and not g.get("auth_ok")
-
-
 def _safe_next(target: object) -> str:
     """Every redirect to a user-supplied address goes through :func:`.redirects.safe_next`."""
     return safe_next(target, url_for("auth.home"))
-
-
-def _warn_if_few_attempts_left() -> None:
-    warning = throttle.failure_warning()
-    if warning:
-        flash(warning, "error")
 
 
 @bp.errorhandler(429)
@@ -113,18 +94,18 @@ def home():  # type: ignore[no-untyped-def]
 
 @bp.route("/login", methods=["GET", "POST"])
 @require(Permission.PUBLIC)
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed)
-@limiter.limit(_login_limit, key_func=_username_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(login_limit, methods=["POST"], deduct_when=failed_attempt)
+@limiter.limit(login_limit, key_func=_username_key, methods=["POST"], deduct_when=failed_attempt)
 def login():  # type: ignore[no-untyped-def]
     form = LoginForm()
     if form.validate_on_submit():
         step = services.check_password_step(
-            get_session(), _settings(), form.username.data, form.password.data
+            get_session(), app_settings(), form.username.data, form.password.data
         )
         if step.user is None:
             services.record_failed_login(form.username.data, request.remote_addr, "password")
             flash(_("Wrong username or password."), "error")
-            _warn_if_few_attempts_left()
+            warn_if_few_attempts_left()
             return render_template("auth/login.html", form=form), 200
         locale = session.get("locale")
         session.clear()  # a new login starts from a clean cookie (no fixation)
@@ -175,15 +156,15 @@ def _finish_login(user: User, mfa_passed: bool, factor: str | None = None):  # t
 
 @bp.route("/login/totp", methods=["GET", "POST"])
 @require(Permission.PUBLIC)
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed)
-@limiter.limit(_login_limit, key_func=_pending_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(login_limit, methods=["POST"], deduct_when=failed_attempt)
+@limiter.limit(login_limit, key_func=_pending_key, methods=["POST"], deduct_when=failed_attempt)
 def login_totp():  # type: ignore[no-untyped-def]
     user = _pending_user()
     if user is None or not user.totp_enabled:
         return redirect(url_for("auth.login"))
     form = SecondFactorForm()
     if form.validate_on_submit():
-        factor = services.verify_second_factor(get_session(), _settings(), user, form.code.data)
+        factor = services.verify_second_factor(get_session(), app_settings(), user, form.code.data)
         if factor is not None:
             response = _finish_login(user, mfa_passed=True, factor=factor)
             if factor == "recovery":  # after the sign-in, which starts a fresh cookie
@@ -191,7 +172,7 @@ def login_totp():  # type: ignore[no-untyped-def]
             return response
         services.record_failed_login(user.username, request.remote_addr, "totp")
         flash(_("That code is not valid, or was already used."), "error")
-        _warn_if_few_attempts_left()
+        warn_if_few_attempts_left()
     return render_template("auth/totp.html", form=form)
 
 
@@ -248,7 +229,7 @@ def account():  # type: ignore[no-untyped-def]
 
 @bp.route("/account/mfa/enrol", methods=["GET", "POST"])
 @require(Permission.PUBLIC)
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=_failed)
+@limiter.limit(login_limit, methods=["POST"], deduct_when=failed_attempt)
 def mfa_enrol():  # type: ignore[no-untyped-def]
     """Set up TOTP: for a signed-in user, or right after the password step of a user whose role
     requires a second factor (who gets a session only once this succeeds)."""
@@ -265,7 +246,7 @@ def mfa_enrol():  # type: ignore[no-untyped-def]
     form = TotpForm()
     if form.validate_on_submit():
         if services.confirm_enrolment(get_session(), user, form.code.data):
-            codes = services.regenerate_recovery_codes(get_session(), _settings(), user)
+            codes = services.regenerate_recovery_codes(get_session(), app_settings(), user)
             g.auth_ok = True
             if signed_in:
                 services.mark_session_mfa(g.user_session)
@@ -287,43 +268,15 @@ def mfa_enrol():  # type: ignore[no-untyped-def]
     )
 
 
-# A session this young that passed the second factor need not give a new code to replace a
-# temporary password (the code it used is spent, the next one may be 30 s away).
-FRESH_SECOND_FACTOR = dt.timedelta(minutes=10)
-
-
-def _reauth_form(form):  # type: ignore[no-untyped-def]
-    fresh = (
-        g.user.password_must_change
-        and g.user_session.mfa_passed
-        and utcnow() - g.user_session.created_at < FRESH_SECOND_FACTOR
-    )
-    if not g.user.totp_enabled or (fresh and isinstance(form, PasswordChangeForm)):
-        del form.code
-    return form
-
-
-def _reauthenticated(form, purpose: str) -> bool:  # type: ignore[no-untyped-def]
-    code = form.code.data if "code" in form else None
-    ok = services.reauthenticate(
-        get_session(), _settings(), g.user, form.current_password.data, code,
-        purpose=purpose, current=g.user_session, second_factor="code" in form,
-    )  # fmt: skip
-    if not ok:
-        flash(_("Your current password or code is not right."), "error")
-        _warn_if_few_attempts_left()
-    return ok
-
-
 @bp.route("/account/password", methods=["GET", "POST"])
 @require(Permission.SELF_ACCOUNT)
-@limiter.limit(_login_limit, key_func=_user_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(login_limit, key_func=user_key, methods=["POST"], deduct_when=failed_attempt)
 def change_password():  # type: ignore[no-untyped-def]
-    form = _reauth_form(PasswordChangeForm())
-    if form.validate_on_submit() and _reauthenticated(form, "password"):
+    form = reauth_form(PasswordChangeForm())
+    if form.validate_on_submit() and reauthenticated(form, "password"):
         try:
             ended = services.change_password(
-                get_session(), _settings(), g.user, form.new_password.data, g.user_session
+                get_session(), app_settings(), g.user, form.new_password.data, g.user_session
             )
         except services.PasswordPolicyError as exc:
             form.new_password.errors = [*form.new_password.errors, str(exc)]
@@ -338,12 +291,12 @@ def change_password():  # type: ignore[no-untyped-def]
 
 @bp.route("/account/mfa/reset", methods=["GET", "POST"])
 @require(Permission.SELF_ACCOUNT)
-@limiter.limit(_login_limit, key_func=_user_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(login_limit, key_func=user_key, methods=["POST"], deduct_when=failed_attempt)
 def mfa_reset():  # type: ignore[no-untyped-def]
     if not g.user.totp_enabled:
         return redirect(url_for("auth.mfa_enrol"))
-    form = _reauth_form(MfaResetForm())
-    if form.validate_on_submit() and _reauthenticated(form, "mfa_reset"):
+    form = reauth_form(MfaResetForm())
+    if form.validate_on_submit() and reauthenticated(form, "mfa_reset"):
         services.reset_mfa(get_session(), g.user, g.user_session)
         flash(
             _("Two-factor authentication was removed. Set it up again with your new device."),
@@ -355,14 +308,14 @@ def mfa_reset():  # type: ignore[no-untyped-def]
 
 @bp.route("/account/recovery-codes", methods=["GET", "POST"])
 @require(Permission.SELF_ACCOUNT)
-@limiter.limit(_login_limit, key_func=_user_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(login_limit, key_func=user_key, methods=["POST"], deduct_when=failed_attempt)
 def recovery_codes():  # type: ignore[no-untyped-def]
     """How many recovery codes are left; a new set (after re-authentication) replaces them."""
     if not g.user.totp_enabled:
         return redirect(url_for("auth.mfa_enrol"))
-    form = _reauth_form(RecoveryCodesForm())
-    if form.validate_on_submit() and _reauthenticated(form, "recovery_codes"):
-        codes = services.regenerate_recovery_codes(get_session(), _settings(), g.user)
+    form = reauth_form(RecoveryCodesForm())
+    if form.validate_on_submit() and reauthenticated(form, "recovery_codes"):
+        codes = services.regenerate_recovery_codes(get_session(), app_settings(), g.user)
         g.auth_ok = True
         return render_template("auth/recovery_codes.html", codes=codes,
                                onward=url_for("auth.account"), enrolled=False, form=None,

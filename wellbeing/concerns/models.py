@@ -12,7 +12,8 @@ import uuid
 from sqlalchemy import ForeignKey, Index, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..core.crypto import Encrypted, EncryptedBlob, Kind, Purpose
+from ..core.crypto import Purpose
+from ..core.fields import Encrypted, EncryptedBlob, Kind
 from ..db import Base, UTCDateTime, created_at, uuidpk
 
 CATEGORIES = ("mood", "self_harm_signs", "behaviour", "bullying", "family", "academic", "other")

@@ -26,7 +26,9 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..alerts.models import Alert
+from ..alerts.services import raise_alert
 from ..auth.models import User
+from ..auth.names import user_names as user_names
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, Role, ensure
@@ -34,6 +36,7 @@ from ..crisis.notices import AlertNotice, alert_notice, people_for, report_messa
 from ..db import utcnow
 from ..orgs.models import School
 from ..orgs.services import default_district
+from ..risk.services import apply_tier
 from ..students.models import Student
 from .models import (
     CALLER_TYPES,
@@ -217,8 +220,6 @@ def _create_concern(
     ) or 0  # fmt: skip
     target = tier_for(urgency, category, recent)
     if target > (student.tier or 0):
-        from ..risk.services import apply_tier
-
         apply_tier(
             session, None, student, target, source="concern", reason=f"concern_{urgency}",
             provisional=True, source_id=concern.id,
@@ -226,8 +227,6 @@ def _create_concern(
         concern.raised_to = target
     alert = None
     if urgency == "immediate_danger":
-        from ..alerts.services import raise_alert
-
         alert = raise_alert(
             session, kind="urgent_concern", school_id=student.school_id, student_id=student.id,
             source_id=concern.id, tier=3,
@@ -346,13 +345,6 @@ def mark(
     )  # fmt: skip
     session.flush()
     return concern
-
-
-def user_names(session: Session, ids: set[uuid.UUID | None]) -> dict[uuid.UUID, str]:
-    ids = {i for i in ids if i is not None}
-    if not ids:
-        return {}
-    return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- hotline

@@ -25,9 +25,9 @@ from sqlalchemy import BigInteger, LargeBinary, bindparam, column, func, select,
 from sqlalchemy import values as sql_values
 from sqlalchemy.orm import Session
 
-from ..audit.models import AuditEntry, BreakGlass
 from ..db import Database, utcnow
 from . import crypto
+from .audit_models import AuditEntry, BreakGlass
 
 GENESIS = b"\x00" * 32
 
@@ -275,10 +275,10 @@ _CHAINED_FIELDS = (
 
 def canonical(entry: Any, seq: int) -> bytes:
     """The bytes the MAC covers: every recorded field plus the sequence number."""
-    return _canonical_values([getattr(entry, name) for name in _CHAINED_FIELDS], seq)
+    return canonical_values([getattr(entry, name) for name in _CHAINED_FIELDS], seq)
 
 
-def _canonical_values(values: Sequence[Any], seq: int) -> bytes:
+def canonical_values(values: Sequence[Any], seq: int) -> bytes:
     """:func:`canonical` of the values of ``_CHAINED_FIELDS``, in that order."""
     doc: dict[str, Any] = {"seq": seq}
     for name, value in zip(_CHAINED_FIELDS, values, strict=True):
@@ -290,13 +290,13 @@ def _canonical_values(values: Sequence[Any], seq: int) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _lock_chain(session: Session) -> None:
+def lock_chain(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(727001)"))
     # SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE).
 
 
-def _chain_head(session: Session) -> tuple[int, bytes]:
+def chain_head(session: Session) -> tuple[int, bytes]:
     row = session.execute(
         select(AuditEntry.seq, AuditEntry.mac).where(AuditEntry.seq.is_not(None))
         .order_by(AuditEntry.seq.desc()).limit(1)
@@ -304,11 +304,11 @@ def _chain_head(session: Session) -> tuple[int, bytes]:
     return (0, GENESIS) if row is None else (row[0], row[1])
 
 
-_TABLE = AuditEntry.__table__
-_ENTRY_COLUMNS = [_TABLE.c[name] for name in ("id", "seq", "mac", *_CHAINED_FIELDS)]
+ENTRY_TABLE = AuditEntry.__table__
+ENTRY_COLUMNS = [ENTRY_TABLE.c[name] for name in ("id", "seq", "mac", *_CHAINED_FIELDS)]
 _SEAL = (
-    update(_TABLE)
-    .where(_TABLE.c.id == bindparam("b_id"))
+    update(ENTRY_TABLE)
+    .where(ENTRY_TABLE.c.id == bindparam("b_id"))
     .values(seq=bindparam("b_seq"), mac=bindparam("b_mac"))
 )
 
@@ -321,15 +321,18 @@ def seal_batch(session: Session, limit: int = 1000) -> int:
     """
     session.flush()
     keyring = crypto.current_keyring()
-    _lock_chain(session)
-    seq, mac = _chain_head(session)
+    lock_chain(session)
+    seq, mac = chain_head(session)
     pending = session.execute(
-        select(*_ENTRY_COLUMNS).where(_TABLE.c.seq.is_(None)).order_by(_TABLE.c.id).limit(limit)
+        select(*ENTRY_COLUMNS)
+        .where(ENTRY_TABLE.c.seq.is_(None))
+        .order_by(ENTRY_TABLE.c.id)
+        .limit(limit)
     ).all()
     params = []
     for entry in pending:
         seq += 1
-        mac = keyring.audit_mac(mac, _canonical_values(entry[3:], seq))
+        mac = keyring.audit_mac(mac, canonical_values(entry[3:], seq))
         params.append({"b_id": entry.id, "b_seq": seq, "b_mac": mac})
     if params and session.get_bind().dialect.name == "postgresql":
         # One UPDATE … FROM (VALUES …) per batch: a round trip per row is what makes sealing slow.
@@ -338,8 +341,8 @@ def seal_batch(session: Session, limit: int = 1000) -> int:
             name="v",
         ).data([(p["b_id"], p["b_seq"], p["b_mac"]) for p in params])  # fmt: skip
         session.execute(
-            update(_TABLE)
-            .where(_TABLE.c.id == rows.c.v_id)
+            update(ENTRY_TABLE)
+            .where(ENTRY_TABLE.c.id == rows.c.v_id)
             .values(seq=rows.c.v_seq, mac=rows.c.v_mac),
             execution_options={"synchronize_session": False},
         )
@@ -362,29 +365,8 @@ def seal_pending(db: Database, batch_size: int = 1000) -> int:
 
 def count_unsealed(session: Session) -> int:
     return (
-        session.scalar(select(func.count()).select_from(_TABLE).where(_TABLE.c.seq.is_(None))) or 0
+        session.scalar(
+            select(func.count()).select_from(ENTRY_TABLE).where(ENTRY_TABLE.c.seq.is_(None))
+        )
+        or 0
     )
-
-
-# Checkpoints and verification live in ``audit_verify.py``; they are part of this API.
-from .audit_verify import (  # noqa: E402 (they build on the chain functions above)
-    Checkpoint,
-    VerifyResult,
-    latest_checkpoint_file,
-    sign_head,
-    verify_and_record,
-    verify_chain,
-    verify_in_session,
-    write_checkpoint,
-)
-
-__all__ = [
-    "Checkpoint",
-    "VerifyResult",
-    "latest_checkpoint_file",
-    "sign_head",
-    "verify_and_record",
-    "verify_chain",
-    "verify_in_session",
-    "write_checkpoint",
-]

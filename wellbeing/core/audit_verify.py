@@ -18,23 +18,23 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..audit.models import AuditCheckpoint, AuditVerification
 from ..db import Database, utcnow
 from . import crypto
 from .audit import (
-    _ENTRY_COLUMNS,
-    _TABLE,
+    ENTRY_COLUMNS,
+    ENTRY_TABLE,
     GENESIS,
     AuditAction,
     Outcome,
-    _canonical_values,
-    _chain_head,
-    _lock_chain,
+    canonical_values,
+    chain_head,
     count_unsealed,
+    lock_chain,
     record,
     seal_batch,
     seal_pending,
 )
+from .audit_models import AuditCheckpoint, AuditVerification
 
 
 @dataclass
@@ -56,7 +56,7 @@ class Checkpoint:
 def sign_head(session: Session, now: dt.datetime | None = None) -> Checkpoint:
     """A signed statement of the current chain head (sealed entries only)."""
     keyring = crypto.current_keyring()
-    seq, mac = _chain_head(session)
+    seq, mac = chain_head(session)
     now = now or utcnow()
     cp = Checkpoint(seq, mac.hex(), now.isoformat(), keyring.public_key_pem())
     cp.signature = base64.b64encode(keyring.sign(cp.payload())).decode()
@@ -68,7 +68,7 @@ def write_checkpoint(db: Database, directory: Path, now: dt.datetime | None = No
     seal_pending(db)
     now = now or utcnow()
     with db.session() as session:
-        _lock_chain(session)
+        lock_chain(session)
         cp = sign_head(session, now)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"checkpoint-{cp.seq:012d}-{now:%Y%m%dT%H%M%S%f}.json"
@@ -103,7 +103,10 @@ def _iter_sealed(session: Session, batch: int = 10000) -> Iterator[Any]:
     last = 0
     while True:
         rows = session.execute(
-            select(*_ENTRY_COLUMNS).where(_TABLE.c.seq > last).order_by(_TABLE.c.seq).limit(batch)
+            select(*ENTRY_COLUMNS)
+            .where(ENTRY_TABLE.c.seq > last)
+            .order_by(ENTRY_TABLE.c.seq)
+            .limit(batch)
         ).all()
         if not rows:
             return
@@ -135,7 +138,7 @@ def verify_chain(session: Session, checkpoint: Checkpoint | None = None) -> Veri
                 False, checked, unsealed, expected_seq,
                 f"entry seq {expected_seq} is missing (next is {entry.seq}, id {entry.id})",
             )  # fmt: skip
-        mac = keyring.audit_mac(mac, _canonical_values(entry[3:], entry.seq))
+        mac = keyring.audit_mac(mac, canonical_values(entry[3:], entry.seq))
         if entry.mac != mac:
             return VerifyResult(
                 False, checked, unsealed, entry.seq,

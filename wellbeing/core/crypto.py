@@ -381,27 +381,11 @@ def current_keyring() -> Keyring:
     return keyring
 
 
-# --------------------------------------------------------------------------- model fields
-# The column type and descriptor live in ``fields.py`` (kept short); they are part of this API.
-
-from .fields import (  # noqa: E402 (fields needs the names above)
-    BlindIndexSpec,
-    Encrypted,
-    EncryptedBlob,
-    Kind,
-    encrypted_fields,
-)
-
 __all__ = [
-    "BlindIndexSpec",
     "CryptoError",
-    "Encrypted",
-    "EncryptedBlob",
     "IntegrityError",
     "KeyConfigError",
     "KeyMaterial",
     "Keyring",
-    "Kind",
     "Purpose",
-    "encrypted_fields",
 ]

@@ -36,9 +36,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import create_engine, pool, text
 
+from .. import modules
 from ..config import Settings, sqlite_path
 from ..db import Database, make_engine, utcnow
-from . import audit
+from . import audit, crypto
 from .jobs import Job, JobContext
 
 log = logging.getLogger("wellbeing.scheduler")
@@ -82,8 +83,6 @@ def run_job(func_path: str) -> int:
 
 
 def collect_jobs() -> list[Job]:
-    from .. import modules
-
     jobs: list[Job] = []
     for declared in modules.iter_parts("jobs", "JOBS"):
         jobs.extend(declared)
@@ -322,7 +321,6 @@ def start_in_process(app: Any) -> Scheduler | None:
     settings: Settings = app.extensions["wellbeing.settings"]
     if not settings.scheduler_in_process or _in_process is not None:
         return _in_process
-    from . import crypto
 
     crypto.install_keyring(app.extensions["wellbeing.keyring"])
     _in_process = Scheduler(settings, app.extensions["wellbeing.db"]).start()

@@ -24,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from .xlsx_guard import MAX_ROWS, TabularError, check_xlsx
+
 __all__ = ["Table", "TabularError", "cell_text", "detect_encoding", "open_table"]
 
 CSV_SUFFIXES = frozenset({".csv", ".txt"})
@@ -34,10 +36,6 @@ _SNIFF_CHARS = 8 * 1024
 _DELIMITERS = ",\t;"
 
 RawRow = tuple[int, list[str]]
-
-
-class TabularError(ValueError):
-    """The file cannot be read as a table. The message is safe to show to the uploader."""
 
 
 class Table:
@@ -208,8 +206,6 @@ def _csv_rows(f: IO[str], delimiter: str) -> Iterator[RawRow]:
 def _open_xlsx(path: Path) -> Table:
     from openpyxl import load_workbook  # heavy import, only needed for XLSX uploads
 
-    from .xlsx_guard import check_xlsx
-
     check_xlsx(path)  # sizes, ratio, parts, shared strings, row size, no DOCTYPE: before parsing
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
@@ -234,8 +230,6 @@ def _xlsx_rows(values: Iterator[tuple[Any, ...]]) -> Iterator[RawRow]:
     A row numbered past Excel's last row would make openpyxl fill in empty rows for as long as
     the number says (minutes of CPU for ``<row r="999999999">``): refused at the limit.
     """
-    from .xlsx_guard import MAX_ROWS
-
     counter = itertools.count(1)
     try:
         for row in values:

@@ -27,7 +27,14 @@ import re
 import zipfile
 from pathlib import Path
 
-from .tabular import TabularError
+
+class TabularError(ValueError):
+    """The file cannot be read as a table. The message is safe to show to the uploader.
+
+    Declared here, the lower of the two files, so that :mod:`.tabular` (which re-exports it as
+    part of its API) can import the guard without the guard importing it back.
+    """
+
 
 __all__ = [
     "MAX_PARTS",
@@ -36,6 +43,7 @@ __all__ = [
     "MAX_ROW_BYTES",
     "MAX_SHARED_STRINGS",
     "MAX_UNPACKED_MIB",
+    "TabularError",
     "check_xlsx",
 ]
 

@@ -13,7 +13,8 @@ import uuid
 from sqlalchemy import ForeignKey, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..core.crypto import Encrypted, EncryptedBlob, Kind, Purpose
+from ..core.crypto import Purpose
+from ..core.fields import Encrypted, EncryptedBlob, Kind
 from ..db import Base, UTCDateTime, created_at, uuidpk
 
 # The checklist, in order. Every step records who did it and when.

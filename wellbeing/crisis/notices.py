@@ -18,13 +18,20 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..alerts.ladder import ladder_for
 from ..alerts.models import Alert, AlertRecipient, AlertStep
+from ..alerts.services import CRISIS_KINDS
 from ..auth.models import Membership, User
 from ..core.authz import Role
 from ..db import utcnow
 from ..labels import role_label
 from ..orgs.models import School
+from ..risk.models import PENDING
 from ..students.models import Student
+from ..ui import TIER_SHORT
+from .forms import CHANNEL_LABELS, OUTCOME_LABELS, RELATION_LABELS, STEP_LABELS
+from .models import GuardianContact
+from .services import crisis_for_student
 
 # The order people are named in (the ladder's order).
 ROLE_ORDER = (Role.PSYCH_TEACHER, Role.SCHOOL_LEADER, Role.COUNSELLOR, Role.SUPERVISOR)
@@ -85,8 +92,6 @@ def alert_notice(session: Session, alert: Alert, *, since: dt.datetime) -> Alert
     )
     next_role = next_at = None
     if alert.state == "open" and alert.next_step_at is not None:
-        from ..alerts.ladder import ladder_for
-
         ladder = ladder_for(session, alert)
         next_at = alert.next_step_at
         if alert.rung + 1 < len(ladder.rungs):
@@ -236,9 +241,6 @@ def report_message(
 
 def step_message(session: Session, row: object) -> str:
     """The confirmation of a checklist step (``row``: the CrisisStep written)."""
-    from .forms import CHANNEL_LABELS, OUTCOME_LABELS, RELATION_LABELS, STEP_LABELS
-    from .models import GuardianContact
-
     now = utcnow()
     step = getattr(row, "step", "")
     if step == "followup_scheduled":
@@ -269,8 +271,6 @@ def step_message(session: Session, row: object) -> str:
 
 
 def close_message(crisis: object) -> str:
-    from ..ui import TIER_SHORT
-
     return _(
         "Crisis closed with your summary; tier confirmed: %(tier)s. It stays in the student's "
         "record with its checklist. No message was sent.",
@@ -280,8 +280,6 @@ def close_message(crisis: object) -> str:
 
 def stepdown_message(approval: object) -> str:
     """The approver's confirmation (``approval``: a ``services.StepdownApproval``)."""
-    from ..ui import TIER_SHORT
-
     decision = getattr(approval, "decision", None)
     parts = [
         _("Step-down approved: the student's tier is now %(tier)s.",
@@ -303,9 +301,6 @@ def decision_message(
     """What a person's tier decision did, in words, read back from what was written: a
     step-down that only *waits* (and for whom), a confirmation, or a change (with the crisis
     and the alert a rise to red started: who was alerted, how, and what waits for whom)."""
-    from ..risk.models import PENDING
-    from ..ui import TIER_SHORT
-
     if decision is None:
         return _("Nothing was changed.")
     if decision.status == PENDING:
@@ -332,9 +327,6 @@ def decision_message(
           new=TIER_SHORT[decision.to_tier])
     ]  # fmt: skip
     if decision.to_tier == 3 and decision.from_tier < 3:  # a rise to red
-        from ..alerts.services import CRISIS_KINDS
-        from .services import crisis_for_student
-
         crisis = crisis_for_student(session, student.id)
         if crisis is not None:
             parts.append(_("A crisis checklist is open."))

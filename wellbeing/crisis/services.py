@@ -17,6 +17,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..auth.names import user_names
 from ..core import audit, events
 from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, Role, can, ensure
@@ -24,6 +25,7 @@ from ..db import utcnow
 from ..orgs.models import School
 from ..students.models import Student
 from .bulk import on_tier_changed_many
+from .forms import CHANNEL_LABELS, OUTCOME_LABELS, RELATION_LABELS, STEP_LABELS
 from .models import (
     CHANNELS,
     MANDATORY_STEPS,
@@ -179,7 +181,7 @@ def crisis_for_student(session: Session, student_id: uuid.UUID) -> Crisis | None
 # --------------------------------------------------------------------------- the checklist
 
 
-def _clean(text: str | None, what: str) -> str | None:
+def clean_text(text: str | None, what: str) -> str | None:
     text = (text or "").strip() or None
     if text and len(text) > MAX_TEXT:
         raise CrisisError(_l("The text is longer than %(n)s characters", n=MAX_TEXT))
@@ -215,7 +217,7 @@ def complete_step(
         raise CrisisError(_l("This step is already done"))
     if step != "acknowledge" and "acknowledge" not in done:
         raise CrisisError(_l("Acknowledge the crisis first"))
-    note = _clean(note, "note")
+    note = clean_text(note, "note")
     row = CrisisStep(crisis_id=crisis.id, step=step, done_at=now, done_by_id=actor.user_id)
     if step == "referral":
         if outcome not in REFERRAL_OUTCOMES:
@@ -290,7 +292,7 @@ def close_crisis(
     check_closable(session, crisis, student, summary=summary, tier=tier, confirmed=confirmed)
     crisis.status, crisis.closed_at, crisis.closed_by_id = "closed", now or utcnow(), actor.user_id
     crisis.closed_tier = tier
-    crisis.closing_summary = _clean(summary, "summary")
+    crisis.closing_summary = clean_text(summary, "summary")
     audit.record(
         session, AuditAction.CRISIS_UPDATE, object_type="crisis", object_id=crisis.id,
         student_id=crisis.student_id, school_id=crisis.school_id, fields=["closing_summary"],
@@ -315,7 +317,7 @@ def check_closable(
         raise CrisisError(_l("This crisis is closed"))
     if missing_steps(steps_of(session, crisis)):
         raise CrisisError(_l("Every checklist step must be done before the crisis is closed"))
-    if not _clean(summary, "summary"):
+    if not clean_text(summary, "summary"):
         raise CrisisError(_l("Write the closing summary"))
     if tier is None or tier != student.tier:
         raise CrisisError(
@@ -366,7 +368,7 @@ def record_guardian_contact(
         raise CrisisError(_l("Give the time of the contact"))
     if contacted_at > utcnow() + dt.timedelta(minutes=5):
         raise CrisisError(_l("The contact cannot be in the future"))
-    summary_text = _clean(summary, "summary")
+    summary_text = clean_text(summary, "summary")
     if not summary_text:
         raise CrisisError(_l("Write what was said"))
     contact = GuardianContact(
@@ -417,8 +419,6 @@ def _record_section(session: Session, principal: Principal, student: Student):  
     """The crisis part of the growth record: the open crisis and the guardian contacts."""
     if not can(principal, Permission.CRISIS_MANAGE, student):
         return None
-    from ..concerns.services import user_names
-    from .forms import CHANNEL_LABELS, OUTCOME_LABELS, RELATION_LABELS, STEP_LABELS
 
     contacts = guardian_contacts(session, principal, student, audited=False)
     crises = crises_of(session, student.id)

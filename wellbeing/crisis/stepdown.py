@@ -11,9 +11,19 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from ..core.authz import Permission, Principal, ensure
+from ..risk.models import TierDecision
+from ..risk.services import TierError
+from ..risk.services import approve_stepdown as approve
 from ..students.models import Student
 from .models import Crisis
-from .services import CrisisError, _clean, close_crisis, crisis_for_student, missing_steps, steps_of
+from .services import (
+    CrisisError,
+    clean_text,
+    close_crisis,
+    crisis_for_student,
+    missing_steps,
+    steps_of,
+)
 
 CRISIS_ACTIONS = ("close", "keep_open")
 
@@ -40,10 +50,6 @@ def approve_stepdown(
     the student's open crisis as the approver chose: ``close`` it with a closing summary (the
     approved tier is the confirmed tier) or ``keep_open``. Every check runs before anything is
     written, so a refused close leaves the step-down pending."""
-    from ..risk.models import TierDecision
-    from ..risk.services import TierError
-    from ..risk.services import approve_stepdown as approve
-
     decision = session.get(TierDecision, decision_id)
     if decision is None:
         raise TierError(_l("no such step-down request"))
@@ -60,7 +66,7 @@ def approve_stepdown(
                     _l("The crisis cannot be closed yet: its checklist is not complete. Keep it "
                        "open, or complete the checklist first")
                 )  # fmt: skip
-            if not _clean(summary, "summary"):
+            if not clean_text(summary, "summary"):
                 raise CrisisError(_l("Write the closing summary"))
     approve(session, actor, decision, now=now)
     closed = crisis is not None and crisis_action == "close"

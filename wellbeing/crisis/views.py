@@ -8,6 +8,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from ..auth.names import user_names
 from ..core.authz import Permission
 from ..db import get_session, utcnow
 from ..students.models import Student
@@ -65,8 +66,6 @@ def _detail_page(crisis_id: uuid.UUID, failed: tuple[str, object] | None = None)
     if found is None:
         abort(404)
     crisis, student, done = found
-    from ..concerns.services import user_names
-
     names = user_names(session, {s.done_by_id for s in done.values()} | {crisis.closed_by_id})
     contacts = {
         c.id: c for c in services.guardian_contacts(session, g.principal, student, audited=False)
@@ -178,8 +177,6 @@ def guardian_contacts(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
     if form.contacted_at.data is None:
         form.contacted_at.data = _now_local()
     contacts = services.guardian_contacts(session, g.principal, student)
-    from ..concerns.services import user_names
-
     names = user_names(session, {c.staff_id for c in contacts})
     return render_template(
         "crisis/guardian_contacts.html", student=student, contacts=contacts, form=form, names=names,

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify
 
-from ..api import common
+from .. import web_api
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission, can
@@ -27,7 +27,7 @@ bp = Blueprint("followups_api", __name__, url_prefix="/api/v1")
 
 AGENDA_LIMIT = 500
 STATE_FILTERS = ("active", *ACTIVE_STATES)
-STATE = common.choice_param(
+STATE = web_api.choice_param(
     "state", "active (open and overdue, the default), open or overdue.", STATE_FILTERS, "active"
 )
 
@@ -48,8 +48,8 @@ def _rows(state: str) -> tuple[list[queries.AgendaRow], bool]:
 def agenda():  # type: ignore[no-untyped-def]
     try:
         state = STATE.read()
-    except common.BadQuery as exc:
-        return common.bad_query(exc)
+    except web_api.BadQuery as exc:
+        return web_api.bad_query(exc)
     rows, truncated = _rows(state)
     shown: set[uuid.UUID] = {
         r.student.id for r in rows if can(g.principal, Permission.RECORD_READ, r.student)
@@ -63,7 +63,7 @@ def agenda():  # type: ignore[no-untyped-def]
     items = [
         {
             "id": str(f.id), "student_id": str(f.student_id) if f.student_id in shown else None,
-            "school_code": codes.get(f.school_id, ""), "due_at": common.iso(f.due_at),
+            "school_code": codes.get(f.school_id, ""), "due_at": web_api.iso(f.due_at),
             "state": f.state, "source": f.source,
         }
         for f in (r.followup for r in rows)
@@ -78,14 +78,14 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
         "required": ["id", "student_id", "school_code", "due_at", "state", "source"],
         "additionalProperties": False,
         "properties": {
-            "id": common.UUID,
-            "student_id": common.NULLABLE_UUID
+            "id": web_api.UUID,
+            "student_id": web_api.NULLABLE_UUID
             | {
                 "description": "Only when the caller may open the student's record (a token "
                 "needs students:read too)."
             },
             "school_code": {"type": "string"},
-            "due_at": common.DATE_TIME,
+            "due_at": web_api.DATE_TIME,
             "state": {"type": "string", "enum": list(ACTIVE_STATES)},
             "source": {"type": "string", "enum": list(SOURCES)},
         },
@@ -119,8 +119,8 @@ OPENAPI_PATHS: dict[str, Any] = {
             "security": [{"bearer": ["followups:read"]}],
             "parameters": [STATE.openapi()],
             "responses": {
-                "200": common.ok_json("The agenda", "FollowUpList"),
-                "400": common.BAD_REQUEST,
+                "200": web_api.ok_json("The agenda", "FollowUpList"),
+                "400": web_api.BAD_REQUEST,
             },
         }
     },

@@ -27,8 +27,10 @@ from ..core.audit import AuditAction
 from ..core.rawsql import chunks, insert_rows
 from ..db import utcnow
 from ..orgs.models import School
+from ..risk.policy import current_policy
 from ..students.models import Student
 from .models import ACTIVE_STATES, CANCELLED, OPEN, FollowUp
+from .owners import default_owner_id
 
 log = logging.getLogger("wellbeing.followups")
 
@@ -109,9 +111,6 @@ def _cancel(
 def _schedule(
     session: Session, students: dict[uuid.UUID, tuple[uuid.UUID, str, int]], now: dt.datetime
 ) -> int:
-    from ..risk.policy import current_policy
-    from .services import default_owner_id
-
     schools = {school for school, status, _ in students.values() if status == "active"}
     districts = dict(
         session.execute(select(School.id, School.district_id).where(School.id.in_(schools)))

@@ -8,7 +8,7 @@ from wtforms import DateTimeLocalField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..core.forms import please_choose
-from .services import NOTE_MAX
+from .models import NOTE_MAX
 
 DT_FORMAT = "%Y-%m-%dT%H:%M"
 

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from ..core.jobs import Job, JobContext
+from .services import morning_digest as digest
+from .services import overdue_scan as scan
 
 
 def overdue_scan(ctx: JobContext) -> int:
     """Mark follow-ups past due as overdue and raise their alerts; returns how many."""
-    from .services import overdue_scan as scan
-
     with ctx.db.session() as session:
         return scan(session, ctx.now)
 
 
 def morning_digest(ctx: JobContext) -> int:
     """In-app notice + e-mail per user with follow-ups due today or overdue (counts only)."""
-    from .services import morning_digest as digest
-
     with ctx.db.session() as session:
         return digest(session, ctx.settings, ctx.now)
 

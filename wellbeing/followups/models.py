@@ -14,7 +14,8 @@ import uuid
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..core.crypto import Encrypted, EncryptedBlob, Kind, Purpose
+from ..core.crypto import Purpose
+from ..core.fields import Encrypted, EncryptedBlob, Kind
 from ..db import Base, UTCDateTime, created_at, uuidpk
 
 OPEN, DONE, OVERDUE, CANCELLED = "open", "done", "overdue", "cancelled"
@@ -22,6 +23,7 @@ STATES = (OPEN, DONE, OVERDUE, CANCELLED)
 ACTIVE_STATES = (OPEN, OVERDUE)
 SOURCES = ("cadence", "manual", "plan", "review")
 OUTCOMES = ("seen", "not_seen", "rescheduled")
+NOTE_MAX = 2000  # characters in a follow-up note
 
 
 class FollowUp(Base):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ..auth.models import User
 from ..core.authz import Permission, Principal, can
 from ..students.record import section
+from .forms import OUTCOME_LABELS, SOURCE_LABELS, STATE_LABELS
 from .models import CANCELLED, FollowUp
 
 RECORD_LIMIT = 20
@@ -35,8 +36,6 @@ def followups_section(session: Session, principal: Principal, student: Any) -> A
     names = dict(
         session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).tuples().all()
     )
-    from .forms import OUTCOME_LABELS, SOURCE_LABELS, STATE_LABELS
-
     context = {
         "rows": rows, "names": names, "outcomes": OUTCOME_LABELS, "states": STATE_LABELS,
         "sources": SOURCE_LABELS, "limit": RECORD_LIMIT,

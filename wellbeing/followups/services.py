@@ -20,12 +20,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from ..auth.models import Membership, User
+from ..alerts.services import raise_alert
+from ..auth.models import User
 from ..config import Settings
 from ..core import audit, crypto, events
 from ..core.audit import AuditAction
-from ..core.authz import Permission, Principal, Role, ensure
+from ..core.authz import Permission, Principal, ensure
 from ..db import utcnow
+from ..notify.services import post_notice, queue_email, translations
 from ..orgs.models import School
 from ..students.models import Student
 from .bulk import on_tier_changed_many
@@ -33,6 +35,7 @@ from .models import (
     ACTIVE_STATES,
     CANCELLED,
     DONE,
+    NOTE_MAX,
     OPEN,
     OUTCOMES,
     OVERDUE,
@@ -40,11 +43,11 @@ from .models import (
     CalendarToken,
     FollowUp,
 )
+from .owners import default_owner_id
 
 log = logging.getLogger("wellbeing.followups")
 
 DEFAULT_CADENCE_DAYS = {0: None, 1: 30, 2: 7, 3: 1}
-NOTE_MAX = 2000
 SCAN_BATCH = 1000
 
 
@@ -89,25 +92,6 @@ def schedule_followup(
         detail={"source": source, "owner": owner_id, "due": due_at},
     )  # fmt: skip
     return followup
-
-
-def default_owner_id(session: Session, school_id: uuid.UUID) -> uuid.UUID | None:
-    """The school's psych teacher (oldest membership, active account), else its school leader."""
-    for role in (Role.PSYCH_TEACHER, Role.SCHOOL_LEADER):
-        owner = session.scalar(
-            select(Membership.user_id)
-            .join(User, User.id == Membership.user_id)
-            .where(
-                Membership.school_id == school_id,
-                Membership.role == str(role),
-                User.active.is_(True),
-            )
-            .order_by(Membership.created_at, Membership.id)
-            .limit(1)
-        )
-        if owner is not None:
-            return owner
-    return None
 
 
 def cadence_days(session: Session, student: Student, tier: int | None = None) -> int | None:
@@ -289,8 +273,6 @@ def complete_followup(
 def overdue_scan(session: Session, now: dt.datetime, *, batch: int = SCAN_BATCH) -> int:
     """Mark open follow-ups past their due time overdue and raise a ``followup_overdue`` alert
     for each (which then climbs the ladder). Reads only due rows through ix_followup_state_due."""
-    from ..alerts.services import raise_alert
-
     marked = 0
     while True:
         stmt = (
@@ -344,8 +326,6 @@ def digest_counts(session: Session, now: dt.datetime, tz: Any) -> dict[uuid.UUID
 
 def digest_text(locale: str, today: int, overdue: int, url: str) -> tuple[str, str]:
     """Subject and body of the digest e-mail: counts and a link, no names, no details."""
-    from ..notify.services import translations
-
     t = translations(locale)
     _, ngettext = t.gettext, t.ngettext
     subject = _("Your follow-ups today")
@@ -363,8 +343,6 @@ def digest_text(locale: str, today: int, overdue: int, url: str) -> tuple[str, s
 def morning_digest(session: Session, settings: Settings, now: dt.datetime) -> int:
     """One in-app notice and one e-mail (through the outbox) per user with follow-ups due today
     or overdue, in the user's language, counts only. Idempotent per user and local day."""
-    from ..notify.services import post_notice, queue_email
-
     day = now.astimezone(settings.tz).date().isoformat()
     url = f"{settings.base_url.rstrip('/')}/agenda"
     notified = 0

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..core import crypto
 from ..core.crypto import KeyMaterial, Keyring, Purpose, StoredKey
+from ..core.fields import encrypted_fields
 from ..db import Database
 from .models import DataKey
 
@@ -88,7 +89,7 @@ class KeyStatus:
 
 
 def _iter_ciphertexts(session: Session, purpose: str) -> Iterator[bytes]:
-    for model, field in crypto.encrypted_fields(purpose):
+    for model, field in encrypted_fields(purpose):
         column = type_coerce(getattr(model, field.column), LargeBinary)
         stmt = select(column).where(column.is_not(None)).execution_options(yield_per=5000)
         yield from session.scalars(stmt)
@@ -155,7 +156,7 @@ def reencrypt_purpose(
             _reencrypt_field(
                 db, model, field, primary_id, batch_size, on_progress if number == 0 else None
             )
-            for model, field in crypto.encrypted_fields(purpose)
+            for model, field in encrypted_fields(purpose)
         )
         rewritten += done
         if done == 0:

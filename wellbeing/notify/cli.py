@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from ..core.scheduler import Scheduler
+
 
 @click.group("scheduler")
 def group() -> None:
@@ -24,7 +26,6 @@ def run(poll_seconds: float) -> None:
     """Run the scheduler in the foreground until SIGTERM/SIGINT. Several may be started: one
     holds the lock and runs the jobs, the others wait and take over when it stops."""
     from ..cli import app_context
-    from ..core.scheduler import Scheduler
 
     with app_context() as ctx:
         scheduler = Scheduler(ctx.settings, ctx.db, poll_seconds=poll_seconds)

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..core.crypto import Encrypted, EncryptedBlob, Kind, Purpose
+from ..core.crypto import Purpose
+from ..core.fields import Encrypted, EncryptedBlob, Kind
 from ..db import Base, UTCDateTime, created_at, uuidpk
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"

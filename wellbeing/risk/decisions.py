@@ -30,14 +30,14 @@ class TierError(ValueError):
 # --------------------------------------------------------------------------- single decisions
 
 
-def _check(tier: int, source: str) -> None:
+def check_tier(tier: int, source: str) -> None:
     if not isinstance(tier, int) or isinstance(tier, bool) or tier not in (0, 1, 2, 3):
         raise TierError(_l("tier must be 0, 1, 2 or 3"))
     if source not in TIER_SOURCES:
         raise TierError(f"unknown tier source '{source}'")
 
 
-def _next_effective(session: Session, student_id: uuid.UUID, now: dt.datetime) -> dt.datetime:
+def next_effective(session: Session, student_id: uuid.UUID, now: dt.datetime) -> dt.datetime:
     """``now``, or just after the student's latest applied decision (history stays ordered)."""
     last = session.scalar(
         select(func.max(TierDecision.effective_at)).where(
@@ -51,7 +51,7 @@ def _next_effective(session: Session, student_id: uuid.UUID, now: dt.datetime) -
     return now
 
 
-def _apply(
+def apply_decision(
     session: Session,
     actor: Principal | None,
     student: Student,
@@ -76,7 +76,7 @@ def _apply(
         status=APPLIED,
         decided_by=actor.user_id if actor else None,
         decided_at=now,
-        effective_at=_next_effective(session, student.id, now),
+        effective_at=next_effective(session, student.id, now),
         reason=reason,
     )
     session.add(decision)
@@ -121,7 +121,7 @@ def _set_student_tier(
         student.district_involved = True
 
 
-def _confirm(
+def confirm_decision(
     session: Session,
     actor: Principal,
     student: Student,
@@ -144,7 +144,7 @@ def _confirm(
         status=APPLIED,
         decided_by=actor.user_id,
         decided_at=now,
-        effective_at=_next_effective(session, student.id, now),
+        effective_at=next_effective(session, student.id, now),
         reason=reason,
     )
     session.add(decision)

@@ -40,6 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..orgs.models import School
+from .models import DistrictPolicy
 
 TIER_LEVELS = (0, 1, 2, 3)
 ESCALATION_ROLES = ("psych_teacher", "school_leader", "counsellor")
@@ -458,7 +459,6 @@ def current_policy(session: Session, district_id: uuid.UUID | None) -> Policy:
     cache = _cache(session)
     if district_id in cache:
         return cache[district_id]
-    from .models import DistrictPolicy
 
     row = None
     if district_id is not None:

@@ -24,6 +24,7 @@ from flask_babel import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..auth.models import Membership, User
 from ..core.authz import Permission, Principal, Role, ensure
 from ..labels import ROLE_LABELS
 from ..ui import TIER_NAMES
@@ -37,6 +38,7 @@ from .policy import (
     current_policy,
     validate_body,
 )
+from .services import save_policy
 
 # --------------------------------------------------------------------------- labels
 
@@ -364,7 +366,6 @@ def preview_policy(
 def _warnings(session: Session, new: Policy) -> list[str]:
     if not new.supervisor_break_glass:
         return []
-    from ..auth.models import Membership, User
 
     supervisors = (
         session.scalar(
@@ -398,8 +399,6 @@ def confirm_policy(
 ) -> DistrictPolicy:
     """Save ``text`` as the next version if it is exactly what was previewed against the
     current version; otherwise raise :class:`StalePreview` (nothing saved)."""
-    from .services import save_policy
-
     ensure(principal, Permission.POLICY_MANAGE)
     text = normalise(text)
     expected = digest(secret, district_id, latest_version(session, district_id), text)

@@ -37,7 +37,7 @@ from .bulk import apply_rule_tiers as apply_rule_tiers
 from .decisions import REASON_MAX as REASON_MAX
 from .decisions import RED as RED
 from .decisions import TierError as TierError
-from .decisions import _apply, _check, _confirm
+from .decisions import apply_decision, check_tier, confirm_decision
 from .models import APPLIED, DistrictPolicy, TierDecision
 from .policy import PolicyError as PolicyError
 from .policy import forget_policy, validate_body
@@ -45,9 +45,9 @@ from .special_care import get_special_care as get_special_care
 from .special_care import has_special_care as has_special_care
 from .special_care import set_special_care as set_special_care
 from .special_care import special_care_marker as special_care_marker
-from .stepdown import _request_stepdown
 from .stepdown import approve_stepdown as approve_stepdown
 from .stepdown import reject_stepdown as reject_stepdown
+from .stepdown import request_stepdown
 
 
 def apply_tier(
@@ -71,14 +71,14 @@ def apply_tier(
     ``TIER_DECIDE`` on the student. A person's step-down from red returns a *pending* decision
     (the tier is unchanged until :func:`approve_stepdown`).
     """
-    _check(tier, source)
+    check_tier(tier, source)
     now = now or utcnow()
     old = student.tier
     if actor is None:
         if tier <= old:
             return None
         token = (reason or source).strip()[:REASON_MAX]
-        return _apply(
+        return apply_decision(
             session,
             None,
             student,
@@ -103,7 +103,7 @@ def apply_tier(
     text = text or source
 
     if tier == old:
-        return _confirm(
+        return confirm_decision(
             session,
             actor,
             student,
@@ -114,10 +114,10 @@ def apply_tier(
             now=now,
         )
     if old == RED and tier < RED:
-        return _request_stepdown(
+        return request_stepdown(
             session, actor, student, tier, source=source, reason=text, source_id=source_id, now=now
         )
-    return _apply(
+    return apply_decision(
         session,
         actor,
         student,

@@ -16,7 +16,7 @@ from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, ensure
 from ..db import utcnow
 from ..students.models import Student
-from .decisions import RED, TierError, _next_effective, record_tier_change
+from .decisions import RED, TierError, next_effective, record_tier_change
 from .models import APPLIED, PENDING, REJECTED, WITHDRAWN, TierDecision
 
 
@@ -28,7 +28,7 @@ def _pending_stepdown(session: Session, student_id: uuid.UUID) -> TierDecision |
     )
 
 
-def _request_stepdown(
+def request_stepdown(
     session: Session,
     actor: Principal,
     student: Student,
@@ -105,7 +105,7 @@ def approve_stepdown(
     old = student.tier
     decision.status = APPLIED
     decision.approved_by, decision.approved_at = actor.user_id, now
-    decision.effective_at = _next_effective(session, student.id, now)
+    decision.effective_at = next_effective(session, student.id, now)
     record_tier_change(
         session, student, old, decision, decision.provisional, {"status": "approved"}
     )

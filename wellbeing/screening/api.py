@@ -17,7 +17,7 @@ from flask import Blueprint, g, jsonify, request
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from ..api import common
+from .. import web_api
 from ..core.authz import Forbidden, Permission, can
 from ..db import get_session
 from ..orgs.models import School
@@ -42,12 +42,12 @@ def intake(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
     db = get_session()
     campaign = db.get(Campaign, campaign_id)
     if campaign is None:
-        return common.not_found("No such campaign.")
+        return web_api.not_found("No such campaign.")
     if not any(
         can(g.principal, Permission.API_SCREENING_INTAKE, s)
         for s in services.campaign_schools(db, campaign)
     ):  # answered like an unknown campaign: no existence oracle (the denial is still audited)
-        return common.not_visible(
+        return web_api.not_visible(
             Forbidden(Permission.API_SCREENING_INTAKE, campaign), "No such campaign."
         )
     if not request.is_json:
@@ -120,13 +120,13 @@ def progress(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
     db = get_session()
     campaign = db.get(Campaign, campaign_id)
     if campaign is None:
-        return common.not_found("No such campaign.")
+        return web_api.not_found("No such campaign.")
     schools = [
         s for s in services.campaign_schools(db, campaign)
         if can(g.principal, Permission.SCREENING_READ, s)
     ]  # fmt: skip
     if not schools:  # answered like an unknown campaign: no existence oracle
-        return common.not_visible(
+        return web_api.not_visible(
             Forbidden(Permission.SCREENING_READ, campaign), "No such campaign."
         )
     return jsonify(
@@ -248,7 +248,7 @@ OPENAPI_SCHEMAS["CampaignProgress"] = {
     "required": ["campaign_id", "status", "opens_on", "closes_on", "instruments", "rows"],
     "additionalProperties": False,
     "properties": {
-        "campaign_id": common.UUID,
+        "campaign_id": web_api.UUID,
         "status": {
             "enum": list(CAMPAIGN_PHASES),
             "description": "On today's date in the schools' time zone: upcoming (opens later), "
@@ -298,10 +298,10 @@ OPENAPI_PATHS: dict[str, Any] = {
             "campaign, when the caller may read none of them.",
             "tags": ["screening"],
             "security": [{"bearer": ["screening:read"]}],
-            "parameters": [common.path_id("campaign_id")],
+            "parameters": [web_api.path_id("campaign_id")],
             "responses": {
-                "200": common.ok_json("Counts", "CampaignProgress"),
-                "404": common.NOT_FOUND,
+                "200": web_api.ok_json("Counts", "CampaignProgress"),
+                "404": web_api.NOT_FOUND,
             },
         }
     },
@@ -346,12 +346,12 @@ OPENAPI_PATHS: dict[str, Any] = {
                     "description": "The body is not a JSON object with a `responses` list",
                     "content": {"application/json": {"schema": _ERROR}},
                 },
-                "404": common.NOT_FOUND,
+                "404": web_api.NOT_FOUND,
                 "413": {
                     "description": f"The body is larger than {INTAKE_BODY_LIMIT} bytes",
                     "content": {"application/json": {"schema": _ERROR}},
                 },
-                "415": common.UNSUPPORTED_MEDIA_TYPE,
+                "415": web_api.UNSUPPORTED_MEDIA_TYPE,
                 "422": {
                     "description": "Invalid responses (`details`: index, field, message); "
                     "nothing recorded",

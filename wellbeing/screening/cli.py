@@ -9,7 +9,10 @@ from pathlib import Path
 
 import click
 
+from ..core.tabular import TabularError
+from ..orgs.models import School
 from .intake import IntakeError
+from .models import Campaign
 
 
 @click.group("screening")
@@ -56,7 +59,6 @@ def add(
     from sqlalchemy import select
 
     from ..cli import Refused, app_context
-    from ..orgs.models import School
     from .services import ScreeningError, create_campaign
 
     grade_list, opens_on, closes_on = _grades(grades), _date(opens), _date(closes)
@@ -96,9 +98,7 @@ def import_command(
 ) -> None:
     """Import screening results (CSV/XLSX, one row per student)."""
     from ..cli import EXIT_REFUSED, Refused, app_context
-    from ..core.tabular import TabularError
     from .importer import import_file
-    from .models import Campaign
 
     with app_context() as ctx:
         try:

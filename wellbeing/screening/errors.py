@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .messages import instrument_names, translate_message
+
 INSTRUMENT_PARAMS = ("instrument", "instruments")
 
 
@@ -19,21 +21,6 @@ def _english(message: Any) -> str:
     """The msgid of a lazy string (flask_babel's ``LazyString`` keeps it as its first arg)."""
     args = getattr(message, "_args", None)
     return str(args[0]) if args else str(message)
-
-
-def instrument_names(codes: str, locale: str | None = None) -> str:
-    """``"phq9, gad7"`` → ``"PHQ-9（…）、GAD-7（…）"`` in the current locale (unknown codes stay)."""
-    from flask_babel import get_locale
-
-    from .instruments import builtin_instruments
-
-    installed = builtin_instruments()
-    loc = locale or str(get_locale() or "zh_CN")
-    names = []
-    for code in (c.strip() for c in codes.split(",")):
-        inst = installed.get(code)
-        names.append(inst.name.get(loc) if inst is not None else code)
-    return ("、" if loc.startswith("zh") else ", ").join(names)
 
 
 class ScreeningError(ValueError):
@@ -51,8 +38,6 @@ class ScreeningError(ValueError):
     def translated(self) -> str:
         """The message in the current locale: translated, then filled."""
         if isinstance(self.message, str):
-            from .messages import translate_message
-
             return translate_message(str(self))
         params = {
             k: instrument_names(str(v)) if k in INSTRUMENT_PARAMS else v

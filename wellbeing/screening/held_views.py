@@ -1,5 +1,5 @@
 """The route that marks held kiosk answers reviewed (listed on the screening review page).
-Registered on the screening blueprint (imported at the end of :mod:`.views`)."""
+Registered on the screening blueprint (:mod:`.blueprint`; imported at the end of :mod:`.views`)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from ..core.authz import Permission
 from ..db import get_session
 from ..web import require
 from . import held as held_service
+from .blueprint import bp
 from .errors import ScreeningError
 from .forms import ConfirmForm
-from .views import bp
 
 
 @bp.post("/screening/held/<uuid:held_id>/reviewed")

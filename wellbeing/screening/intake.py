@@ -33,6 +33,7 @@ from ..core.authz import Permission, Principal, can
 from ..core.crypto import Purpose
 from ..db import utcnow
 from ..orgs.models import School
+from ..risk.services import apply_rule_tiers
 from ..students.models import Student
 from ..students.queries import with_students
 from .clock import local_today
@@ -423,8 +424,6 @@ class Intake:
         criticals: list[tuple[StudentRef, str, str]],
     ) -> None:
         """The batch's tier decisions (one bulk call) and its critical responses (events)."""
-        from ..risk.services import apply_rule_tiers
-
         drv = self.drv
         apply_rule_tiers(
             self.session,

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 from ..core.jobs import Job, JobContext
+from .kiosk import close_expired
 
 JOBS = [Job("screening.close_kiosks", "wellbeing.screening.jobs:close_kiosks", seconds=300)]
 
 
 def close_kiosks(ctx: JobContext) -> int:
     """Close every kiosk session past its deadline; returns how many were closed."""
-    from .kiosk import close_expired
-
     with ctx.db.session() as session:
         return close_expired(session, ctx.now)

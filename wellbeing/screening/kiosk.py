@@ -34,7 +34,7 @@ from .clock import local_today
 from .errors import ScreeningError
 from .intake import IntakeError
 from .models import Campaign, CampaignSchool, HeldAnswers, KioskSession, Response
-from .services import record_answers
+from .services import find_students, record_answers
 
 DEFAULT_TIMEOUT_MINUTES = Settings.kiosk_timeout_minutes
 
@@ -126,8 +126,6 @@ def open_kiosk_for_numbers(
 ) -> tuple[KioskSession, str]:
     """:func:`open_kiosk` for the student numbers a teacher typed; numbers that are not the
     school's are named in the refusal."""
-    from .services import find_students
-
     found, missing = find_students(session, school.id, numbers)
     if missing:
         raise ScreeningError(

@@ -8,12 +8,25 @@ The importer, the intake and the API's row checks report short English messages 
 
 from __future__ import annotations
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..core.messages import MessageCatalog
 from ..students.messages import ROSTER_MESSAGES
-from .errors import instrument_names
+from .instruments import builtin_instruments
+
+
+def instrument_names(codes: str, locale: str | None = None) -> str:
+    """``"phq9, gad7"`` → ``"PHQ-9（…）、GAD-7（…）"`` in the current locale (unknown codes stay)."""
+    installed = builtin_instruments()
+    loc = locale or str(get_locale() or "zh_CN")
+    names = []
+    for code in (c.strip() for c in codes.split(",")):
+        inst = installed.get(code)
+        names.append(inst.name.get(loc) if inst is not None else code)
+    return ("、" if loc.startswith("zh") else ", ").join(names)
+
 
 _EXACT = {
     # file layout (importer)
@@ -93,4 +106,4 @@ def translate_message(message: str) -> str:
     return SCREENING_MESSAGES(message)
 
 
-__all__ = ["SCREENING_MESSAGES", "translate_message"]
+__all__ = ["SCREENING_MESSAGES", "instrument_names", "translate_message"]

@@ -24,7 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..core.crypto import Encrypted, EncryptedBlob, Kind, Purpose
+from ..core.crypto import Purpose
+from ..core.fields import Encrypted, EncryptedBlob, Kind
 from ..db import Base, UTCDateTime, created_at, uuidpk
 
 CAMPAIGN_STATUSES = ("open", "closed")

@@ -12,11 +12,15 @@ from typing import Any
 from sqlalchemy import Integer, and_, cast, distinct, exists, func, select
 from sqlalchemy.orm import Session
 
+from ..db import utcnow
 from ..orgs.labels import school_label
 from ..orgs.models import School, SchoolClass
+from ..risk.models import APPLIED, TierDecision
 from ..students.models import Student
+from . import fhir
 from .instruments import builtin_instruments
 from .models import Campaign, Response
+from .scoring import ScoreResult
 
 
 @dataclass
@@ -174,8 +178,6 @@ class QueueRow:
 
 def review_queue(session: Session, school_ids: list[uuid.UUID], limit: int = 200) -> list[QueueRow]:
     """Students with a provisional tier from screening: tier desc, critical first, oldest first."""
-    from ..risk.models import APPLIED, TierDecision
-
     screening_provisional = exists().where(
         and_(TierDecision.student_id == Student.id, TierDecision.source == "screening",
              TierDecision.provisional.is_(True), TierDecision.status == APPLIED)
@@ -221,10 +223,6 @@ def student_history(session: Session, student_id: uuid.UUID) -> list[HistoryPoin
 def fhir_bundle(session: Session, student: Student, *, base_url: str) -> dict[str, Any]:
     """Every screening response of the student as one FHIR R4 ``collection`` Bundle:
     a QuestionnaireResponse per response plus LOINC-coded Observations of its scores."""
-    from ..db import utcnow
-    from . import fhir
-    from .scoring import ScoreResult
-
     instruments = builtin_instruments()
     entries: list[dict[str, Any]] = []
     responses = session.scalars(

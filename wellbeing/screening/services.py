@@ -17,11 +17,13 @@ from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Forbidden, Permission, Principal, Role, can, ensure
 from ..orgs.models import School
+from ..risk.services import apply_tier
 from ..students.models import Student
 from .errors import ScreeningError
 from .instruments import builtin_instruments
-from .intake import Entry, Intake, Report, all_or_nothing, run_batches
+from .intake import Entry, Intake, Report, RowError, all_or_nothing, run_batches
 from .models import Campaign, CampaignSchool, ColumnMapping, Response
+from .queries import fhir_bundle as build
 
 MAX_API_BATCH = 1000
 
@@ -258,8 +260,6 @@ def intake_api_batch(
 
 
 def _api_entry(n: int, raw: Any, intake: Intake, report: Report) -> Entry | None:
-    from .intake import RowError
-
     if not isinstance(raw, dict):
         report.add_error(RowError(n, "", "must be an object"))
         return None
@@ -355,8 +355,6 @@ def review_decision(
     now: dt.datetime | None = None,
 ) -> Any:
     """Confirm or change a provisional screening decision (a person, with a written reason)."""
-    from ..risk.services import apply_tier
-
     ensure(actor, Permission.TIER_DECIDE, student)
     if not student.tier_provisional:
         raise ScreeningError(_l("This student has no provisional decision to review."))
@@ -377,6 +375,4 @@ def review_decision(
 
 
 def fhir_bundle(session: Session, student: Student, *, base_url: str) -> dict[str, Any]:
-    from .queries import fhir_bundle as build
-
     return build(session, student, base_url=base_url)

@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 from flask import (
-    Blueprint,
     Response,
     abort,
     flash,
@@ -25,23 +24,24 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
-from .. import get_settings
+from ..auth.services import logout
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Forbidden, Permission, Role, can
 from ..core.tabular import TabularError
-from ..db import get_session
+from ..db import get_session, utcnow
 from ..orgs.labels import school_label
 from ..orgs.models import School
+from ..risk.services import TierError
 from ..students.models import Student
 from ..ui import nav_item
-from ..web import accepts_upload, require
+from ..web import accepts_upload, get_settings, require
 from . import held as held_service
 from . import kiosk as kiosk_service
 from . import queries, services
+from .blueprint import bp
 from .charts import Series, trend_chart
 from .clock import local_today
-from .errors import instrument_names
 from .forms import (
     CampaignForm,
     ConfirmForm,
@@ -58,10 +58,8 @@ from .forms import (
 from .importer import import_file
 from .instruments import builtin_instruments
 from .intake import IntakeError, campaign_instruments
-from .messages import translate_message
+from .messages import instrument_names, translate_message
 from .models import Campaign, ColumnMapping
-
-bp = Blueprint("screening", __name__)
 
 nav_item("screening.index", _l("Screening"), Permission.STATS_SCREENING, 30)
 nav_item("screening.review", _l("Screening review"), Permission.TIER_DECIDE, 31)
@@ -340,7 +338,6 @@ def kiosk_open(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
         flash(exc.translated(), "error")
         return render_template("screening/kiosk_open.html", **context), 400
     # The device is handed to students: end the teacher's session on it first.
-    from ..auth.services import logout
 
     logout(db, g.user_session, g.user)
     session.clear()
@@ -417,8 +414,6 @@ def review_decide(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
                 flash(str(error), "error")
         return redirect(url_for("screening.review")), 303
     from ..crisis.notices import decision_message
-    from ..db import utcnow
-    from ..risk.services import TierError
 
     started = utcnow()
     try:

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify
 
-from ..api import common
+from .. import web_api
 from ..core.authz import Forbidden, Permission
 from ..db import get_session
 from ..orgs.services import CODE_RE
@@ -25,7 +25,7 @@ bp = Blueprint("students_api", __name__, url_prefix="/api/v1")
 # A student number as the lookup takes it (queries.query_kinds: up to 32 letters, digits, "-"
 # or "_", at least one digit); spaces around it are ignored. Anything else is refused with 400
 # before the lookup, so every value the document allows is looked up.
-NUMBER = common.QueryParam(
+NUMBER = web_api.QueryParam(
     "number",
     "The student number (学号): up to 32 letters, digits, - or _, with at least one digit "
     "(spaces around it are ignored).",
@@ -34,7 +34,7 @@ NUMBER = common.QueryParam(
     required=True,
     rule="a student number: up to 32 letters, digits, - or _, with at least one digit",
 )  # fmt: skip
-SCHOOL = common.QueryParam(
+SCHOOL = web_api.QueryParam(
     "school",
     "Only this school (its code).",
     {"type": "string", "pattern": CODE_RE.pattern},
@@ -64,12 +64,12 @@ def _payload(students: list[Student]) -> list[dict[str, Any]]:
 def search():  # type: ignore[no-untyped-def]
     try:
         number, school = NUMBER.read(), SCHOOL.read()
-    except common.BadQuery as exc:
-        return common.bad_query(exc)
+    except web_api.BadQuery as exc:
+        return web_api.bad_query(exc)
     try:
         found = services.lookup_by_number(get_session(), g.principal, number, school_code=school)
     except services.StudentError:  # unreachable while NUMBER matches query_kinds (tested)
-        return common.bad_query(common.BadQuery("number", f"number must be {NUMBER.describe()}."))
+        return web_api.bad_query(web_api.BadQuery("number", f"number must be {NUMBER.describe()}."))
     return jsonify({"students": _payload(found.students), "truncated": found.truncated})
 
 
@@ -79,9 +79,9 @@ def detail(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
     try:
         student = services.read_summary(get_session(), g.principal, student_id)
     except Forbidden as exc:
-        return common.not_visible(exc, "No such student.")
+        return web_api.not_visible(exc, "No such student.")
     if student is None:
-        return common.not_found("No such student.")
+        return web_api.not_found("No such student.")
     return jsonify(_payload([student])[0])
 
 
@@ -100,7 +100,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
         ],
         "additionalProperties": False,
         "properties": {
-            "id": common.UUID,
+            "id": web_api.UUID,
             "school_code": {"type": "string"},
             "grade": {"type": "integer", "minimum": 1, "maximum": 12},
             "class_label": {"type": ["string", "null"]},
@@ -147,8 +147,8 @@ OPENAPI_PATHS: dict[str, Any] = {
             "security": [{"bearer": ["students:read"]}],
             "parameters": [NUMBER.openapi(), SCHOOL.openapi()],
             "responses": {
-                "200": common.ok_json("The matching students", "StudentList"),
-                "400": common.BAD_REQUEST,
+                "200": web_api.ok_json("The matching students", "StudentList"),
+                "400": web_api.BAD_REQUEST,
             },
         }
     },
@@ -160,10 +160,10 @@ OPENAPI_PATHS: dict[str, Any] = {
             "scope alike (the refusal is audited).",
             "tags": ["students"],
             "security": [{"bearer": ["students:read"]}],
-            "parameters": [common.path_id("student_id")],
+            "parameters": [web_api.path_id("student_id")],
             "responses": {
-                "200": common.ok_json("The student", "Student"),
-                "404": common.NOT_FOUND,
+                "200": web_api.ok_json("The student", "Student"),
+                "404": web_api.NOT_FOUND,
             },
         }
     },

@@ -19,7 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..core.crypto import BlindIndexSpec, Encrypted, EncryptedBlob, Kind, Purpose
+from ..core.crypto import Purpose, current_keyring
+from ..core.fields import BlindIndexSpec, Encrypted, EncryptedBlob, Kind
 from ..db import Base, UTCDateTime, created_at, utcnow, uuidpk
 
 ID = Purpose.IDENTITY
@@ -132,8 +133,6 @@ def normalize_name(name: str) -> str:
 
 
 def initials_index(school_id: uuid.UUID, initials: str) -> bytes:
-    from ..core.crypto import current_keyring
-
     return current_keyring().blind_index(INITIALS_INDEX, str(school_id), initials)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ..core import audit
-from ..core.authz import Permission, Principal, ensure
+from ..core.authz import Permission, Principal, can, ensure
 from ..core.tabular import TabularError
 from ..orgs.labels import class_number
 from ..orgs.models import School, SchoolClass
@@ -392,8 +392,6 @@ def lookup_by_number(
 
 
 def _may_read(principal: Principal, student: Student) -> bool:
-    from ..core.authz import can
-
     return can(principal, Permission.RECORD_READ, student)
 
 

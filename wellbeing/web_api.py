@@ -18,10 +18,10 @@ from typing import Any
 from flask import Response, g, request
 from jsonschema import Draft202012Validator
 
-from ..core import audit
-from ..core.authz import Forbidden
-from ..db import get_db
-from ..web import api_error
+from .core import audit
+from .core.authz import Forbidden
+from .db import get_db
+from .web import api_error
 
 
 def iso(value: dt.datetime | None) -> str | None:

@@ -1,0 +1,59 @@
+"""What the alert files share (the services, the bulk raise, the district queue): the refusals,
+the crisis kinds and their de-duplication key, and which student names a person may see. Kept
+below :mod:`.services` so those files need not import the services back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..core.authz import Permission, Principal, can
+from ..students.models import Student
+from .models import Alert
+
+
+class AlertError(Exception):
+    """A refused alert operation (the message is safe to show)."""
+
+
+class AlertNotFound(AlertError):
+    pass
+
+
+class IllegalTransition(AlertError):
+    pass
+
+
+CRISIS_KINDS = frozenset({"red_tier", "critical_item", "urgent_concern"})
+
+
+def alert_dedupe_key(
+    kind: str, source_id: uuid.UUID | None, student_id: uuid.UUID | None
+) -> str | None:
+    if source_id is not None:
+        return f"{kind}:{source_id}"
+    return f"{kind}:student:{student_id}" if student_id is not None else None
+
+
+def visible_student_names(
+    session: Session, principal: Principal | None, alerts: Sequence[Alert]
+) -> dict[uuid.UUID, str]:
+    """Student names by alert id, only for people with case access to that student (least data:
+    the others see kind, school, tier, due time and state)."""
+    ids = {a.student_id for a in alerts if a.student_id is not None and a.kind != "break_glass"}
+    if not ids or principal is None:
+        return {}
+    students = {s.id: s for s in session.scalars(select(Student).where(Student.id.in_(ids)))}
+    names: dict[uuid.UUID, str] = {}
+    for alert in alerts:
+        student = students.get(alert.student_id) if alert.student_id else None
+        if (
+            student is not None
+            and alert.kind != "break_glass"
+            and can(principal, Permission.RECORD_READ, student)
+        ):
+            names[alert.id] = student.name
+    return names

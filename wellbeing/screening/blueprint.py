@@ -1,0 +1,8 @@
+"""The screening blueprint, declared apart from :mod:`.views` so that the files adding routes to
+it (:mod:`.held_views`) import it without importing the views back."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("screening", __name__)
