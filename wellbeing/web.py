@@ -283,8 +283,9 @@ def _error_response(status: int, reason: Any = None) -> Response:
     return Response(body, status=status, mimetype="text/html")
 
 
-def _handle_forbidden(exc: Forbidden) -> Response:
-    principal = current_principal()
+def record_denied(exc: Forbidden, **detail: str) -> None:
+    """Audit a refused access (it survives the request's rollback: :func:`audit.record_now`),
+    however it is answered: 403 page, JSON error, or a 404 that hides the object."""
     target = exc.target
     audit.record_now(
         get_db(),
@@ -297,10 +298,16 @@ def _handle_forbidden(exc: Forbidden) -> Response:
             "permission": str(exc.permission),
             "endpoint": request.endpoint or "",
             **({"rule": exc.rule} if exc.rule else {}),
+            **detail,
         },
         outcome=audit.Outcome.DENIED,
         actor=g.get("audit_actor"),
     )
+
+
+def _handle_forbidden(exc: Forbidden) -> Response:
+    principal = current_principal()
+    record_denied(exc)
     if principal is None and not is_api_request():
         return redirect(url_for("auth.login"))
     return _error_response(403, exc.message)

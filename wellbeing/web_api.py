@@ -15,13 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, g, request
+from flask import Response, request
 from jsonschema import Draft202012Validator
 
-from .core import audit
 from .core.authz import Forbidden
-from .db import get_db
-from .web import api_error
+from .web import api_error, record_denied
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -132,21 +130,8 @@ def not_found(message: str = "No such resource.") -> Response:
 
 
 def not_visible(exc: Forbidden, message: str = "No such resource.") -> Response:
-    """Answer a refused read of one object as 404, auditing the refusal (it survives the
-    request's rollback: :func:`audit.record_now`)."""
-    target = exc.target
-    audit.record_now(
-        get_db(),
-        audit.AuditAction.ACCESS_DENIED,
-        object_type=type(target).__name__.lower() if target is not None else "route",
-        object_id=getattr(target, "id", None) or request.endpoint,
-        student_id=getattr(target, "student_id", None),
-        school_id=getattr(target, "school_id", None),
-        detail={"permission": str(exc.permission), "endpoint": request.endpoint or "",
-                "answered": "not_found"},
-        outcome=audit.Outcome.DENIED,
-        actor=g.get("audit_actor"),
-    )  # fmt: skip
+    """Answer a refused read of one object as 404, auditing the refusal."""
+    record_denied(exc, answered="not_found")
     return not_found(message)
 
 
