@@ -37,7 +37,7 @@ from ..orgs.models import School
 from ..students.models import Student
 from .common import visible_student_names
 from .models import Alert, AlertInbox, AlertStep
-from .queries import PAGE_SIZE, STATE_FILTERS
+from .queries import PAGE_SIZE, STATE_FILTERS, PageLinks
 
 COUNSELLOR = Role.COUNSELLOR.value
 UNRESOLVED = ("open", "acknowledged")
@@ -123,20 +123,12 @@ class QueueRow:
 
 
 @dataclass(frozen=True)
-class QueuePage:
+class QueuePage(PageLinks):
     rows: list[QueueRow]
     total: int
     page: int
     has_prev: bool
     has_next: bool
-
-    @property
-    def prev(self) -> int:
-        return self.page - 1
-
-    @property
-    def next(self) -> int:
-        return self.page + 1
 
 
 def _where(

@@ -31,12 +31,10 @@ class InboxRow:
     school_name: str | None
 
 
-@dataclass(frozen=True)
-class InboxPage:
-    rows: list[InboxRow]
+class PageLinks:
+    """The neighbours of a numbered page, as the ``pager`` macro reads them."""
+
     page: int
-    has_prev: bool
-    has_next: bool
 
     @property
     def prev(self) -> int:
@@ -45,6 +43,14 @@ class InboxPage:
     @property
     def next(self) -> int:
         return self.page + 1
+
+
+@dataclass(frozen=True)
+class InboxPage(PageLinks):
+    rows: list[InboxRow]
+    page: int
+    has_prev: bool
+    has_next: bool
 
 
 def inbox_page(
