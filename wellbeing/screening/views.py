@@ -1,5 +1,5 @@
-"""Screening pages: campaigns, progress, results (counts), upload, one student's form, kiosk,
-the review queue of provisional decisions, a student's history and its FHIR export."""
+"""Screening pages: campaigns, progress, results (counts), upload, one student's form, the
+review queue of provisional decisions, a student's history and its FHIR export."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import get_locale
@@ -24,20 +23,17 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 
-from ..auth.services import logout
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Forbidden, Permission, Role, can
 from ..core.tabular import TabularError
 from ..db import get_session, utcnow
-from ..orgs.labels import school_label
 from ..orgs.models import School
 from ..risk.services import TierError
 from ..students.models import Student
 from ..ui import nav_item
 from ..web import accepts_upload, get_settings, require
 from . import held as held_service
-from . import kiosk as kiosk_service
 from . import queries, services
 from .blueprint import bp
 from .charts import Series, trend_chart
@@ -47,9 +43,7 @@ from .forms import (
     ConfirmForm,
     EntryForm,
     ImportForm,
-    KioskForm,
     MappingForm,
-    QuestionnaireForm,
     ReviewForm,
     answers_from_form,
     field_name,
@@ -57,9 +51,10 @@ from .forms import (
 )
 from .importer import import_file
 from .instruments import builtin_instruments
-from .intake import IntakeError, campaign_instruments
+from .intake import IntakeError
 from .messages import instrument_names, translate_message
 from .models import Campaign, ColumnMapping
+from .pages import campaign_for, pick_school, questionnaire, school_choices
 
 nav_item("screening.index", _l("Screening"), Permission.STATS_SCREENING, 30)
 nav_item("screening.review", _l("Screening review"), Permission.TIER_DECIDE, 31)
@@ -69,33 +64,6 @@ nav_item("screening.review", _l("Screening review"), Permission.TIER_DECIDE, 31)
 def _instrument_names(codes: str | list[str]) -> str:
     """Instrument codes → their names (from the YAML) in the user's language."""
     return instrument_names(codes if isinstance(codes, str) else ",".join(codes))
-
-
-def _campaign(campaign_id: uuid.UUID, permission: Permission) -> tuple[Campaign, list[School]]:
-    """The campaign and the schools of it where the user holds ``permission`` (else 403/404)."""
-    db = get_session()
-    campaign = db.get(Campaign, campaign_id)
-    if campaign is None:
-        abort(404)
-    schools = [
-        s for s in services.campaign_schools(db, campaign) if can(g.principal, permission, s)
-    ]
-    if not schools:
-        raise Forbidden(permission, campaign)
-    return campaign, schools
-
-
-def _school_choices(schools: list[School]) -> list[SelectChoice]:
-    return [SelectChoice(str(s.id), school_label(s)) for s in schools]
-
-
-def _pick_school(schools: list[School], value: str | None) -> School:
-    if len(schools) == 1:
-        return schools[0]
-    found = next((s for s in schools if str(s.id) == value), None)
-    if found is None:
-        abort(400)
-    return found
 
 
 # --------------------------------------------------------------------------- campaigns
@@ -121,12 +89,12 @@ def new_campaign():  # type: ignore[no-untyped-def]
     ]
     form.school.choices = (
         [SelectChoice("all", _("All schools of the district"))] if district_wide else []
-    ) + _school_choices(schools)
+    ) + school_choices(schools)
     if request.method == "GET":
         return render_template("screening/campaign_form.html", form=form)
     if not form.validate_on_submit():
         return render_template("screening/campaign_form.html", form=form), 400
-    chosen = schools if form.school.data == "all" else [_pick_school(schools, form.school.data)]
+    chosen = schools if form.school.data == "all" else [pick_school(schools, form.school.data)]
     try:
         campaign = services.create_campaign(
             db, g.principal, name=form.name.data, instruments=form.instruments.data, schools=chosen,
@@ -144,7 +112,7 @@ def new_campaign():  # type: ignore[no-untyped-def]
 @bp.get("/screening/campaigns/<uuid:campaign_id>")
 @require(Permission.SCREENING_MANAGE)
 def campaign(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    campaign, schools = _campaign(campaign_id, Permission.SCREENING_MANAGE)
+    campaign, schools = campaign_for(campaign_id, Permission.SCREENING_MANAGE)
     rows = queries.progress(get_session(), campaign, [s.id for s in schools])
     totals = {
         k: sum(getattr(r, k) for r in rows) for k in ("eligible", "screened", "voided", "missing")
@@ -156,7 +124,7 @@ def campaign(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
 @bp.get("/screening/campaigns/<uuid:campaign_id>/results")
 @require(Permission.STATS_SCREENING)
 def results(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    campaign, schools = _campaign(campaign_id, Permission.STATS_SCREENING)
+    campaign, schools = campaign_for(campaign_id, Permission.STATS_SCREENING)
     by = request.args.get("by", "grade")
     if by not in ("school", "grade", "class"):
         abort(400)
@@ -193,7 +161,7 @@ class _Owned:
 @require(Permission.SCREENING_MANAGE)
 @accepts_upload
 def upload(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    campaign, _schools = _campaign(campaign_id, Permission.SCREENING_MANAGE)
+    campaign, _schools = campaign_for(campaign_id, Permission.SCREENING_MANAGE)
     form = ImportForm()
     form.mapping.choices = [SelectChoice("", _("Standard columns"))] + [
         SelectChoice(m.name, m.name) for m in _mappings(campaign)
@@ -268,25 +236,21 @@ def mappings():  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- one student's form
 
 
-def _questionnaire(campaign: Campaign) -> list:  # type: ignore[type-arg]
-    return list(campaign_instruments(get_session(), campaign).values())
-
-
 @bp.route("/screening/campaigns/<uuid:campaign_id>/entry", methods=["GET", "POST"])
 @require(Permission.SCREENING_MANAGE)
 def entry(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    campaign, schools = _campaign(campaign_id, Permission.SCREENING_MANAGE)
+    campaign, schools = campaign_for(campaign_id, Permission.SCREENING_MANAGE)
     db = get_session()
     form = EntryForm()
-    form.school.choices = _school_choices(schools)
-    instruments = _questionnaire(campaign)
+    form.school.choices = school_choices(schools)
+    instruments = questionnaire(campaign)
     context = {"form": form, "campaign": campaign, "instruments": instruments, "field_name": field_name,
                "locale": str(get_locale()), "multi": len(schools) > 1}  # fmt: skip
     if request.method == "GET":
         return render_template("screening/entry.html", **context)
     if not form.validate_on_submit():
         return render_template("screening/entry.html", **context), 400
-    school = _pick_school(schools, form.school.data)
+    school = pick_school(schools, form.school.data)
     answers, bad = answers_from_form(request.form, {i.code: i for i in instruments})
     found, _missing = services.find_students(db, school.id, [form.student_number.data.strip()])
     error = None
@@ -310,70 +274,6 @@ def entry(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
         return render_template("screening/entry.html", **context), 400
     flash(_("Answers saved."), "success")
     return redirect(url_for("screening.entry", campaign_id=campaign.id))
-
-
-# --------------------------------------------------------------------------- kiosk
-
-
-@bp.route("/screening/campaigns/<uuid:campaign_id>/kiosk", methods=["GET", "POST"])
-@require(Permission.SCREENING_KIOSK)
-def kiosk_open(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    campaign, schools = _campaign(campaign_id, Permission.SCREENING_KIOSK)
-    db = get_session()
-    form = KioskForm()
-    form.school.choices = _school_choices(schools)
-    context = {"form": form, "campaign": campaign, "multi": len(schools) > 1,
-               "kiosk_minutes": kiosk_service.timeout_minutes()}  # fmt: skip
-    if request.method == "GET":
-        return render_template("screening/kiosk_open.html", **context)
-    if not form.validate_on_submit():
-        return render_template("screening/kiosk_open.html", **context), 400
-    school = _pick_school(schools, form.school.data)
-    numbers = [n.strip() for n in form.student_numbers.data.splitlines() if n.strip()]
-    try:
-        _kiosk, token = kiosk_service.open_kiosk_for_numbers(
-            db, g.principal, campaign, school, numbers
-        )
-    except services.ScreeningError as exc:
-        flash(exc.translated(), "error")
-        return render_template("screening/kiosk_open.html", **context), 400
-    # The device is handed to students: end the teacher's session on it first.
-
-    logout(db, g.user_session, g.user)
-    session.clear()
-    return redirect(url_for("screening.kiosk", token=token))
-
-
-@bp.route("/screening/kiosk/<token>", methods=["GET", "POST"])
-@require(Permission.PUBLIC)
-def kiosk(token: str):  # type: ignore[no-untyped-def]
-    db = get_session()
-    row = kiosk_service.load_kiosk(db, token)
-    if row is None:
-        return render_template("screening/kiosk_done.html"), 404
-    campaign = db.get(Campaign, row.campaign_id)
-    instruments = _questionnaire(campaign)
-    form = QuestionnaireForm()
-    context = {"form": form, "instruments": instruments, "field_name": field_name, "locale": str(get_locale()),
-               "consent": campaign.consent_text, "position": len(row.done_ids) + 1, "count": len(row.student_ids)}  # fmt: skip
-    if request.method == "GET":
-        return render_template("screening/kiosk.html", **context)
-    answers, bad = answers_from_form(request.form, {i.code: i for i in instruments})
-    if not form.validate_on_submit() or bad or not answers:
-        flash(_("Please answer the questions."), "error")
-        return render_template("screening/kiosk.html", **context), 400
-    try:
-        finished, _held = kiosk_service.kiosk_submit(db, row, answers)
-    except services.ScreeningError:  # the session ended meanwhile; nothing was submitted
-        return render_template("screening/kiosk_done.html"), 409
-    # Recorded, or held for the psychology teacher's review: saved either way.
-    if finished:
-        return render_template("screening/kiosk_done.html", thanks=True)
-    flash(
-        _("Thank you, your answers were saved. Please hand the device to the next student."),
-        "success",
-    )
-    return redirect(url_for("screening.kiosk", token=token))
 
 
 # --------------------------------------------------------------------------- review
@@ -503,4 +403,4 @@ try:
 except ImportError:  # pragma: no cover - the students module ships with the app
     pass
 
-from . import held_views  # noqa: E402, F401  (its route is on ``bp``)
+from . import held_views, kiosk_views  # noqa: E402, F401  (their routes are on ``bp``)

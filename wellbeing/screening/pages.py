@@ -1,0 +1,48 @@
+"""What the screening pages share: the campaign a request names (with the schools of it the
+user may act for), the school to act for, and the questionnaire of a campaign."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import abort, g
+from wtforms.fields.choices import SelectChoice
+
+from ..core.authz import Forbidden, Permission, can
+from ..db import get_session
+from ..orgs.labels import school_label
+from ..orgs.models import School
+from . import services
+from .intake import campaign_instruments
+from .models import Campaign
+
+
+def campaign_for(campaign_id: uuid.UUID, permission: Permission) -> tuple[Campaign, list[School]]:
+    """The campaign and the schools of it where the user holds ``permission`` (else 403/404)."""
+    db = get_session()
+    campaign = db.get(Campaign, campaign_id)
+    if campaign is None:
+        abort(404)
+    schools = [
+        s for s in services.campaign_schools(db, campaign) if can(g.principal, permission, s)
+    ]
+    if not schools:
+        raise Forbidden(permission, campaign)
+    return campaign, schools
+
+
+def school_choices(schools: list[School]) -> list[SelectChoice]:
+    return [SelectChoice(str(s.id), school_label(s)) for s in schools]
+
+
+def pick_school(schools: list[School], value: str | None) -> School:
+    if len(schools) == 1:
+        return schools[0]
+    found = next((s for s in schools if str(s.id) == value), None)
+    if found is None:
+        abort(400)
+    return found
+
+
+def questionnaire(campaign: Campaign) -> list:  # type: ignore[type-arg]
+    return list(campaign_instruments(get_session(), campaign).values())
