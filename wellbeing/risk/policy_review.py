@@ -30,7 +30,6 @@ from ..labels import ROLE_LABELS
 from ..ui import TIER_NAMES
 from .models import DistrictPolicy
 from .policy import (
-    ESCALATION_ROLES,
     Policy,
     PolicyError,
     Problem,
@@ -38,6 +37,7 @@ from .policy import (
     current_policy,
     validate_body,
 )
+from .policy_schema import ESCALATION_ROLES
 from .services import save_policy
 
 # --------------------------------------------------------------------------- labels
