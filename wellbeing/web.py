@@ -15,6 +15,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     g,
     jsonify,
     redirect,
@@ -32,6 +33,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from .config import Settings
 from .core import audit, crypto
 from .core.authz import Forbidden, Permission, Principal, can, downloads_refused
+from .core.errors import DomainError
 from .db import get_db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -258,7 +260,9 @@ _ERROR_TITLES = {
     403: _l("You do not have access to this page."),
     404: _l("This page does not exist."),
     405: _l("This action is not allowed here."),
+    409: _l("This was changed in the meantime; nothing was saved."),
     413: _l("The file is too large."),
+    422: _l("This could not be saved; nothing was changed."),
     429: _l("Too many attempts. Please wait a moment and try again."),
     500: _l("Something went wrong on our side. The error was logged."),
     503: _l("The service is temporarily unavailable. Please try again shortly."),
@@ -266,7 +270,7 @@ _ERROR_TITLES = {
 _API_CODES = {
     400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 422: "invalid",
-    429: "rate_limited", 500: "internal_error", 503: "unavailable",
+    409: "conflict", 429: "rate_limited", 500: "internal_error", 503: "unavailable",
 }  # fmt: skip
 
 
@@ -281,6 +285,22 @@ def _error_response(status: int, reason: Any = None) -> Response:
         "errors/error.html", status=status, message=reason or str(_ERROR_TITLES[status])
     )
     return Response(body, status=status, mimetype="text/html")
+
+
+def flash_error(exc: DomainError) -> None:
+    """The one way a page shows a service's refusal: its message, in the reader's language."""
+    flash(exc.message, "error")
+
+
+def _handle_domain(exc: DomainError) -> Response:
+    """A refusal no view caught: the API answers its JSON error (``code``, the message in
+    English), a page shows the error page with the translated message. Nothing was committed:
+    the request's session is rolled back by the teardown."""
+    if is_api_request():
+        with force_locale("en"):
+            return api_error(exc.status, exc.code, exc.message)
+    status = exc.status if exc.status in _ERROR_TITLES else 400
+    return _error_response(status, exc.message)
 
 
 def record_denied(exc: Forbidden, **detail: str) -> None:
@@ -348,6 +368,7 @@ def init_web(app: Flask) -> None:
     app.after_request(_after_request)
     app.teardown_request(_teardown)
     app.register_error_handler(Forbidden, _handle_forbidden)
+    app.register_error_handler(DomainError, _handle_domain)
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(DBAPIError, _handle_db_error)
     app.register_error_handler(Exception, _handle_any)
@@ -359,6 +380,7 @@ __all__ = [
     "accepts_upload",
     "api_error",
     "current_principal",
+    "flash_error",
     "init_web",
     "require",
 ]

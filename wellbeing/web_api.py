@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, request
+from flask_babel import force_locale
 from jsonschema import Draft202012Validator
 
 from .core.authz import Forbidden
+from .core.errors import DomainError
 from .web import api_error, record_denied
 
 
@@ -156,3 +158,12 @@ def ok_json(description: str, schema: str) -> dict[str, Any]:
         "description": description,
         "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
     }
+
+
+def domain_error(exc: DomainError) -> Response:
+    """A service's refusal as the API's JSON error: its ``code``, its status, the message in
+    English (the API's language), its parameters as ``details`` for machines."""
+    with force_locale("en"):
+        message = exc.message
+        details = [{"field": key, "message": str(value)} for key, value in exc.params.items()]
+    return api_error(exc.status, exc.code, message, details)
