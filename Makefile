@@ -33,6 +33,7 @@ run: $(STAMP) translations
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: $(DEV_STAMP) translations lint
 	$(BIN)/python -m pytest -n auto -q

@@ -4,7 +4,8 @@ Run: ``.venv/bin/python -m bench.dashboard_bench [--students 300000] [--database
 
 Times (p50/p95 over repetitions) the queries behind the school and district dashboards — per
 school figures for one school and for the whole district, students of concern, escalated
-students, SLA and monthly trends — beside the raw limit measured in the same run: a bare
+students, SLA and monthly trends, each role's workbench (``/``) and a psychology teacher's
+caseload — beside the raw limit measured in the same run: a bare
 ``SELECT count(*) FROM student`` (one full pass over the table).
 """
 
@@ -15,6 +16,7 @@ import datetime as dt
 import random
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -72,6 +74,33 @@ def _populate(db, students: int, schools: int) -> None:  # type: ignore[no-untyp
     )
 
 
+def _workbench_cases(session, school_id, now, tz):  # type: ignore[no-untyped-def]
+    """The home page of the people who open it most (its counts and first rows, audited as
+    the page does) and the caseload of one school's psychology teacher."""
+    from wellbeing.core.authz import Principal, Role, Scope
+    from wellbeing.orgs.models import School
+    from wellbeing.workbench import caseload as caseloads
+    from wellbeing.workbench import services as workbench
+
+    district_id = session.scalar(select(School.district_id).where(School.id == school_id))
+
+    def who(role: Role, school: object = None) -> Principal:
+        return Principal(uuid.uuid4(), f"bench-{role}", (Scope(role, district_id, school),))  # type: ignore[arg-type]  # a school id
+
+    psych, leader = who(Role.PSYCH_TEACHER, school_id), who(Role.SCHOOL_LEADER, school_id)
+    counsellor, supervisor = who(Role.COUNSELLOR), who(Role.SUPERVISOR)
+    today = workbench.Today(now, tz)
+    return {
+        "workbench: psychology teacher": lambda: workbench.workbench(session, psych, today),
+        "workbench: school leader": lambda: workbench.workbench(session, leader, today),
+        "workbench: district counsellor": lambda: workbench.workbench(session, counsellor, today),
+        "workbench: supervisor": lambda: workbench.workbench(session, supervisor, today),
+        "caseload: psychology teacher of one school": lambda: caseloads.caseload(
+            session, psych, caseloads.CaseloadFilter()
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=300_000)
@@ -99,6 +128,7 @@ def main() -> None:
                 "district dashboard: SLA": lambda: queries.sla(session, now - dt.timedelta(days=365), now, tz),
                 "district dashboard: monthly trends": lambda: queries.monthly_counts(session, now, tz),
             }  # fmt: skip
+            cases.update(_workbench_cases(session, one_school, now, tz))
             raw = None
             for label, run in cases.items():
                 run()  # warm the cache

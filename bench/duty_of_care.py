@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 
 from wellbeing.alerts import jobs as alert_jobs
 from wellbeing.alerts import services as alerts
-from wellbeing.alerts.models import Alert, AlertRecipient
+from wellbeing.alerts.models import Alert, AlertRecipient, AlertState
 from wellbeing.auth.models import User
 from wellbeing.auth.services import build_principal
 from wellbeing.config import Settings
@@ -185,7 +185,7 @@ def _run(
                 continue
             with db.session() as session:
                 alert = session.get(Alert, notice.alert_id)
-                if alert is None or alert.state != "open":
+                if alert is None or alert.state != AlertState.OPEN:
                     done.add(notice.alert_id)
                     continue
                 user = session.get(User, notice.person.user_id)
@@ -228,14 +228,16 @@ def _run(
         # scheduler's interval); when the district is quiet, straight to the next event.
         with db.session() as session:
             open_alerts = (
-                session.scalar(select(func.count()).select_from(Alert).where(Alert.state == "open"))
+                session.scalar(
+                    select(func.count()).select_from(Alert).where(Alert.state == AlertState.OPEN)
+                )
                 or 0
             )
-            from wellbeing.notify.models import OutboxMessage
+            from wellbeing.notify.models import PENDING, OutboxMessage
 
             mail_due = session.scalar(
                 select(func.min(OutboxMessage.next_attempt_at)).where(
-                    OutboxMessage.state == "pending"
+                    OutboxMessage.state == PENDING
                 )
             )
         if next_planned >= len(planned) and now >= end and open_alerts == 0 and mail_due is None:

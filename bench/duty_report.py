@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 
-from wellbeing.alerts.models import Alert, AlertInbox, AlertRecipient, AlertStep
+from wellbeing.alerts.models import Alert, AlertInbox, AlertRecipient, AlertState, AlertStep
 from wellbeing.auth.models import Membership
 from wellbeing.db import Database
 from wellbeing.students.models import Student
@@ -64,7 +64,7 @@ class Result:
 
 def _check(db: Database, result: Result, *, planned_count: int) -> None:
     """The invariants, read back from the database (not from the simulation's memory)."""
-    from wellbeing.notify.models import OutboxMessage
+    from wellbeing.notify.models import FAILED, PENDING, SENT, OutboxMessage
 
     v = result.violations
     with db.session() as session:
@@ -92,7 +92,7 @@ def _check(db: Database, result: Result, *, planned_count: int) -> None:
         for alert in alerts_:
             if alert.id not in reached:
                 v.append(f"alert {alert.id} reached nobody")
-            if alert.state == "open":
+            if alert.state == AlertState.OPEN:
                 result.open_at_end += 1
                 v.append(f"alert {alert.id} was never acknowledged")
                 continue
@@ -117,9 +117,9 @@ def _check(db: Database, result: Result, *, planned_count: int) -> None:
             ).tuples().all()
         )  # fmt: skip
         result.emails_queued = sum(states.values())
-        result.emails_sent = states.get("sent", 0)
-        result.emails_failed = states.get("failed", 0)
-        result.emails_pending = states.get("pending", 0)
+        result.emails_sent = states.get(SENT, 0)
+        result.emails_failed = states.get(FAILED, 0)
+        result.emails_pending = states.get(PENDING, 0)
         # Privacy: no email names the student it is about.
         names = {
             s.id: s.name

@@ -91,12 +91,12 @@ def _counts(db: Any) -> dict[str, int]:
 def _due(db: Any, at: dt.datetime) -> int:
     from sqlalchemy import func
 
-    from wellbeing.alerts.models import Alert
+    from wellbeing.alerts.models import Alert, AlertState
 
     with db.session() as session:
         return session.scalar(
             select(func.count()).select_from(Alert).where(
-                Alert.state == "open", Alert.next_step_at <= at
+                Alert.state == AlertState.OPEN, Alert.next_step_at <= at
             )
         )  # fmt: skip
 

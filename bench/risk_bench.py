@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from wellbeing.cli import initialise
     from wellbeing.core import crypto, events
     from wellbeing.db import Database
+    from wellbeing.risk.events import TIER_CHANGED
     from wellbeing.risk.models import TierDecision
     from wellbeing.risk.services import apply_rule_tiers
     from wellbeing.students.models import Student
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.with_subscribers:
         modules.import_services()
     else:
-        events._handlers.pop(events.TIER_CHANGED, None)
+        events._handlers.pop(TIER_CHANGED, None)
     db = Database(url)
     crypto.install_keyring(open_keyring(db, settings))
     start = time.perf_counter()
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     for student_id, tier in zip(ids, tiers, strict=True):
         token = TOKENS[tier]
         rows.append((student_id, tier, None, token))
-    print(f"subscribers to TIER_CHANGED: {len(events._handlers.get(events.TIER_CHANGED, []))}")
+    print(f"subscribers to TIER_CHANGED: {len(events._handlers.get(TIER_CHANGED, []))}")
 
     for label in ("first pass", "second pass (no change)"):
         start = time.perf_counter()

@@ -5,7 +5,7 @@ Run: ``.venv/bin/python -m bench.screening_bench [--students 300000] [--schools 
 
 A child process builds a fresh database (migrations, keys), a synthetic district and the CSV
 file of one campaign (so its memory does not count); this process then runs
-``wellbeing.screening.importer.import_file`` on the file, exactly as ``wellbeing screening
+``wellbeing.screening.intake.importer.import_file`` on the file, exactly as ``wellbeing screening
 import`` does (validation pass, then scoring, encryption, tier decisions, commit) and prints
 total time, responses/s and peak RSS. The raw limit is measured in the same run: Python's
 ``sqlite3.executemany`` of as many pre-built rows of the same width (same columns, same
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     from wellbeing import modules, open_keyring
     from wellbeing.core import audit
     from wellbeing.db import Database
-    from wellbeing.screening.importer import import_file
+    from wellbeing.screening.intake.importer import import_file
     from wellbeing.screening.models import Campaign
 
     modules.import_services()

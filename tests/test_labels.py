@@ -25,7 +25,7 @@ from wellbeing.labels import (
 )
 from wellbeing.orgs.labels import class_label, grade_label
 from wellbeing.risk.models import TIER_SOURCES as STORED_TIER_SOURCES
-from wellbeing.screening.instruments import builtin_instruments
+from wellbeing.screening.engine.instruments import builtin_instruments
 
 ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -174,7 +174,7 @@ def _label_sets() -> list[tuple[str, tuple, object]]:
     return [
         ("concern category", concern_models.CATEGORIES, dict(concern_forms.CATEGORY_LABELS)),
         ("concern urgency", concern_models.URGENCIES, dict(concern_forms.URGENCY_LABELS)),
-        ("concern status", concern_models.STATUSES, concern_forms.STATUS_LABELS),
+        ("concern status", concern_models.STATES, concern_forms.STATE_LABELS),
         ("caller", concern_models.CALLER_TYPES, dict(concern_forms.CALLER_LABELS)),
         ("hotline topic", concern_models.HOTLINE_TOPICS, dict(concern_forms.TOPIC_LABELS)),
         ("crisis step", crisis_models.STEPS, crisis_forms.STEP_LABELS),

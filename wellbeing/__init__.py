@@ -11,6 +11,7 @@ from flask import Flask
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import modules
 from .config import (
     BODY_LIMIT,
     ConfigError,
@@ -31,6 +32,7 @@ log = logging.getLogger("wellbeing")
 
 def open_keyring(db: Database, settings: Settings) -> crypto.Keyring:
     """Load the master key and unwrap the data keys, or raise a one-line error."""
+    # Every `import wellbeing.x` runs this file first: it stays light, the modules load here
     from .keys.services import load_keyring
 
     material = crypto.load_key_material(settings.key_file, settings.master_key)
@@ -62,8 +64,6 @@ def create_app(
     settings = config if isinstance(config, Settings) else load_settings(**(config or {}))
     validate(settings)
     check_serving(settings)
-    from . import modules
-
     modules.import_services()
     db = db or Database(settings.database_url)
     keyring = open_keyring(db, settings)
@@ -99,19 +99,22 @@ def create_app(
     if settings.trusted_proxies:
         # Only the client address and the scheme: links never come from the Host header.
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0, x_port=0)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way to wrap it
+            app.wsgi_app, x_for=n, x_proto=n, x_host=0, x_port=0
+        )
 
+    # The web parts load when an app is built (this file runs on every `import wellbeing.x`).
     from .extensions import babel, csrf, limiter, select_locale, select_timezone
-    from .web import init_web
+    from .web import init_web  # (see above)
 
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     limiter.init_app(app)
     init_web(app)
-    from .auth.hooks import init_auth
+    from .auth.hooks import init_auth  # a module: loads when an app is built (see above)
 
     init_auth(app)
-    from .ui import init_ui
+    from .ui import init_ui  # the shell: loads when an app is built (see above)
 
     init_ui(app)
     for part in ("views", "api"):  # <module>/views.py (HTML) and <module>/api.py (JSON, /api/v1)

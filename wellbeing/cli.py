@@ -13,13 +13,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from flask import Flask
 
 from . import modules
 from .config import ConfigError, Settings, load_settings
 from .core import audit, crypto
 from .db import Database
+from .keys.services import (
+    ensure_data_keys,
+    key_status,
+    load_keyring,
+    reencrypt_purpose,
+    retire_unused,
+    rewrap_all,
+    start_rotation,
+    total_values,
+)
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_INTEGRITY = 1, 2, 3
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +45,7 @@ class Refused(click.ClickException):
 
     exit_code = EXIT_REFUSED
 
-    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
+    def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"error: {self.format_message()}", err=True)
 
 
@@ -59,7 +74,7 @@ def cli_actor() -> audit.Actor:
 @contextmanager
 def app_context() -> Iterator[Context]:
     """Open the database with its keyring for a command; refuse with one line when keys are off."""
-    from . import open_keyring
+    from . import open_keyring  # the app package is the roof (tests/test_layers.py)
 
     settings = settings_or_exit()
     modules.import_services()
@@ -82,8 +97,8 @@ def app_context() -> Iterator[Context]:
 # --------------------------------------------------------------------------- migrations
 
 
-def alembic_config(database_url: str):  # type: ignore[no-untyped-def]
-    from alembic.config import Config
+def alembic_config(database_url: str) -> Config:
+    from alembic.config import Config  # Alembic loads only for commands that migrate
 
     cfg = Config()
     cfg.set_main_option("script_location", str(REPO_ROOT / "migrations"))
@@ -92,15 +107,13 @@ def alembic_config(database_url: str):  # type: ignore[no-untyped-def]
 
 
 def upgrade_database(database_url: str) -> None:
-    from alembic import command
+    from alembic import command  # Alembic loads only for commands that migrate
 
     command.upgrade(alembic_config(database_url), "head")
 
 
 def initialise(settings: Settings) -> list[str]:
     """Migrate, then create missing data keys under the master key. Idempotent."""
-    from .keys.services import ensure_data_keys, load_keyring
-
     material = crypto.load_key_material(settings.key_file, settings.master_key)
     upgrade_database(settings.database_url)
     modules.import_models()
@@ -157,7 +170,7 @@ def db_upgrade() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def run(host: str, port: int) -> None:
     """Serve the app in one process (WELLBEING_ENV defaults to production; gunicorn serves more)."""
-    from . import create_app
+    from . import create_app  # the app package is the roof (tests/test_layers.py)
 
     settings = settings_or_exit()
     try:
@@ -173,7 +186,7 @@ def run(host: str, port: int) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def demo(serve: bool, port: int) -> None:
     """Development: make a key file if none, migrate, seed a demo district (once), serve."""
-    from .demo import DEV_KEY_FILE, print_logins, seed_demo
+    from .demo import DEV_KEY_FILE, print_logins, seed_demo  # the demo data is the roof
 
     if not os.environ.get("WELLBEING_KEY_FILE") and not os.environ.get("WELLBEING_MASTER_KEY"):
         if not DEV_KEY_FILE.exists():
@@ -195,7 +208,7 @@ def demo(serve: bool, port: int) -> None:
         logins = seed_demo(ctx.db, ctx.settings)
     print_logins(logins)
     if serve:
-        from . import create_app
+        from . import create_app  # the app package is the roof (tests/test_layers.py)
 
         app = create_app(settings)
         _start_in_process_scheduler(app)
@@ -203,9 +216,9 @@ def demo(serve: bool, port: int) -> None:
         app.run(host="127.0.0.1", port=port, debug=False, use_reloader=False)
 
 
-def _start_in_process_scheduler(app) -> None:  # type: ignore[no-untyped-def]
+def _start_in_process_scheduler(app: Flask) -> None:
     try:
-        from .core.scheduler import start_in_process
+        from .core.scheduler import start_in_process  # APScheduler loads only here
     except ImportError:
         return
     start_in_process(app)
@@ -232,8 +245,6 @@ def keys_generate(file: Path) -> None:
 @keys.command("status")
 def keys_status() -> None:
     """Per purpose: versions, state and how many values each still protects."""
-    from .keys.services import key_status
-
     with app_context() as ctx, ctx.db.session() as session:
         click.echo(f"{'purpose':<10} {'version':>7} {'key id':>6} {'state':<8} {'values':>10}")
         for row in key_status(session):
@@ -248,14 +259,6 @@ def keys_status() -> None:
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100000))
 def keys_rotate(purpose: tuple[str, ...], batch_size: int) -> None:
     """Make a new data key primary and re-encrypt old values in batches (resumable)."""
-    from .keys.services import (
-        load_keyring,
-        reencrypt_purpose,
-        retire_unused,
-        start_rotation,
-        total_values,
-    )
-
     with app_context() as ctx:
         for name in purpose or [str(p) for p in crypto.ENCRYPTION_PURPOSES]:
             with ctx.db.session() as session:
@@ -280,8 +283,6 @@ def keys_rotate(purpose: tuple[str, ...], batch_size: int) -> None:
 )
 def keys_rewrap(new_key_file: Path) -> None:
     """Move every data key under the master key in FILE; rows are not touched."""
-    from .keys.services import rewrap_all
-
     try:
         new = crypto.load_key_material(str(new_key_file), None)
     except crypto.KeyConfigError as exc:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     TypeDecorator,
     Uuid,
     create_engine,
@@ -88,13 +89,23 @@ class Base(DeclarativeBase):
         # the same constructor call can bind the row id into their associated data.
         mapper = self.__mapper__
         for column in mapper.primary_key:
-            if isinstance(column.type, Uuid) and column.key not in kwargs:
-                setattr(self, column.key, uuid.uuid4())
+            key = column.key
+            if key is not None and isinstance(column.type, Uuid) and key not in kwargs:
+                setattr(self, key, uuid.uuid4())
         ordered = sorted(kwargs.items(), key=lambda kv: kv[0] not in mapper.columns)
         for key, value in ordered:
             if not hasattr(type(self), key):
                 raise TypeError(f"{key!r} is an invalid keyword argument for {type(self).__name__}")
             setattr(self, key, value)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's ``Table`` (SQLAlchemy types ``__table__`` as any ``FromClause``), for
+    Core statements and bulk inserts."""
+    table = model.__table__
+    if not isinstance(table, Table):  # pragma: no cover - every model here maps one table
+        raise TypeError(f"{model.__name__} is not mapped to a Table")
+    return table
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

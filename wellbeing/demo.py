@@ -23,12 +23,18 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .auth.admin import create_user, grant_membership
+from .auth.models import User
 from .config import Settings
 from .core.authz import Role
 from .db import Database
 from .demo_cases import register as register_cases
 from .demo_data import SCHOOLS, SEED, SEED_STEPS, DemoSchool
 from .orgs.labels import class_label
+from .orgs.services import create_school, ensure_district, find_class, school_by_code
+from .students.models import Student
+from .students.roster import national_id_check_digit
+from .students.services import import_roster
 
 DEV_KEY_FILE = Path("instance") / "dev-master-key.json"
 DEMO_PASSWORD = "wellbeing-demo-1"  # noqa: S105 (a published demo password, development only)
@@ -87,8 +93,6 @@ def chinese_name(rng: random.Random, sex: str) -> str:
 
 
 def _national_id(rng: random.Random, birth: dt.date, sex: str) -> str:
-    from .students.roster import national_id_check_digit
-
     order = rng.randrange(0, 500) * 2 + (1 if sex == "M" else 0)  # odd for male, even for female
     first17 = f"110105{birth:%Y%m%d}{order:03d}"
     return first17 + national_id_check_digit(first17)
@@ -124,8 +128,6 @@ def roster_csv(school: DemoSchool, today: dt.date | None = None) -> str:
 
 
 def seed_schools(session: Session) -> None:
-    from .orgs.services import create_school, ensure_district, school_by_code
-
     ensure_district(session, *DISTRICT)
     for school in SCHOOLS:
         if school_by_code(session, school.code) is None:
@@ -134,10 +136,6 @@ def seed_schools(session: Session) -> None:
 
 def seed_students(session: Session, school: DemoSchool) -> int:
     """Import the school's roster through the roster import service, once."""
-    from .orgs.services import school_by_code
-    from .students.models import Student
-    from .students.services import import_roster
-
     row = school_by_code(session, school.code)
     assert row is not None  # noqa: S101 (seed_schools ran first)
     if session.scalar(select(func.count()).where(Student.school_id == row.id)):
@@ -150,10 +148,6 @@ def seed_students(session: Session, school: DemoSchool) -> int:
 
 
 def seed_users(session: Session, settings: Settings) -> None:
-    from .auth.admin import create_user, grant_membership
-    from .auth.models import User
-    from .orgs.services import find_class, school_by_code
-
     schools = {s.name: (s, school_by_code(session, s.code)) for s in SCHOOLS}
     for login in demo_logins():
         if session.scalar(select(User.id).where(User.username == login.username)) is not None:

@@ -8,19 +8,30 @@ Idempotent: a marker (any tier decision in the demo district) makes a second run
 
 from __future__ import annotations
 
+import datetime as dt
 import random
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .auth.models import User
 from .auth.services import build_principal
+from .concerns.services import create_concern
 from .config import Settings
 from .core import audit
+from .core.authz import Principal
 from .db import Database
 from .demo_data import SCHOOLS, SEED, SEED_STEPS
+from .orgs.models import School
+from .orgs.services import school_by_code
+from .risk.models import TierDecision
+from .screening.intake.importer import import_file
+from .screening.services import create_campaign
+from .students.models import Student
 
 CONCERN_TEXTS = (
     ("mood", "soon", "最近两周上课常常走神，情绪低落，午饭吃得很少。"),
@@ -32,7 +43,7 @@ CONCERN_TEXTS = (
 
 
 @contextmanager
-def _acting(session: Session, username: str) -> Iterator[tuple[User, object]]:
+def _acting(session: Session, username: str) -> Iterator[tuple[User, Principal]]:
     """The demo user and their principal; audit entries are attributed to them meanwhile."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
@@ -45,11 +56,15 @@ def _acting(session: Session, username: str) -> Iterator[tuple[User, object]]:
         audit._cli_actor.reset(token)
 
 
-def _students(session: Session, school_code: str, grade: int | None = None) -> list:  # type: ignore[type-arg]
-    from .orgs.services import school_by_code
-    from .students.models import Student
-
+def _school(session: Session, school_code: str) -> School:
     school = school_by_code(session, school_code)
+    if school is None:
+        raise RuntimeError(f"demo school {school_code} is missing: seed the district first")
+    return school
+
+
+def _students(session: Session, school_code: str, grade: int | None = None) -> list[Student]:
+    school = _school(session, school_code)
     stmt = select(Student).where(Student.school_id == school.id).order_by(Student.id)
     if grade is not None:
         stmt = stmt.where(Student.grade == grade)
@@ -57,8 +72,6 @@ def _students(session: Session, school_code: str, grade: int | None = None) -> l
 
 
 def _already_seeded(session: Session) -> bool:
-    from .risk.models import TierDecision
-
     return session.scalar(select(TierDecision.id).limit(1)) is not None
 
 
@@ -76,21 +89,13 @@ def seed_cases(db: Database, settings: Settings) -> None:
 def _seed_screening(db: Database, settings: Settings) -> None:
     """A PHQ-9 + GAD-7 campaign at the junior high, imported from a file as a psych teacher
     would upload it (scored, encrypted, tiered; critical items raise alerts)."""
-    import datetime as dt
-    import tempfile
-    from pathlib import Path
-
-    from .orgs.services import school_by_code
-    from .screening.importer import import_file
-    from .screening.services import create_campaign
-
     school = SCHOOLS[1]
     rng = random.Random(SEED)
     today = dt.date.today()
     with db.session() as session, _acting(session, f"{school.prefix}.psych") as (user, actor):
         campaign = create_campaign(
             session, actor, name=f"{today.year}年秋季心理测评筛查", instruments=["phq9", "gad7"],
-            schools=[school_by_code(session, school.code)], grades=list(school.grades),
+            schools=[_school(session, school.code)], grades=list(school.grades),
             opens_on=today - dt.timedelta(days=14), closes_on=today + dt.timedelta(days=14),
             consent_text="本次测评仅用于了解学生心理健康状况，结果严格保密。", created_by=user.id,
         )  # fmt: skip
@@ -113,8 +118,6 @@ def _seed_screening(db: Database, settings: Settings) -> None:
 
 def _seed_concerns(db: Database) -> None:
     """Class teachers report what they saw; the last one is immediate danger (red, alert, crisis)."""
-    from .concerns.services import create_concern
-
     for school, texts in ((SCHOOLS[0], CONCERN_TEXTS[:3]), (SCHOOLS[2], CONCERN_TEXTS[2:])):
         with db.session() as session, _acting(session, f"{school.prefix}.class") as (user, actor):
             teacher_class = next(m.class_id for m in user.memberships if m.class_id)

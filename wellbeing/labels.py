@@ -68,11 +68,16 @@ def tier_source_label(source: str | None) -> str:
 @functools.lru_cache(maxsize=8)
 def _instrument_rule_labels(locale: str) -> dict[str, str]:
     """Rule code → label of the shipped instruments (files read once per process)."""
-    from .screening.instruments import builtin_instruments
+    # labels stays below screening (lower modules import it): the instruments load on first use
+    from .screening.engine.instruments import CriticalRule, TierRule, builtin_instruments
 
     labels: dict[str, str] = {}
     for instrument in builtin_instruments().values():
-        for rule in (*instrument.tier_rules, *instrument.critical_rules):
+        rules: tuple[TierRule | CriticalRule, ...] = (
+            *instrument.tier_rules,
+            *instrument.critical_rules,
+        )
+        for rule in rules:
             if rule.label is not None:
                 labels[rule.code] = rule.label.get(locale)
     return labels
@@ -102,7 +107,7 @@ def tier_reason_label(decision: Any) -> str:
 
 def instrument_label(code: str) -> str:
     """``"phq9"`` → its name in the user's language (an unknown code is shown as it is)."""
-    from .screening.instruments import builtin_instruments
+    from .screening.engine.instruments import builtin_instruments  # labels stays below screening
 
     instrument = builtin_instruments().get(code)
     return instrument.name.get(_locale()) if instrument is not None else code

@@ -11,11 +11,14 @@ import time_machine
 from sqlalchemy import event, func, select
 
 from wellbeing.alerts import bulk, services
+from wellbeing.alerts.events import ALERT_RAISED
 from wellbeing.alerts.models import Alert, AlertRecipient
 from wellbeing.auth.services import build_principal
 from wellbeing.core import events
 from wellbeing.core.audit import AuditAction
+from wellbeing.core.events import CRITICAL_RESPONSE, CriticalResponse
 from wellbeing.notify.models import OutboxMessage
+from wellbeing.risk.events import TIER_CHANGED
 
 from ..core.bulk_world import NOW, alerts_snapshot, build_world, decide, per_item, rolled_back
 
@@ -31,9 +34,7 @@ def _changes(w):
 
 
 def _critical(student, response_id=None):
-    return events.CriticalResponse(
-        student.id, student.school_id, response_id or uuid.uuid4(), "phq9"
-    )
+    return CriticalResponse(student.id, student.school_id, response_id or uuid.uuid4(), "phq9")
 
 
 def _count(session, model, *where):
@@ -68,10 +69,7 @@ def test_critical_items_in_bulk_equal_one_alert_per_response(db_session, world):
     with time_machine.travel(NOW, tick=False):
         with rolled_back(db_session):
             for item in items:
-                services._on_critical_response(
-                    db_session, db_session.get(type(s[0]), item.student_id), item.response_id,
-                    item.instrument,
-                )  # fmt: skip
+                services._on_critical_response(db_session, item)
             one_by_one = alerts_snapshot(db_session)
         bulk.on_critical_responses(db_session, items)
         in_bulk = alerts_snapshot(db_session)
@@ -83,7 +81,7 @@ def test_existing_alerts_deduplicate_as_raise_alert_does(db_session, world):
     decisions = decide(db_session, [(st, 0, 3) for st in s])
     # s0: an unresolved red_tier alert for the same decision exists already.
     same = services.raise_alert(db_session, kind="red_tier", school_id=world.school.id,
-                                student_id=s[0].id, source_id=decisions[0].id, tier=3)  # fmt: skip
+                                student_id=s[0].id, source_id=decisions[0].decision_id, tier=3)  # fmt: skip
     # s1: an open crisis alert of another kind absorbs the red one.
     concern = services.raise_alert(db_session, kind="urgent_concern", school_id=world.school.id,
                                    student_id=s[1].id, source_id=uuid.uuid4(), tier=3)  # fmt: skip
@@ -92,7 +90,7 @@ def test_existing_alerts_deduplicate_as_raise_alert_does(db_session, world):
                                  student_id=s[2].id, source_id=uuid.uuid4(), tier=3)  # fmt: skip
     services.acknowledge(db_session, build_principal(db_session, psych), acked.id)
     old = services.raise_alert(db_session, kind="red_tier", school_id=world.school.id,
-                               student_id=s[3].id, source_id=decisions[3].id, tier=3)  # fmt: skip
+                               student_id=s[3].id, source_id=decisions[3].decision_id, tier=3)  # fmt: skip
     services.acknowledge(db_session, build_principal(db_session, psych), old.id)
     services.resolve(db_session, build_principal(db_session, psych), old.id, "Talked to them")
     before = {a.id for a in db_session.scalars(select(Alert))}
@@ -106,11 +104,10 @@ def test_a_student_red_and_critical_in_one_import_gets_one_alert(db_session, wor
     s = world.students
     decisions = decide(db_session, [(s[0], 0, 3), (s[1], 0, 2)])
     with events.deferred() as pending:
-        events.emit_many(events.TIER_CHANGED, db_session, decisions, lambda items: iter(()))
-        events.emit_many(
-            events.CRITICAL_RESPONSE, db_session, [_critical(s[0]), _critical(s[1])],
-            lambda items: iter(()),
-        )  # fmt: skip
+        TIER_CHANGED.emit_many(db_session, decisions, lambda items: iter(()))
+        CRITICAL_RESPONSE.emit_many(
+            db_session, [_critical(s[0]), _critical(s[1])], lambda items: iter(())
+        )
         pending.flush(db_session)
     kinds = {a.student_id: a.kind for a in db_session.scalars(select(Alert))}
     assert kinds == {s[0].id: "red_tier", s[1].id: "critical_item"}
@@ -182,11 +179,11 @@ def test_one_audit_entry_per_school_and_kind(db_session, world, audit_entries):
 def test_alert_raised_is_emitted_per_alert_only_when_somebody_listens(db_session, world):
     s = world.students
     seen = []
-    handler = events.subscribe(events.ALERT_RAISED, lambda session, alert: seen.append(alert))
+    handler = ALERT_RAISED.subscribe(lambda session, raised: seen.append(raised.alert))
     try:
         bulk.on_tier_changed_many(db_session, decide(db_session, [(s[0], 0, 3), (s[1], 0, 3)]))
     finally:
-        events.unsubscribe(events.ALERT_RAISED, handler)
+        ALERT_RAISED.unsubscribe(handler)
     assert sorted(a.student_id for a in seen) == sorted([s[0].id, s[1].id])
     assert all(isinstance(a, Alert) for a in seen)
 

@@ -149,7 +149,8 @@ def test_opening_the_queue_is_audited_like_a_list_of_children(client, world, aud
     client.get(f"/district/alerts?school={school.id}&tier=3")
     [entry] = audit_entries(AuditAction.ALERT_LIST)
     alert = world["alerts"]["a_involved"]
-    assert entry.object_type == "alert_queue" and entry.fields == ["student.name"]
+    assert entry.object_type == "alert_queue"
+    assert entry.fields == ["student.class", "student.name", "student.tier"]  # the chip
     assert entry.detail["alerts"] == [str(alert.id)]
     assert entry.detail["students"] == [str(alert.student_id)]
     assert entry.detail["school"] == str(school.id) and entry.detail["tier"] == 3

@@ -17,9 +17,9 @@ from wellbeing.alerts import services
 from wellbeing.alerts.ladder import climb_rung, ladder_for
 from wellbeing.alerts.models import Alert, AlertInbox, AlertRecipient, AlertStep
 from wellbeing.alerts.notify import alert_settings, i18n_context
+from wellbeing.audit.events import BREAK_GLASS_STARTED, BreakGlassStarted
 from wellbeing.audit.models import BreakGlass
 from wellbeing.auth.services import build_principal
-from wellbeing.core import events
 from wellbeing.core.audit import AuditAction
 from wellbeing.core.authz import Role
 
@@ -120,7 +120,7 @@ def mixed(db_session, env):
         db_session.flush()
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr("wellbeing.alerts.services.utcnow", lambda: T0)
-            events.emit(events.BREAK_GLASS_STARTED, db_session, grant)
+            BREAK_GLASS_STARTED.emit(db_session, BreakGlassStarted.of(grant))
     w.staff["psych2"].active = False  # left after the raise: no reminders
     db_session.flush()
     return w

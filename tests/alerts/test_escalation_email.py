@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from wellbeing.alerts import bulk, services
 from wellbeing.alerts.models import Alert, AlertRecipient
+from wellbeing.audit.events import BREAK_GLASS_STARTED, BreakGlassStarted
 from wellbeing.audit.models import BreakGlass
 from wellbeing.auth.admin import grant_membership
 from wellbeing.auth.services import build_principal
-from wellbeing.core import events
 from wellbeing.core.authz import Role
 from wellbeing.notify.models import OutboxMessage
 
@@ -97,7 +97,7 @@ def break_glass(db_session, breaker, student):
     db_session.flush()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("wellbeing.alerts.services.utcnow", lambda: T0)
-        events.emit(events.BREAK_GLASS_STARTED, db_session, grant)
+        BREAK_GLASS_STARTED.emit(db_session, BreakGlassStarted.of(grant))
 
 
 def assert_nameless(mails):

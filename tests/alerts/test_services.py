@@ -11,11 +11,13 @@ from sqlalchemy import select
 from wellbeing.alerts import services
 from wellbeing.alerts.models import Alert, AlertInbox, AlertRecipient, AlertStep
 from wellbeing.alerts.queries import open_count, sla_figures
+from wellbeing.audit.events import BREAK_GLASS_STARTED, BreakGlassStarted
 from wellbeing.auth.services import build_principal
-from wellbeing.core import events
 from wellbeing.core.audit import AuditAction
 from wellbeing.core.authz import Forbidden, Role
+from wellbeing.core.events import CRITICAL_RESPONSE, CriticalResponse
 from wellbeing.notify.models import OutboxMessage
+from wellbeing.risk.events import TIER_CHANGED, TierChanged
 
 from ..factories import make_class, make_school, make_student, make_user
 
@@ -288,15 +290,11 @@ def test_who_may_acknowledge(db_session, school_world):
 def test_tier_change_to_red_raises_an_alert(db_session, school_world):
     w = school_world
     decision = type("Decision", (), {"id": uuid.uuid4()})()
-    events.emit(events.TIER_CHANGED, db_session, w["student"], 1, 3, decision)
+    TIER_CHANGED.emit(db_session, TierChanged.of(w["student"], 1, 3, decision.id))
     alert = db_session.scalars(select(Alert).where(Alert.source_id == decision.id)).one()
     assert alert.kind == "red_tier" and alert.tier == 3 and alert.student_id == w["student"].id
-    events.emit(
-        events.TIER_CHANGED, db_session, w["student"], 3, 2, type("D", (), {"id": uuid.uuid4()})()
-    )
-    events.emit(
-        events.TIER_CHANGED, db_session, w["student"], 0, 2, type("D", (), {"id": uuid.uuid4()})()
-    )
+    TIER_CHANGED.emit(db_session, TierChanged.of(w["student"], 3, 2, uuid.uuid4()))
+    TIER_CHANGED.emit(db_session, TierChanged.of(w["student"], 0, 2, uuid.uuid4()))
     assert db_session.scalars(select(Alert).where(Alert.student_id == w["student"].id)).all() == [
         alert
     ]
@@ -305,7 +303,7 @@ def test_tier_change_to_red_raises_an_alert(db_session, school_world):
 def test_one_crisis_arriving_by_two_paths_is_one_alert_until_acknowledged(db_session, school_world):
     w = school_world
     decision = type("Decision", (), {"id": uuid.uuid4()})()
-    events.emit(events.TIER_CHANGED, db_session, w["student"], 1, 3, decision)  # concern → red
+    TIER_CHANGED.emit(db_session, TierChanged.of(w["student"], 1, 3, decision.id))  # concern → red
     concern_alert = services.raise_alert(
         db_session, kind="urgent_concern", school_id=w["school"].id, student_id=w["student"].id,
         source_id=uuid.uuid4(), tier=3,
@@ -322,8 +320,9 @@ def test_one_crisis_arriving_by_two_paths_is_one_alert_until_acknowledged(db_ses
 def test_critical_response_raises_a_critical_item_alert(db_session, school_world):
     w = school_world
     response_id = uuid.uuid4()
-    events.emit(events.CRITICAL_RESPONSE, db_session, w["student"], response_id, "phq9")
-    events.emit(events.CRITICAL_RESPONSE, db_session, w["student"], response_id, "phq9")
+    critical = CriticalResponse(w["student"].id, w["student"].school_id, response_id, "phq9")
+    CRITICAL_RESPONSE.emit(db_session, critical)
+    CRITICAL_RESPONSE.emit(db_session, critical)
     alerts = db_session.scalars(select(Alert).where(Alert.source_id == response_id)).all()
     assert len(alerts) == 1 and alerts[0].kind == "critical_item" and alerts[0].tier == 3
 
@@ -340,7 +339,7 @@ def test_break_glass_goes_to_the_other_supervisors_only(db_session, school_world
     )
     db_session.add(grant)
     db_session.flush()
-    events.emit(events.BREAK_GLASS_STARTED, db_session, grant)
+    BREAK_GLASS_STARTED.emit(db_session, BreakGlassStarted.of(grant))
     alert = db_session.scalars(select(Alert).where(Alert.source_id == grant.id)).one()
     assert alert.kind == "break_glass"
     assert inbox_users(db_session, alert) == {w["supervisor2"].id}

@@ -39,7 +39,8 @@ def test_inbox_lists_with_name_for_case_access_and_audits_the_page(
     assert entry.detail["students"] == [str(student.id)] and entry.detail["alerts"] == [
         str(alert.id)
     ]
-    assert entry.fields == ["student.name"]
+    # What the inbox shows of the student: the chip's name, class and tier badge (issue 13, B.5).
+    assert entry.fields == ["student.class", "student.name", "student.tier"]
 
 
 def test_counsellor_sees_the_alert_without_the_name_until_district_involved(

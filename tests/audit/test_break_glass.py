@@ -11,9 +11,10 @@ import time_machine
 from sqlalchemy import select
 
 from wellbeing.audit import services
+from wellbeing.audit.events import BREAK_GLASS_STARTED
 from wellbeing.audit.models import BreakGlass
 from wellbeing.auth.models import User
-from wellbeing.core import events
+from wellbeing.breakglass import services as breakglass
 from wellbeing.core.audit import AuditAction
 from wellbeing.core.authz import Role
 
@@ -35,11 +36,11 @@ def started_events():  # type: ignore[no-untyped-def]
     seen: list[object] = []
 
     def handler(session, grant):  # type: ignore[no-untyped-def]
-        seen.append(grant.id)
+        seen.append(grant.grant_id)
 
-    events.subscribe(events.BREAK_GLASS_STARTED, handler)
+    BREAK_GLASS_STARTED.subscribe(handler)
     yield seen
-    events._handlers[events.BREAK_GLASS_STARTED].remove(handler)
+    BREAK_GLASS_STARTED.unsubscribe(handler)
 
 
 def _start(client, student, password=PASSWORD, **extra):  # type: ignore[no-untyped-def]
@@ -231,7 +232,7 @@ def test_configured_duration(db_session, env, world):
     user = world.users["counsellor"]
     with time_machine.travel(T0, tick=False) as clock:
         principal = build_principal(db_session, user)
-        grant = services.start_break_glass(
+        grant = breakglass.start_break_glass(
             db_session,
             principal,
             user,

@@ -253,6 +253,16 @@ def _concerns_queue(w: World) -> Visit:
     return Visit("/concerns/queue", "psych_teacher", student)
 
 
+@builder("workbench.caseload")
+def _workbench_caseload(w: World) -> Visit:
+    return Visit("/caseload", "psych_teacher", _class_student(w, tier=2))
+
+
+@builder("workbench.class_list")
+def _workbench_class_list(w: World) -> Visit:
+    return Visit("/my-class", "class_teacher", _class_student(w))
+
+
 @builder("concerns.detail")
 def _concerns_detail(w: World) -> Visit:
     student = _class_student(w)
@@ -261,7 +271,7 @@ def _concerns_detail(w: World) -> Visit:
 
 @builder("concerns.hotline_detail")
 def _concerns_hotline_detail(w: World) -> Visit:
-    from wellbeing.concerns.services import log_hotline_call
+    from wellbeing.concerns.hotline import log_hotline_call
 
     student = _class_student(w)
     call = log_hotline_call(

@@ -13,7 +13,7 @@ from wellbeing.crisis.models import STEPS, Crisis
 from wellbeing.orgs.models import SchoolClass
 
 from ..factories import make_school, make_student, make_user, staff_set
-from .helpers import sign_in
+from .helpers import shoot, sign_in
 
 
 def _world(live_server):  # type: ignore[no-untyped-def]
@@ -70,6 +70,17 @@ def test_urgent_concern_to_crisis_checklist_to_dashboard(live_server, browser_pa
     red_rows.first.locator("a").first.click()
     page.click("[data-testid=acknowledge]")
     page.wait_for_load_state()
+    # One event, one acknowledgement: the alert page links the crisis and the concern, and the
+    # confirmation says that the crisis's first step was recorded and the concern marked seen.
+    flash = page.locator(".flash-success").inner_text()
+    assert "已接收预警" in flash and "危机" in flash and "已标记为已查看" in flash
+    assert page.locator("[data-testid=linked-crisis] a").count() == 1
+    assert page.locator("[data-testid=linked-concern] a").count() == 1
+    shoot(page, "alert-linked")
+    page.click("[data-testid=linked-concern] a")
+    page.wait_for_selector("[data-testid=linked-crisis]")
+    assert page.locator("[data-testid=linked-alert] a").count() == 1
+    shoot(page, "concern-linked")
     with live_server.db.session() as session:
         acknowledged = session.scalars(
             select(Alert).where(Alert.acknowledged_at.is_not(None))
@@ -80,8 +91,10 @@ def test_urgent_concern_to_crisis_checklist_to_dashboard(live_server, browser_pa
     page.goto(f"{base}/crisis")
     page.locator("#open-crises a[id^=crisis-]").first.click()
     page.wait_for_selector("#crisis-checklist")
-    page.click("#step-submit-acknowledge")
+    # acknowledging the alert recorded the first step already
     page.wait_for_selector("#step-acknowledge.step-done")
+    assert page.locator("[data-testid=linked-alert] a").count() == 1
+    shoot(page, "crisis-linked")
     page.click("#step-submit-assessment")
     page.wait_for_selector("#step-assessment.step-done")
     form = "#step-form-guardian_notified"
@@ -129,4 +142,4 @@ def test_urgent_concern_to_crisis_checklist_to_dashboard(live_server, browser_pa
     assert _number(page, "#school-crises-open") == 0
     with live_server.db.session() as session:
         crisis = session.scalar(select(Crisis))
-        assert crisis.status == "closed" and str(crisis.student_id) == world["student_id"]
+        assert crisis.state == "closed" and str(crisis.student_id) == world["student_id"]

@@ -119,7 +119,7 @@ def test_crisis_messages_tell_the_truth(live_server, browser_page):
     assert "降级已批准" in message and "危机已结案" in message
     with live_server.db.session() as session:
         crisis = session.scalar(select(Crisis))
-        assert crisis.status == "closed" and crisis.closed_tier == 1
+        assert crisis.state == "closed" and crisis.closed_tier == 1
 
     # 5. The closed crisis stays in the record, with its history.
     page.goto(f"{base}/students/{w['student_id']}")

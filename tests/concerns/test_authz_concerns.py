@@ -31,7 +31,7 @@ def _make_concerns(w):  # type: ignore[no-untyped-def]
     for key, s in (("own", own), ("other", other)):
         c = Concern(
             school_id=s.school_id, student_id=s.id, reporter_id=w.users["school_leader"].id,
-            urgency="routine", status="new", category="mood", text="seen crying",
+            urgency="routine", state="new", category="mood", text="seen crying",
         )  # fmt: skip
         w.session.add(c)
         w.extra[f"concern_{key}"] = c

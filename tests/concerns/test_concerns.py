@@ -100,14 +100,14 @@ def test_immediate_danger_makes_red_alert_and_crisis(db_session, school_world, a
     )  # fmt: skip
     student = w["student"]
     assert (student.tier, student.tier_provisional) == (3, True)
-    assert concern.raised_to == 3 and concern.status == "new"
+    assert concern.raised_to == 3 and concern.state == "new"
     # one call for help: the red-tier alert and the urgent concern are the same open alert
     (alert,) = db_session.scalars(select(Alert).where(Alert.student_id == student.id)).all()
     assert (
         alert.kind in {"red_tier", "urgent_concern"} and alert.state == "open" and alert.tier == 3
     )
     crisis = db_session.scalar(select(Crisis).where(Crisis.student_id == student.id))
-    assert crisis is not None and crisis.status == "open"
+    assert crisis is not None and crisis.state == "open"
     (entry,) = audit_entries(AuditAction.CONCERN_CREATE)
     assert entry.student_id == student.id and entry.detail["urgency"] == "immediate_danger"
     assert "跳" not in str(entry.detail) and set(entry.fields) == {"category", "text", "urgency"}
@@ -222,9 +222,9 @@ def test_mark_seen_then_acted_and_refuse_going_back(db_session, school_world, au
     with pytest.raises(Forbidden):  # a school leader reads but does not work concerns
         services.mark(db_session, w["p"]["school_leader"], concern, "seen")
     services.mark(db_session, w["p"]["psych_teacher"], concern, "seen")
-    assert concern.status == "seen" and concern.seen_by_id == w["users"]["psych_teacher"].id
+    assert concern.state == "seen" and concern.seen_by_id == w["users"]["psych_teacher"].id
     services.mark(db_session, w["p"]["psych_teacher"], concern, "acted", note="talked with her")
-    assert concern.status == "acted" and concern.acted_by_id == w["users"]["psych_teacher"].id
+    assert concern.state == "acted" and concern.acted_by_id == w["users"]["psych_teacher"].id
     with pytest.raises(services.ConcernError):
         services.mark(db_session, w["p"]["psych_teacher"], concern, "seen")
     assert [e.detail["status"] for e in audit_entries(AuditAction.CONCERN_UPDATE)] == [

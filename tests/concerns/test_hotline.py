@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from wellbeing.auth.services import build_principal
-from wellbeing.concerns import services
+from wellbeing.concerns import hotline, services
 from wellbeing.concerns.models import Concern, HotlineCall
 from wellbeing.core.audit import AuditAction
 from wellbeing.core.authz import Forbidden
@@ -33,13 +33,13 @@ def hotline_world(db_session, env):  # type: ignore[no-untyped-def]
 
 def test_anonymous_call_is_counted_but_names_nobody(db_session, hotline_world, audit_entries):
     w = hotline_world
-    call = services.log_hotline_call(
+    call = hotline.log_hotline_call(
         db_session, w["counsellor"], called_at=CALL_AT, duration_minutes=20, caller_type="student",
         topics=["mood", "academic"], risk_level=1, notes="考试压力大",
     )  # fmt: skip
     assert call.anonymous and call.student_id is None and call.school_id is None
     assert db_session.scalar(select(func.count()).select_from(Concern)) == 0
-    stats = services.hotline_stats(db_session, w["counsellor"], CALL_AT - dt.timedelta(days=1))
+    stats = hotline.hotline_stats(db_session, w["counsellor"], CALL_AT - dt.timedelta(days=1))
     assert stats["anonymous"] == {"anonymous": 1} and stats["risk_level"] == {"1": 1}
     (entry,) = audit_entries(AuditAction.HOTLINE_CALL)
     assert entry.student_id is None and entry.detail["anonymous"] is True
@@ -47,7 +47,7 @@ def test_anonymous_call_is_counted_but_names_nobody(db_session, hotline_world, a
 
 def test_call_about_a_named_student_becomes_a_concern(db_session, hotline_world, audit_entries):
     w = hotline_world
-    call = services.log_hotline_call(
+    call = hotline.log_hotline_call(
         db_session, w["counsellor"], called_at=CALL_AT, duration_minutes=35, caller_type="guardian",
         topics=["self_harm"], risk_level=3, notes="母亲说孩子写了遗书",
         school_id=w["school"].id, student_number=" 2026-0042 ",
@@ -67,18 +67,18 @@ def test_unknown_student_number_or_missing_notes_is_refused(db_session, hotline_
         "risk_level": 1, "school_id": w["school"].id,
     }  # fmt: skip
     with pytest.raises(services.ConcernError):
-        services.log_hotline_call(
+        hotline.log_hotline_call(
             db_session, w["counsellor"], notes="x", student_number="nope", **base
         )
     with pytest.raises(services.ConcernError):
-        services.log_hotline_call(
+        hotline.log_hotline_call(
             db_session, w["counsellor"], notes="", student_number="2026-0042", **base
         )
     # the same number at another school is another student (blind index scoped by school)
     other = make_school(db_session)
     base["school_id"] = other.id
     with pytest.raises(services.ConcernError):
-        services.log_hotline_call(
+        hotline.log_hotline_call(
             db_session, w["counsellor"], notes="x", student_number="2026-0042", **base
         )
     assert db_session.scalar(select(func.count()).select_from(HotlineCall)) == 0
@@ -88,7 +88,7 @@ def test_only_counsellors_log_calls(db_session, hotline_world):
     w = hotline_world
     psych = build_principal(db_session, w["users"]["psych_teacher"])
     with pytest.raises(Forbidden):
-        services.log_hotline_call(
+        hotline.log_hotline_call(
             db_session, psych, called_at=CALL_AT, duration_minutes=1, caller_type="other",
             topics=["other"], risk_level=0, notes=None,
         )  # fmt: skip

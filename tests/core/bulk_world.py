@@ -5,6 +5,7 @@ readings left out, so the per-item and the bulk path can be compared)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from wellbeing.core.authz import Role
 from wellbeing.crisis.models import Crisis
 from wellbeing.followups.models import FollowUp
 from wellbeing.orgs.models import School
-from wellbeing.risk.bulk import RuleDecision
+from wellbeing.risk.events import TierChanged
 from wellbeing.students.models import Student
 
 from ..factories import make_class, make_school, make_student, make_user
@@ -63,24 +64,24 @@ def build_world(session: Session, settings: Any, per_school: int = 4) -> World:
 
 def decide(
     session: Session, changes: list[tuple[Student, int, int]], at: dt.datetime = NOW
-) -> list[RuleDecision]:
-    """Set each student's tier (as ``apply_rule_tiers`` does) and return the decisions."""
+) -> list[TierChanged]:
+    """Set each student's tier (as ``apply_rule_tiers`` does) and return the events' payloads
+    (what the bulk path emits: no Student loaded)."""
     decisions = []
     for student, old, new in changes:
         student.tier = new
-        decisions.append(RuleDecision(
-            id=uuid.uuid4(), student_id=student.id, school_id=student.school_id, from_tier=old,
-            to_tier=new, source="screening", source_id=uuid.uuid4(), provisional=True,
-            kind="change", status="applied", decided_at=at, effective_at=at,
+        decisions.append(TierChanged(
+            student_id=student.id, school_id=student.school_id, from_tier=old, to_tier=new,
+            decision_id=uuid.uuid4(), decided_at=at,
         ))  # fmt: skip
     session.flush()
     return decisions
 
 
-def per_item(session: Session, handler: Callable[..., None], decisions: list[RuleDecision]) -> None:
-    """The per-item path: ``handler(session, student, old, new, decision)`` per decision."""
+def per_item(session: Session, handler: Callable[..., None], decisions: list[TierChanged]) -> None:
+    """The per-item path: ``handler(session, change)`` per change, its Student loaded."""
     for d in decisions:
-        handler(session, session.get(Student, d.student_id), d.from_tier, d.to_tier, d)
+        handler(session, dataclasses.replace(d, student=session.get(Student, d.student_id)))
 
 
 @contextmanager
@@ -124,7 +125,7 @@ def alerts_snapshot(session: Session) -> dict[tuple[Any, ...], dict[str, Any]]:
 
 def crises_snapshot(session: Session) -> list[tuple[Any, ...]]:
     return sorted(
-        (str(c.student_id), str(c.school_id), c.status, c.opened_at, str(c.decision_id))
+        (str(c.student_id), str(c.school_id), c.state, c.opened_at, str(c.decision_id))
         for c in session.scalars(select(Crisis))
     )
 

@@ -10,14 +10,14 @@ import time_machine
 from sqlalchemy import func, select
 
 from wellbeing.alerts.models import Alert
-from wellbeing.core import events
 from wellbeing.core.audit import AuditAction
 from wellbeing.core.authz import Role
 from wellbeing.crisis.models import Crisis
 from wellbeing.followups.models import OPEN, FollowUp
 from wellbeing.notify.models import OutboxMessage
-from wellbeing.risk.bulk import _expand
-from wellbeing.screening.importer import import_file
+from wellbeing.risk.bulk import with_loaded_students
+from wellbeing.risk.events import TIER_CHANGED
+from wellbeing.screening.intake.importer import import_file
 
 from ..factories import make_user
 from ..screening.helpers import GAD, PHQ, gad, open_campaign, phq, school_with_students, write_csv
@@ -42,10 +42,10 @@ def test_emit_many_equals_one_emit_per_student(db_session, env):
     decisions = decide(db_session, [(s[0], 0, 3), (s[1], 1, 2), (s[2], 2, 3), (o[0], 0, 3), (o[1], 0, 1)])  # fmt: skip
     with time_machine.travel(NOW, tick=False):
         with rolled_back(db_session):
-            for args in _expand(db_session, decisions):
-                events.emit(events.TIER_CHANGED, db_session, *args)
+            for change in with_loaded_students(db_session, decisions):
+                TIER_CHANGED.emit(db_session, change)
             one_by_one = _snapshot(db_session)
-        events.emit_many(events.TIER_CHANGED, db_session, decisions, partial(_expand, db_session))
+        TIER_CHANGED.emit_many(db_session, decisions, partial(with_loaded_students, db_session))
         in_bulk = _snapshot(db_session)
     assert in_bulk == one_by_one
     alerts, crises, followups = in_bulk

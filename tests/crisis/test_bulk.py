@@ -41,7 +41,7 @@ def test_one_crisis_per_student_within_a_batch_and_one_audit_entry_per_school(
     bulk.on_tier_changed_many(db_session, first + again)
     crises = db_session.scalars(select(Crisis)).all()
     assert sorted(c.student_id for c in crises) == sorted([s[0].id, s[1].id, o[0].id])
-    assert {c.decision_id for c in crises if c.student_id == s[0].id} == {first[0].id}
+    assert {c.decision_id for c in crises if c.student_id == s[0].id} == {first[0].decision_id}
     entries = audit_entries(AuditAction.CRISIS_UPDATE)
     batch, single = sorted(entries, key=lambda e: e.school_id != w.school.id)
     assert batch.object_type == "crisis_batch" and batch.detail == {"step": "open", "crises": 2}

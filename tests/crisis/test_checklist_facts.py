@@ -183,13 +183,13 @@ def test_close_needs_summary_confirmed_tier_and_confirmation(client, db_session,
     html = response.get_data(as_text=True)
     assert "Tick the confirmation to close the crisis." in html and good["summary"] in html
     db_session.expire_all()
-    assert db_session.get(Crisis, crisis.id).status == "open"
+    assert db_session.get(Crisis, crisis.id).state == "open"
     response = client.post(f"/crisis/{crisis.id}/close", data={**no_confirm, "confirm": "y"})
     assert response.status_code == 302
     assert "Crisis closed with your summary" in _flashes(client)
     db_session.expire_all()
     closed = db_session.get(Crisis, crisis.id)
-    assert closed.status == "closed" and closed.closed_tier == 3
+    assert closed.state == "closed" and closed.closed_tier == 3
     assert closed.closing_summary == good["summary"]
     assert closed.closed_by_id == world["users"]["school_leader"].id
     raw = db_session.execute(
@@ -221,7 +221,7 @@ def _request_stepdown(db_session, world):  # type: ignore[no-untyped-def]
     psych = world["p"]["psych_teacher"]
     apply_tier(db_session, psych, world["student"], 3, source="manual", reason="assessed")
     decision = apply_tier(db_session, psych, world["student"], 1, source="manual", reason="稳定")
-    assert decision.status == PENDING
+    assert decision.state == PENDING
     return decision
 
 
@@ -239,17 +239,17 @@ def test_stepdown_approval_asks_what_happens_to_the_open_crisis(client, db_sessi
     assert "Say what happens to the open crisis" in _flashes(client)
     db_session.expire_all()
     assert db_session.get(Student, student.id).tier == 3
-    assert db_session.get(TierDecision, decision.id).status == PENDING
+    assert db_session.get(TierDecision, decision.id).state == PENDING
     client.post(url, data={"crisis": "close", "summary": "稳定"})  # checklist not complete
     db_session.expire_all()
-    assert db_session.get(TierDecision, decision.id).status == PENDING
-    assert db_session.get(Crisis, crisis.id).status == "open"
+    assert db_session.get(TierDecision, decision.id).state == PENDING
+    assert db_session.get(Crisis, crisis.id).state == "open"
 
     client.post(url, data={"crisis": "keep_open"})
     message = _flashes(client)
     db_session.expire_all()
     assert db_session.get(Student, student.id).tier == 1
-    assert db_session.get(Crisis, crisis.id).status == "open"
+    assert db_session.get(Crisis, crisis.id).state == "open"
     assert "The crisis stays open" in message and "Step-down approved" in message
 
 
@@ -269,7 +269,7 @@ def test_stepdown_approval_can_close_the_crisis_with_a_summary(db_session, world
     done = approve_stepdown(
         db_session, leader, decision.id, crisis_action="close", summary="危机解除"
     )
-    assert done.closed and crisis.status == "closed"
+    assert done.closed and crisis.state == "closed"
     assert crisis.closed_tier == 1 and crisis.closing_summary == "危机解除"
     assert crisis.closed_by_id == world["users"]["school_leader"].id
 

@@ -34,7 +34,7 @@ def _red(db_session, student):  # type: ignore[no-untyped-def]
         db_session, None, student, 3, source="screening", reason="phq9.item9", provisional=True
     )
     return db_session.scalar(
-        select(Crisis).where(Crisis.student_id == student.id, Crisis.status == "open")
+        select(Crisis).where(Crisis.student_id == student.id, Crisis.state == "open")
     )
 
 
@@ -96,7 +96,7 @@ def test_close_needs_every_mandatory_step(db_session, crisis_world, audit_entrie
     _work_all_steps(db_session, psych, crisis)
     apply_tier(db_session, psych, w["student"], 3, source="manual", reason="assessed: red")
     services.close_crisis(db_session, psych, crisis, **closing)
-    assert crisis.status == "closed" and crisis.closed_by_id == w["users"]["psych_teacher"].id
+    assert crisis.state == "closed" and crisis.closed_by_id == w["users"]["psych_teacher"].id
     with pytest.raises(services.CrisisError):
         services.complete_step(db_session, psych, crisis, "safety_plan")
     steps = [e.detail["step"] for e in audit_entries(AuditAction.CRISIS_UPDATE)]
@@ -185,7 +185,7 @@ def test_checklist_pages(client, db_session, crisis_world, audit_entries):
     assert "Closing needs every step above" in refused.get_data(as_text=True)
     assert "Write the closing summary." in refused.get_data(as_text=True)
     db_session.expire_all()
-    assert db_session.get(Crisis, crisis.id).status == "open"  # steps are missing
+    assert db_session.get(Crisis, crisis.id).state == "open"  # steps are missing
 
 
 def test_guardian_contact_outside_a_crisis(client, db_session, crisis_world, audit_entries):

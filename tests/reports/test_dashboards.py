@@ -123,7 +123,7 @@ def test_monthly_counts_use_local_months(db_session, dash):
         dt.datetime(2026, 2, 10, tzinfo=dt.UTC),
     ):
         db_session.add(Concern(school_id=school.id, student_id=student.id, reporter_id=reporter, urgency="routine",
-                               status="new", created_at=at, category="mood", text="x"))  # fmt: skip
+                               state="new", created_at=at, category="mood", text="x"))  # fmt: skip
     db_session.flush()
     keys, series = queries.monthly_counts(db_session, now, SHANGHAI, 3, [school.id])
     assert keys == ["2026-01", "2026-02", "2026-03"]

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from wellbeing.auth.services import build_principal
-from wellbeing.core import events
 from wellbeing.core.audit import AuditAction
 from wellbeing.core.authz import Forbidden, Role
+from wellbeing.risk.events import TIER_CHANGED, TierChanged
 from wellbeing.risk.models import APPLIED, PENDING, REJECTED, WITHDRAWN, TierDecision
 from wellbeing.risk.policy import PolicyError, current_policy, default_body
 from wellbeing.risk.services import (
@@ -43,12 +43,13 @@ def world(db_session, env):
 def captured():
     seen: list[tuple] = []
 
-    def handler(session, student, old, new, decision):
-        seen.append((student.id, old, new, decision))
+    def handler(session, change: TierChanged) -> None:
+        decision = session.get(TierDecision, change.decision_id)
+        seen.append((change.student_id, change.from_tier, change.to_tier, decision))
 
-    events.subscribe(events.TIER_CHANGED, handler)
+    TIER_CHANGED.subscribe(handler)
     yield seen
-    events._handlers[events.TIER_CHANGED].remove(handler)
+    TIER_CHANGED.unsubscribe(handler)
 
 
 def test_rule_raises_and_never_lowers(db_session, world, captured, audit_entries):
@@ -92,7 +93,7 @@ def test_person_needs_reason_and_permission(db_session, world):
     assert student.tier_provisional is False
     # lowering (not from red) applies directly for a person
     d2 = apply_tier(db_session, p["psych_teacher"], student, 1, source="manual", reason="better")
-    assert d2.status == APPLIED and student.tier == 1
+    assert d2.state == APPLIED and student.tier == 1
 
 
 def test_concern_raise_by_reporter_without_reason(db_session, world, captured):
@@ -125,7 +126,7 @@ def test_stepdown_from_red_needs_second_person(db_session, world, captured):
     pending = apply_tier(
         db_session, p["psych_teacher"], student, 1, source="manual", reason="safe now"
     )
-    assert pending.status == PENDING and student.tier == 3
+    assert pending.state == PENDING and student.tier == 3
     with pytest.raises(TierError, match="already waiting"):
         apply_tier(db_session, p["counsellor"], student, 2, source="manual", reason="also")
     # requester cannot approve (lacks permission anyway); a counsellor requesting can't self-approve
@@ -135,7 +136,7 @@ def test_stepdown_from_red_needs_second_person(db_session, world, captured):
         approve_stepdown(db_session, p["class_teacher"], pending)
     n = len(captured)
     approved = approve_stepdown(db_session, p["school_leader"], pending.id)
-    assert approved.status == APPLIED and approved.approved_by == world["users"]["school_leader"].id
+    assert approved.state == APPLIED and approved.approved_by == world["users"]["school_leader"].id
     assert student.tier == 1 and captured[n][1:3] == (3, 1)
     with pytest.raises(TierError):
         approve_stepdown(db_session, p["counsellor"], pending)
@@ -151,7 +152,7 @@ def test_counsellor_cannot_approve_own_request(db_session, world):
     with pytest.raises(TierError, match="second person"):
         approve_stepdown(db_session, p["counsellor"], pending)
     withdrawn = reject_stepdown(db_session, p["counsellor"], pending)
-    assert withdrawn.status == WITHDRAWN and student.tier == 3
+    assert withdrawn.state == WITHDRAWN and student.tier == 3
 
 
 def test_reject_stepdown(db_session, world):
@@ -159,10 +160,10 @@ def test_reject_stepdown(db_session, world):
     apply_tier(db_session, None, student, 3, source="concern")
     pending = apply_tier(db_session, p["psych_teacher"], student, 0, source="manual", reason="fine")
     rejected = reject_stepdown(db_session, p["school_leader"], pending)
-    assert rejected.status == REJECTED and student.tier == 3
+    assert rejected.state == REJECTED and student.tier == 3
     # a new request is possible afterwards
     again = apply_tier(db_session, p["psych_teacher"], student, 2, source="manual", reason="steady")
-    assert again.status == PENDING
+    assert again.state == PENDING
 
 
 def test_other_school_leader_cannot_approve(db_session, world, env):

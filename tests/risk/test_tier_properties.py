@@ -59,7 +59,7 @@ def cast(db_session, env):
 
 
 def _pending(session, student):
-    return next((d for d in tier_history(session, student.id) if d.status == PENDING), None)
+    return next((d for d in tier_history(session, student.id) if d.state == PENDING), None)
 
 
 @settings(
@@ -96,7 +96,7 @@ def test_tier_state_machine(db_session, cast, ops):
                 )
                 if before[0] == 3 and tier < 3:
                     # a person's step-down from red never applies by itself
-                    assert result.status == PENDING and student.tier == 3
+                    assert result.state == PENDING and student.tier == 3
                     event("step-down requested")
             else:
                 pending = _pending(db_session, student)
@@ -120,7 +120,7 @@ def test_tier_state_machine(db_session, cast, ops):
         assert replay(history) == (student.tier, student.tier_provisional)
     # every applied step-down from red carries two distinct people
     for d in tier_history(db_session, student.id):
-        if d.status == APPLIED and d.from_tier == 3 and d.to_tier < 3:
+        if d.state == APPLIED and d.from_tier == 3 and d.to_tier < 3:
             assert d.decided_by is not None and d.approved_by not in (None, d.decided_by)
 
 
@@ -141,7 +141,7 @@ def test_stepdown_needs_a_second_distinct_approver(db_session, cast, requester, 
     pending = apply_tier(
         db_session, people[requester], student, target, source="manual", reason="r"
     )
-    assert pending.status == PENDING and student.tier == 3
+    assert pending.state == PENDING and student.tier == 3
     left_red_by = None
     for role in approvers:
         try:

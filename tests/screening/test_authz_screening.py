@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from wellbeing.screening.kiosk import hold_answers, open_kiosk
+from wellbeing.screening.kiosk.service import hold_answers, open_kiosk
 
 from ..authz import (
     BAD,

@@ -9,11 +9,11 @@ from click.testing import CliRunner
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from wellbeing.core import events
 from wellbeing.core.audit import AuditAction
+from wellbeing.core.events import CRITICAL_RESPONSE
 from wellbeing.risk.models import TierDecision
-from wellbeing.screening.importer import import_file
-from wellbeing.screening.intake import IntakeError
+from wellbeing.screening.errors import IntakeError
+from wellbeing.screening.intake.importer import import_file
 from wellbeing.screening.models import Response
 from wellbeing.screening.services import save_mapping
 from wellbeing.students.models import Student
@@ -39,7 +39,7 @@ def test_import_scores_encrypts_tiers_and_reports(
 ) -> None:  # type: ignore[no-untyped-def]
     school, students, campaign = setup
     critical_seen = []
-    handler = events.subscribe(events.CRITICAL_RESPONSE, lambda *a: critical_seen.append(a))
+    handler = CRITICAL_RESPONSE.subscribe(lambda session, c: critical_seen.append(c))
     try:
         rows = [
             [students[0].student_number, *phq(2), *gad(1)],  # green
@@ -51,7 +51,7 @@ def test_import_scores_encrypts_tiers_and_reports(
             db_session, None, campaign, write_csv(tmp_path / "r.csv", HEADER, rows)
         )
     finally:
-        events._handlers[events.CRITICAL_RESPONSE].remove(handler)
+        CRITICAL_RESPONSE.unsubscribe(handler)
     assert report.ok, report.errors
     assert (report.created, report.unchanged, report.tiers, report.critical) == (
         8,
@@ -60,7 +60,7 @@ def test_import_scores_encrypts_tiers_and_reports(
         1,
     )
     assert report.summary_lines()[-2:] == ["tiers: green=1 yellow=1 orange=1 red=1", "critical: 1"]
-    assert [(a[1].id, a[3]) for a in critical_seen] == [(students[3].id, "phq9")]
+    assert [(c.student_id, c.instrument) for c in critical_seen] == [(students[3].id, "phq9")]
     responses = {(r.student_id, r.instrument): r for r in db_session.scalars(select(Response))}
     red = responses[(students[3].id, "phq9")]
     assert (
@@ -284,7 +284,7 @@ def test_grade_outside_campaign_and_closed_campaign(db_session, tmp_path) -> Non
         write_csv(tmp_path / "g.csv", HEADER, [[students[0].student_number, *phq(1), *gad(1)]]),
     )
     assert [e.message for e in report.errors] == ["student's grade is not part of this campaign"]
-    campaign.status = "closed"
+    campaign.state = "closed"
     with pytest.raises(IntakeError, match="not open"):
         import_file(db_session, None, campaign, tmp_path / "g.csv")
 

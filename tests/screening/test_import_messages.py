@@ -14,8 +14,8 @@ import pytest
 from flask_babel import force_locale
 
 from wellbeing.core.authz import Role
-from wellbeing.screening.importer import import_file
-from wellbeing.screening.messages import SCREENING_MESSAGES, translate_message
+from wellbeing.screening.intake.importer import import_file
+from wellbeing.screening.intake.messages import SCREENING_MESSAGES, translate_message
 from wellbeing.screening.services import save_mapping
 
 from ..conftest import login
@@ -25,8 +25,8 @@ from .helpers import GAD, PHQ, gad, open_campaign, phq, school_with_students, wr
 ROOT = Path(__file__).resolve().parents[2] / "wellbeing"
 # (file, exception or report classes whose message argument is collected, only in function)
 SOURCES = (
-    ("screening/importer.py", {"RowError": 2, "IntakeError": 0}, None),
-    ("screening/intake.py", {"RowError": 2, "IntakeError": 0}, None),
+    ("screening/intake/importer.py", {"RowError": 2, "IntakeError": 0}, None),
+    ("screening/intake/pipeline.py", {"RowError": 2, "IntakeError": 0}, None),
     ("screening/services.py", {"RowError": 2}, None),
     ("core/tabular.py", {"TabularError": 0}, None),
     ("students/roster.py", {"FieldError": 0}, "parse_student_number"),
@@ -281,7 +281,7 @@ def test_refused_files_are_explained_in_chinese(client, db_session, world) -> No
         response = _upload(client, campaign, body, name)
         assert response.status_code == 400
         assert _flashes(response.get_data(as_text=True)) == [f"文件未导入：{reason}"], name
-    campaign.status = "closed"
+    campaign.state = "closed"
     db_session.flush()
     response = _upload(client, campaign, _csv(["student_number", *PHQ], []))
     assert _flashes(response.get_data(as_text=True)) == ["文件未导入：该测评批次当前不接受作答"]

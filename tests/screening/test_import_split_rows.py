@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from wellbeing.alerts.models import Alert
 from wellbeing.crisis.models import Crisis
-from wellbeing.screening import importer
+from wellbeing.screening.intake import importer
 from wellbeing.students.models import Student
 
 from .helpers import GAD, PHQ, gad, open_campaign, phq, school_with_students, write_csv

@@ -1,4 +1,4 @@
-"""Loading and validating instrument files (wellbeing.screening.instruments)."""
+"""Loading and validating instrument files (wellbeing.screening.engine.instruments)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from wellbeing.screening.instruments import (
+from wellbeing.screening.engine.instruments import (
     BUILTIN_DIR,
     Instrument,
     InstrumentError,

@@ -17,7 +17,7 @@ from wellbeing.core.jobs import JobContext
 from wellbeing.db import utcnow
 from wellbeing.screening import jobs
 from wellbeing.screening.clock import local_today
-from wellbeing.screening.kiosk import close_expired, load_kiosk, open_kiosk
+from wellbeing.screening.kiosk.service import close_expired, load_kiosk, open_kiosk
 from wellbeing.screening.models import Campaign, HeldAnswers, KioskSession, Response
 from wellbeing.screening.services import record_answers
 
@@ -88,11 +88,11 @@ def test_campaign_phase_follows_the_local_date() -> None:
     # 17:30 UTC on 1 March is 01:30 on 2 March in Shanghai
     late = dt.datetime(2026, 3, 1, 17, 30, tzinfo=dt.UTC)
     assert local_today(late) == dt.date(2026, 3, 2)
-    campaign = Campaign(opens_on=dt.date(2026, 3, 2), closes_on=dt.date(2026, 3, 9), status="open")
+    campaign = Campaign(opens_on=dt.date(2026, 3, 2), closes_on=dt.date(2026, 3, 9), state="open")
     assert campaign.phase(dt.date(2026, 3, 1)) == "upcoming"
     assert campaign.phase(local_today(late)) == "open" and campaign.accepts_on(local_today(late))
     assert campaign.phase(dt.date(2026, 3, 10)) == "closed"
-    campaign.status = "closed"
+    campaign.state = "closed"
     assert campaign.phase(dt.date(2026, 3, 5)) == "closed"
 
 

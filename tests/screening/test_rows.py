@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from wellbeing.screening.importer import import_file
+from wellbeing.screening.intake.importer import import_file
+from wellbeing.screening.intake.rows import new_ids
 from wellbeing.screening.models import Response
-from wellbeing.screening.rows import new_ids
 
 from .helpers import GAD, PHQ, gad, open_campaign, phq, school_with_students, write_csv
 

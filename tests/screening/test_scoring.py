@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wellbeing.screening.instruments import (
+from wellbeing.screening.engine.instruments import (
     Instrument,
     builtin_instruments,
     load_instrument,
     with_tier_rules,
 )
-from wellbeing.screening.scoring import AnswerError, ScoreResult, score, score_fast
+from wellbeing.screening.engine.scoring import AnswerError, ScoreResult, score, score_fast
 
 FULL = load_instrument(Path(__file__).parent / "fixtures" / "full_feature.yaml")
 BUILTINS = builtin_instruments()

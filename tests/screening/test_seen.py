@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wellbeing.screening.seen import Seen
+from wellbeing.screening.intake.seen import Seen
 
 INSTRUMENTS = ["phq9", "gad7", "sdq"]
 rows = st.lists(

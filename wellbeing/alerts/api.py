@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, g, jsonify
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,11 +26,13 @@ from ..students.models import Student
 from ..students.queries import school_codes
 from ..web import require
 from . import queries, services
-from .models import KINDS, STATES, Alert
+from .models import KINDS, STATES, Alert, AlertState
 
 bp = Blueprint("alerts_api", __name__, url_prefix="/api/v1")
 
-STATE = web_api.choice_param("state", "Which alerts (default open).", queries.STATE_FILTERS, "open")
+STATE = web_api.choice_param(
+    "state", "Which alerts (default open).", queries.STATE_FILTERS, AlertState.OPEN.value
+)
 PAGE = web_api.page_param()
 
 
@@ -59,7 +62,7 @@ def _payload(session: Session, alerts: Sequence[Alert], shown: set[uuid.UUID]) -
 
 @bp.get("/alerts")
 @require(Permission.SELF_INBOX, sensitive=True)
-def inbox():  # type: ignore[no-untyped-def]
+def inbox() -> ResponseReturnValue:
     try:
         state, page_no = STATE.read(), PAGE.read()
     except web_api.BadQuery as exc:
@@ -84,7 +87,7 @@ def inbox():  # type: ignore[no-untyped-def]
 
 @bp.get("/alerts/<uuid:alert_id>")
 @require(Permission.SELF_INBOX, sensitive=True)
-def detail(alert_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def detail(alert_id: uuid.UUID) -> ResponseReturnValue:
     session = get_session()
     try:
         alert = services.get_alert(session, g.principal, alert_id)
@@ -122,7 +125,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": web_api.UUID,
             "kind": {"type": "string", "enum": list(KINDS)},
-            "state": {"type": "string", "enum": list(STATES)},
+            "state": {"type": "string", "enum": [s.value for s in STATES]},
             "tier": {"type": ["integer", "null"], "minimum": 0, "maximum": 3},
             "school_code": {"type": ["string", "null"]},
             "student_id": web_api.NULLABLE_UUID

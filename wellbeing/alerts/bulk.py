@@ -30,16 +30,19 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..config import SUPPORTED_LOCALES
-from ..core import audit, events
+from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Role
+from ..core.events import CriticalResponse
 from ..core.rawsql import chunks, insert_rows
-from ..db import utcnow
+from ..db import table_of, utcnow
 from ..notify.services import translations
 from ..orgs.models import School
+from ..risk.events import TierChanged
 from .common import CRISIS_KINDS, AlertError, alert_dedupe_key
+from .events import ALERT_RAISED, AlertRaised
 from .ladder import Ladder, next_step_time, policy_ladder, role_members, rung_users
-from .models import Alert, AlertInbox, AlertRecipient, AlertStep
+from .models import Alert, AlertInbox, AlertRecipient, AlertState, AlertStep
 from .notify import alert_settings, email_text, queue_user_email
 
 
@@ -91,15 +94,15 @@ class _Rows:
 # --------------------------------------------------------------------------- the subscriptions
 
 
-def on_tier_changed_many(session: Session, decisions: Sequence[Any]) -> None:
-    """``red_tier`` for every decision that makes a student red."""
+def on_tier_changed_many(session: Session, changes: Sequence[TierChanged]) -> None:
+    """``red_tier`` for every change that makes a student red."""
     raise_many(session, [
-        AlertRequest("red_tier", d.school_id, d.student_id, d.id, 3)
-        for d in decisions if d.to_tier >= 3 and (d.from_tier or 0) < 3
+        AlertRequest("red_tier", d.school_id, d.student_id, d.decision_id, 3)
+        for d in changes if d.to_tier >= 3 and (d.from_tier or 0) < 3
     ])  # fmt: skip
 
 
-def on_critical_responses(session: Session, items: Sequence[events.CriticalResponse]) -> None:
+def on_critical_responses(session: Session, items: Sequence[CriticalResponse]) -> None:
     raise_many(session, [
         AlertRequest("critical_item", c.school_id, c.student_id, c.response_id, 3) for c in items
     ])  # fmt: skip
@@ -149,10 +152,11 @@ def _fresh(session: Session, requests: Sequence[AlertRequest]) -> list[AlertRequ
         taken.update(session.scalars(select(Alert.dedupe_key).where(Alert.dedupe_key.in_(part))))
     crisis_students = sorted({r.student_id for r in requests if r.kind in CRISIS_KINDS})
     in_crisis: set[uuid.UUID] = set()
-    for part in chunks(crisis_students):
+    for ids in chunks(crisis_students):
         in_crisis.update(session.scalars(
             select(Alert.student_id).where(
-                Alert.student_id.in_(part), Alert.kind.in_(CRISIS_KINDS), Alert.state == "open"
+                Alert.student_id.in_(ids), Alert.kind.in_(CRISIS_KINDS),
+                Alert.state == AlertState.OPEN,
             )
         ))  # fmt: skip
     fresh = []
@@ -185,9 +189,9 @@ def _plan(
     rung, step, top = 0, "raise", len(ladder.rungs) - 1
     while True:
         role = ladder.rungs[rung][0]
-        users = rung_users(session, scope, role)  # type: ignore[arg-type]
+        users = rung_users(session, scope, role)  # type: ignore[arg-type]  # a namespace with the alert's scope fields stands in (no row yet)
         if not users and rung == top and role != Role.COUNSELLOR:
-            users = role_members(session, scope, Role.COUNSELLOR)  # type: ignore[arg-type]
+            users = role_members(session, scope, Role.COUNSELLOR)  # type: ignore[arg-type]  # a namespace with the alert's scope fields stands in (no row yet)
         steps.append((rung, role, step, users))
         if users or rung == top:
             break
@@ -196,7 +200,7 @@ def _plan(
     return _Plan(
         district_id=district_id, ladder=ladder, steps=steps,
         due_at=now + dt.timedelta(minutes=ladder.response_minutes),
-        next_step_at=next_step_time(at, ladder, now),  # type: ignore[arg-type]
+        next_step_at=next_step_time(at, ladder, now),  # type: ignore[arg-type]  # raised_at+rung only
     )  # fmt: skip
 
 
@@ -205,7 +209,7 @@ def _add(rows: _Rows, request: AlertRequest, plan: _Plan, now: dt.datetime) -> N
     rows.alerts.append({
         "id": alert_id, "kind": request.kind, "district_id": plan.district_id,
         "school_id": request.school_id, "student_id": request.student_id,
-        "source_id": request.source_id, "tier": request.tier, "state": "open",
+        "source_id": request.source_id, "tier": request.tier, "state": AlertState.OPEN,
         "dedupe_key": alert_dedupe_key(request.kind, request.source_id, request.student_id),
         "raised_at": now, "due_at": plan.due_at, "rung": plan.rung,
         "next_step_at": plan.next_step_at, "reminders": 0, "created_at": now,
@@ -244,7 +248,7 @@ def _write(session: Session, rows: _Rows) -> None:
         (Alert, rows.alerts), (AlertStep, rows.steps), (AlertInbox, rows.inbox),
         (AlertRecipient, rows.recipients),
     ):  # fmt: skip
-        insert_rows(session, model.__table__, values)
+        insert_rows(session, table_of(model), values)
 
 
 # --------------------------------------------------------------------------- email, audit, event
@@ -272,7 +276,8 @@ def person_email(user: User, mails: Sequence[tuple[uuid.UUID, str, str]]) -> tup
     alerts = {alert_id: kind for alert_id, kind, _role in mails}
     if len(alerts) == 1:
         alert_id, kind, role = mails[0]
-        return email_text(SimpleNamespace(id=alert_id, kind=kind), role, user.locale)  # type: ignore[arg-type]
+        stand_in = SimpleNamespace(id=alert_id, kind=kind)  # email_text reads id and kind only
+        return email_text(stand_in, role, user.locale)  # type: ignore[arg-type]  # see stand_in
     glass = sum(kind == "break_glass" for kind in alerts.values())
     variant = "break_glass" if glass == len(alerts) else "mixed" if glass else "students"
     district = any(role in {Role.COUNSELLOR, Role.SUPERVISOR} for _a, _k, role in mails)
@@ -362,10 +367,11 @@ def _audit(
 
 
 def _announce(session: Session, ids: list[uuid.UUID]) -> None:
-    """``ALERT_RAISED`` per alert, only when somebody listens (it loads every alert)."""
-    if not events.has_subscribers(events.ALERT_RAISED):
+    """``ALERT_RAISED`` for the new alerts, one ``emit_many`` per chunk (a subscriber's bulk
+    form gets the chunk, a per-item one each alert), only when somebody listens (it loads
+    every alert)."""
+    if not ALERT_RAISED.has_subscribers():
         return
     for part in chunks(ids):
         alerts = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_(part)))}
-        for alert_id in part:
-            events.emit(events.ALERT_RAISED, session, alerts[alert_id])
+        ALERT_RAISED.emit_many(session, [AlertRaised(alerts[alert_id]) for alert_id in part])

@@ -11,20 +11,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core.authz import Permission, Principal, can
+from ..core.errors import DomainError, NotFound
+from ..core.states import IllegalTransition as IllegalTransition
 from ..students.models import Student
 from .models import Alert
 
 
-class AlertError(Exception):
+class AlertError(DomainError):
     """A refused alert operation (the message is safe to show)."""
 
-
-class AlertNotFound(AlertError):
-    pass
+    code = "alert_refused"
 
 
-class IllegalTransition(AlertError):
-    pass
+class AlertNotFound(NotFound, AlertError):
+    """No such alert (404)."""
 
 
 CRISIS_KINDS = frozenset({"red_tier", "critical_item", "urgent_concern"})
@@ -38,16 +38,16 @@ def alert_dedupe_key(
     return f"{kind}:student:{student_id}" if student_id is not None else None
 
 
-def visible_student_names(
+def visible_students(
     session: Session, principal: Principal | None, alerts: Sequence[Alert]
-) -> dict[uuid.UUID, str]:
-    """Student names by alert id, only for people with case access to that student (least data:
-    the others see kind, school, tier, due time and state)."""
+) -> dict[uuid.UUID, Student]:
+    """The student of each alert (by alert id), only for people with case access to that
+    student (least data: the others see kind, school, tier, due time and state)."""
     ids = {a.student_id for a in alerts if a.student_id is not None and a.kind != "break_glass"}
     if not ids or principal is None:
         return {}
     students = {s.id: s for s in session.scalars(select(Student).where(Student.id.in_(ids)))}
-    names: dict[uuid.UUID, str] = {}
+    shown: dict[uuid.UUID, Student] = {}
     for alert in alerts:
         student = students.get(alert.student_id) if alert.student_id else None
         if (
@@ -55,5 +55,12 @@ def visible_student_names(
             and alert.kind != "break_glass"
             and can(principal, Permission.RECORD_READ, student)
         ):
-            names[alert.id] = student.name
-    return names
+            shown[alert.id] = student
+    return shown
+
+
+def visible_student_names(
+    session: Session, principal: Principal | None, alerts: Sequence[Alert]
+) -> dict[uuid.UUID, str]:
+    """Student names by alert id, for the same people as :func:`visible_students`."""
+    return {k: s.name for k, s in visible_students(session, principal, alerts).items()}

@@ -39,9 +39,10 @@ from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Role
 from ..core.rawsql import RawSQL, insert_rows
+from ..db import table_of
 from .bulk import person_email, recipient_row
 from .ladder import KIND_DEFAULT_TIER, Ladder, ladder_for, next_step_time
-from .models import Alert, AlertInbox, AlertRecipient, AlertStep
+from .models import Alert, AlertInbox, AlertRecipient, AlertState, AlertStep
 from .notify import queue_user_email
 
 CHUNK = 2000
@@ -170,7 +171,7 @@ class People:
             tier = alert.tier if alert.tier is not None else KIND_DEFAULT_TIER[alert.kind]
             key = (alert.district_id, min(3, max(1, tier)))
         if key not in self.ladders:
-            self.ladders[key] = ladder_for(self.session, alert)  # type: ignore[arg-type]
+            self.ladders[key] = ladder_for(self.session, alert)  # type: ignore[arg-type]  # _Due has kind, tier, district_id
         return self.ladders[key]
 
     def members(self, alert: _Due, role: str, *, on_duty: bool = False) -> list[User]:
@@ -217,7 +218,7 @@ class Escalation:
     def due(self, size: int) -> list[_Due]:
         stmt = (
             select(*_COLUMNS)
-            .where(Alert.state == "open", Alert.next_step_at.is_not(None))
+            .where(Alert.state == AlertState.OPEN, Alert.next_step_at.is_not(None))
             .where(Alert.next_step_at <= self.now)
             .order_by(Alert.next_step_at, Alert.id)
             .limit(size)
@@ -248,7 +249,7 @@ class Escalation:
             (AlertStep, self.step_rows), (AlertInbox, self.inbox_rows),
             (AlertRecipient, self.recipient_rows),
         ):  # fmt: skip
-            insert_rows(self.session, model.__table__, rows)
+            insert_rows(self.session, table_of(model), rows)
         self._update(alerts)
 
     def climb(self, alert: _Due, ladder: Ladder, rung: int, step: str) -> None:
@@ -266,7 +267,7 @@ class Escalation:
             if users or rung == top:
                 break
             rung, step = rung + 1, "escalate"
-        alert.next_step_at = next_step_time(alert, ladder, self.now)  # type: ignore[arg-type]
+        alert.next_step_at = next_step_time(alert, ladder, self.now)  # type: ignore[arg-type]  # _Due has raised_at, rung
 
     def remind(self, alert: _Due, ladder: Ladder) -> None:
         """Past the top rung: widen to every district counsellor (supervisors for break-glass)
@@ -346,7 +347,7 @@ class Escalation:
 
     def send(self) -> None:
         """One email per person: the alert's own email for one alert, else a digest."""
-        rows = []
+        rows: list[dict[str, Any]] = []
         for user_id, mails in self.mail.items():
             user = self.people.users[user_id]
             assert user is not None  # noqa: S101 (only active people are notified)
@@ -359,7 +360,7 @@ class Escalation:
                 for m in mails
             )
         self.session.flush()
-        insert_rows(self.session, AlertRecipient.__table__, rows)
+        insert_rows(self.session, table_of(AlertRecipient), rows)
 
     def record(self) -> None:
         for (school_id, kind, step, rung, role), group in self.groups.items():

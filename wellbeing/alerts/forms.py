@@ -8,6 +8,8 @@ from wtforms import Form, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from ..ui import TIER_NAMES
+from .models import AlertState
+from .queries import ALL
 
 
 class AcknowledgeForm(FlaskForm):
@@ -44,8 +46,9 @@ class QueueFilterForm(Form):
     state = SelectField(
         _l("State"),
         choices=[
-            ("open", _l("Not acknowledged")), ("acknowledged", _l("Acknowledged, not resolved")),
-            ("resolved", _l("Resolved")), ("all", _l("All")),
+            (AlertState.OPEN, _l("Not acknowledged")),
+            (AlertState.ACKNOWLEDGED, _l("Acknowledged, not resolved")),
+            (AlertState.RESOLVED, _l("Resolved")), (ALL, _l("All")),
         ],
-        default="open",
+        default=AlertState.OPEN,
     )  # fmt: skip

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..audit.models import BreakGlass
 from ..auth.models import Membership, User
 from ..core.authz import Role
+from ..risk.policy import current_policy
 from .models import Alert
 from .notify import notify_user
 
@@ -77,15 +78,9 @@ def _lookup(mapping: Any, tier: int) -> Any:
 
 def policy_ladder(session: Session, district_id: uuid.UUID, tier: int) -> Ladder:
     """Read response time and ladder from ``wellbeing.risk.policy.current_policy``; fall back to
-    the DESIGN.md defaults for anything the policy does not say (or while risk is absent)."""
+    the DESIGN.md defaults for anything the policy does not say."""
     response = DEFAULT_RESPONSE_MINUTES[tier]
     rungs = DEFAULT_LADDER[tier]
-    try:
-        from ..risk.policy import current_policy
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("wellbeing.risk"):
-            raise
-        return Ladder(response, rungs)
     policy = current_policy(session, district_id)
     hours = None
     for name in ("first_response_hours", "response_hours"):

@@ -10,19 +10,44 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.crypto import Purpose
 from ..core.fields import Encrypted, EncryptedBlob, Kind
+from ..core.states import Transitions, label_states
 from ..db import Base, UTCDateTime, created_at, utcnow, uuidpk
 
 KINDS = (
     "red_tier", "critical_item", "urgent_concern", "first_response_overdue", "followup_overdue",
     "referral_sla", "break_glass",
 )  # fmt: skip
-STATES = ("open", "acknowledged", "resolved")
+
+
+class AlertState(StrEnum):
+    """open (climbing the ladder) → acknowledged (someone took it) → resolved (with a note)."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+ALERT_STATES = Transitions(
+    AlertState,
+    {AlertState.OPEN: {AlertState.ACKNOWLEDGED}, AlertState.ACKNOWLEDGED: {AlertState.RESOLVED}},
+)
+label_states(
+    {
+        AlertState.OPEN: _l("Open"),
+        AlertState.ACKNOWLEDGED: _l("Acknowledged"),
+        AlertState.RESOLVED: _l("Resolved"),
+    }
+)
+STATES = tuple(AlertState)
+UNRESOLVED = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
 CHANNELS = ("inbox", "email")
 STEP_KINDS = ("raise", "escalate", "widen", "remind")
 
@@ -38,6 +63,7 @@ class Alert(Base):
         Index("ix_alert_school_state", "school_id", "state"),
         Index("ix_alert_district_state", "district_id", "state", "raised_at"),
         Index("ix_alert_raised_at", "raised_at"),  # district-wide trends and SLA figures
+        ALERT_STATES.check("state"),
     )
 
     id: Mapped[uuidpk]
@@ -49,7 +75,7 @@ class Alert(Base):
     # "<kind>:<source or student>" while unresolved, NULL after: one unresolved alert per source.
     dedupe_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     tier: Mapped[int | None] = mapped_column(SmallInteger)
-    state: Mapped[str] = mapped_column(String(16), default="open")
+    state: Mapped[str] = mapped_column(String(16), default=AlertState.OPEN)
     raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # First response due (policy response time for the tier).
     due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -68,7 +94,12 @@ class Alert(Base):
 
     @property
     def is_open(self) -> bool:
-        return self.state == "open"
+        return self.state == AlertState.OPEN
+
+    @property
+    def is_acknowledged(self) -> bool:
+        """Acknowledged and not yet resolved."""
+        return self.state == AlertState.ACKNOWLEDGED
 
 
 class AlertStep(Base):

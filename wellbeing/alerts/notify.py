@@ -22,7 +22,8 @@ from ..config import SUPPORTED_LOCALES, Settings
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Role
-from .models import Alert, AlertInbox, AlertRecipient, AlertStep
+from ..notify.services import queue_email
+from .models import Alert, AlertInbox, AlertRecipient, AlertState, AlertStep
 
 # --------------------------------------------------------------------------- email text
 
@@ -116,12 +117,6 @@ def _email_templates(variant: str, locale: str) -> tuple[str, str]:
 def queue_user_email(session: Session, user: User, subject: str, body: str) -> uuid.UUID | None:
     if not user.email:
         return None
-    try:
-        from ..notify.services import queue_email
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("wellbeing.notify"):
-            raise
-        return None
     message = queue_email(session, user=user, subject=subject, body=body, kind="alert")
     return getattr(message, "id", None)
 
@@ -151,7 +146,10 @@ def notify_user(
         if user.id not in in_inbox:
             session.add(
                 AlertInbox(
-                    alert_id=alert.id, user_id=user.id, is_open=alert.state == "open", added_at=now
+                    alert_id=alert.id,
+                    user_id=user.id,
+                    is_open=alert.state == AlertState.OPEN,
+                    added_at=now,
                 )
             )
             in_inbox.add(user.id)

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..orgs.models import School
-from .models import Alert, AlertInbox, AlertRecipient, AlertStep
+from .models import STATES, Alert, AlertInbox, AlertRecipient, AlertState, AlertStep
 
 PAGE_SIZE = 50
-STATE_FILTERS = ("open", "acknowledged", "resolved", "all")
+ALL = "all"  # the filter that shows every state
+STATE_FILTERS: tuple[str, ...] = (*(s.value for s in STATES), ALL)
 
 
 def open_count(session: Session, user_id: uuid.UUID) -> int:
@@ -54,7 +55,7 @@ class InboxPage(PageLinks):
 
 
 def inbox_page(
-    session: Session, user_id: uuid.UUID, state: str = "open", page: int = 1
+    session: Session, user_id: uuid.UUID, state: str = AlertState.OPEN, page: int = 1
 ) -> InboxPage:
     """The user's alerts, newest first (open ones by due time)."""
     page = max(1, page)
@@ -64,9 +65,9 @@ def inbox_page(
         .outerjoin(School, School.id == Alert.school_id)
         .where(AlertInbox.user_id == user_id)
     )
-    if state in {"open", "acknowledged", "resolved"}:
+    if state in STATES:
         stmt = stmt.where(Alert.state == state)
-    order = (Alert.due_at.asc(),) if state == "open" else (Alert.raised_at.desc(),)
+    order = (Alert.due_at.asc(),) if state == AlertState.OPEN else (Alert.raised_at.desc(),)
     rows = session.execute(
         stmt.order_by(*order, Alert.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
     ).all()

@@ -17,24 +17,31 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
-from typing import Any
+from dataclasses import dataclass
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..core import audit, events
+from ..audit.events import BREAK_GLASS_STARTED, BreakGlassStarted
+from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Forbidden, Permission, Principal, can
+from ..core.events import CRITICAL_RESPONSE, CriticalResponse
 from ..db import utcnow
 from ..orgs.models import School
+from ..risk.events import TIER_CHANGED, TierChanged
 from ..students.models import Student
+from . import links
 from .bulk import on_critical_responses, on_tier_changed_many
 from .common import CRISIS_KINDS, AlertError, AlertNotFound, IllegalTransition, alert_dedupe_key
 from .common import visible_student_names as visible_student_names
+from .common import visible_students as visible_students
 from .district import is_district_alert
 from .escalation import CHUNK, escalate_due
+from .events import ALERT_RAISED, AlertRaised
 from .ladder import BREAK_GLASS_LADDER as BREAK_GLASS_LADDER
 from .ladder import BREAK_GLASS_RESPONSE_MINUTES as BREAK_GLASS_RESPONSE_MINUTES
 from .ladder import DEFAULT_LADDER as DEFAULT_LADDER
@@ -46,7 +53,7 @@ from .ladder import Ladder as Ladder
 from .ladder import climb_rung
 from .ladder import ladder_for as ladder_for
 from .ladder import rung_users as rung_users
-from .models import KINDS, Alert, AlertInbox
+from .models import ALERT_STATES, KINDS, Alert, AlertInbox, AlertState
 from .notify import alert_settings, i18n_context
 from .notify import alert_url as alert_url
 from .notify import email_text as email_text
@@ -58,7 +65,7 @@ from .notify import using_settings as using_settings
 def _dedupe_existing(
     session: Session, kind: str, source_id: uuid.UUID | None, student_id: uuid.UUID | None
 ) -> Alert | None:
-    stmt = select(Alert).where(Alert.kind == kind, Alert.state != "resolved")
+    stmt = select(Alert).where(Alert.kind == kind, Alert.state != AlertState.RESOLVED)
     if source_id is not None:
         stmt = stmt.where(Alert.source_id == source_id)
     elif student_id is not None:
@@ -76,7 +83,11 @@ def _open_crisis(session: Session, kind: str, student_id: uuid.UUID | None) -> A
         return None
     return session.scalars(
         select(Alert)
-        .where(Alert.student_id == student_id, Alert.kind.in_(CRISIS_KINDS), Alert.state == "open")
+        .where(
+            Alert.student_id == student_id,
+            Alert.kind.in_(CRISIS_KINDS),
+            Alert.state == AlertState.OPEN,
+        )
         .limit(1)
     ).first()
 
@@ -96,7 +107,7 @@ def raise_alert(
     source, the same ``(kind, student_id)``; for crisis kinds, the student's unacknowledged crisis
     alert), notify the first rung and emit ``ALERT_RAISED``."""
     if kind not in KINDS:
-        raise AlertError(f"unknown alert kind {kind!r}")
+        raise AlertError("unknown alert kind %(kind)r", kind=kind)
     existing = _dedupe_existing(session, kind, source_id, student_id) or _open_crisis(
         session, kind, student_id
     )
@@ -111,7 +122,7 @@ def raise_alert(
     now = now or utcnow()
     alert = Alert(
         kind=kind, district_id=school.district_id, school_id=school.id, student_id=student_id,
-        source_id=source_id, tier=tier, state="open", raised_at=now, rung=0,
+        source_id=source_id, tier=tier, state=AlertState.OPEN, raised_at=now, rung=0,
         dedupe_key=alert_dedupe_key(kind, source_id, student_id),
     )  # fmt: skip
     ladder = ladder_for(session, alert)
@@ -128,7 +139,7 @@ def raise_alert(
     with i18n_context(alert_settings()):
         climb_rung(session, alert, ladder, 0, now, "raise")
     session.flush()
-    events.emit(events.ALERT_RAISED, session, alert)
+    ALERT_RAISED.emit(session, AlertRaised(alert))
     return alert
 
 
@@ -195,7 +206,7 @@ def may_handle(session: Session, principal: Principal | None, alert: Alert) -> b
 def get_alert(session: Session, principal: Principal | None, alert_id: uuid.UUID) -> Alert:
     alert = session.get(Alert, alert_id)
     if alert is None:
-        raise AlertNotFound("no such alert")
+        raise AlertNotFound(_l("No such alert."))
     if not may_handle(session, principal, alert):
         raise Forbidden(Permission.ALERTS_HANDLE, alert)
     return alert
@@ -222,12 +233,37 @@ def _close_inbox(session: Session, alert: Alert) -> None:
 def acknowledge(
     session: Session, principal: Principal, alert_id: uuid.UUID, *, now: dt.datetime | None = None
 ) -> Alert:
-    """open → acknowledged: the climb stops."""
+    """open → acknowledged: the climb stops; the items linked to the alert are acknowledged
+    too (:func:`acknowledge_event` says which)."""
+    return acknowledge_event(session, principal, alert_id, now=now).alert
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """What acknowledging an alert did: the alert, and in words each linked item it moved
+    (the crisis's first step, the concern marked seen)."""
+
+    alert: Alert
+    done: list[object]
+
+    def message(self) -> str:
+        """The confirmation, built from what was done (in the reader's language)."""
+        text = _("Alert acknowledged. The escalation has stopped.")
+        for part in map(str, self.done):  # no space after a full-width full stop
+            text += part if text.endswith("。") else " " + part
+        return text
+
+
+def acknowledge_event(
+    session: Session, principal: Principal, alert_id: uuid.UUID, *, now: dt.datetime | None = None
+) -> Acknowledgement:
+    """Acknowledge the alert and what it is linked to, in this transaction, each audited."""
     alert = get_alert(session, principal, alert_id)
-    if alert.state != "open":
-        raise IllegalTransition(_("This alert was already acknowledged."))
+    try:
+        ALERT_STATES.move(alert, AlertState.ACKNOWLEDGED)
+    except IllegalTransition:
+        raise IllegalTransition(_l("This alert was already acknowledged.")) from None
     now = now or utcnow()
-    alert.state = "acknowledged"
     alert.acknowledged_by_id = principal.user_id
     alert.acknowledged_at = now
     alert.next_step_at = None
@@ -239,7 +275,7 @@ def acknowledge(
         detail={"kind": alert.kind, "rung": alert.rung, "minutes": minutes, "in_time": now <= alert.due_at},
     )  # fmt: skip
     session.flush()
-    return alert
+    return Acknowledgement(alert, links.acknowledged(session, principal, alert, now))
 
 
 def resolve(
@@ -252,13 +288,13 @@ def resolve(
 ) -> Alert:
     """acknowledged → resolved, with a written (encrypted) note."""
     alert = get_alert(session, principal, alert_id)
-    if alert.state == "open":
-        raise IllegalTransition(_("Acknowledge the alert before resolving it."))
-    if alert.state != "acknowledged":
-        raise IllegalTransition(_("This alert is already resolved."))
+    if not ALERT_STATES.allowed(alert.state, AlertState.RESOLVED):
+        if alert.state == AlertState.OPEN:
+            raise IllegalTransition(_l("Acknowledge the alert before resolving it."))
+        raise IllegalTransition(_l("This alert is already resolved."))
     if not (note or "").strip():
-        raise AlertError(_("A resolution note is required."))
-    alert.state = "resolved"
+        raise AlertError(_l("A resolution note is required."))
+    ALERT_STATES.move(alert, AlertState.RESOLVED)
     alert.resolved_by_id = principal.user_id
     alert.resolved_at = now or utcnow()
     alert.resolution_note = note.strip()
@@ -274,36 +310,44 @@ def resolve(
     return alert
 
 
+def event_items(
+    session: Session, principal: Principal, alert_id: uuid.UUID | None, *, exclude: uuid.UUID
+) -> list[links.LinkedItem]:
+    """What a crisis or a concern page shows of its event: the alert (for people who may
+    handle it) and the other items linked to it that the viewer may open."""
+    alert = session.get(Alert, alert_id) if alert_id is not None else None
+    if alert is None:
+        return []
+    own = [links.alert_item(alert)] if may_handle(session, principal, alert) else []
+    return own + links.linked_items(session, principal, alert, exclude=exclude)
+
+
 # --------------------------------------------------------------------------- subscriptions
 
 
-def _on_tier_changed(
-    session: Session, student: Any, old_tier: int, new_tier: int, decision: Any = None
-) -> None:
-    if new_tier >= 3 and (old_tier or 0) < 3:
+def _on_tier_changed(session: Session, change: TierChanged) -> None:
+    if change.to_tier >= 3 and (change.from_tier or 0) < 3:
         raise_alert(
-            session, kind="red_tier", school_id=student.school_id, student_id=student.id,
-            source_id=getattr(decision, "id", None), tier=3,
+            session, kind="red_tier", school_id=change.school_id, student_id=change.student_id,
+            source_id=change.decision_id, tier=3,
         )  # fmt: skip
 
 
-def _on_critical_response(
-    session: Session, student: Any, response_id: uuid.UUID, instrument: str = ""
-) -> None:
+def _on_critical_response(session: Session, item: CriticalResponse) -> None:
     raise_alert(
-        session, kind="critical_item", school_id=student.school_id, student_id=student.id,
-        source_id=response_id, tier=3,
+        session, kind="critical_item", school_id=item.school_id, student_id=item.student_id,
+        source_id=item.response_id, tier=3,
     )  # fmt: skip
 
 
-def _on_break_glass(session: Session, grant: Any) -> None:
+def _on_break_glass(session: Session, grant: BreakGlassStarted) -> None:
     student = session.get(Student, grant.student_id)
     raise_alert(
         session, kind="break_glass", school_id=student.school_id if student else None,
-        student_id=grant.student_id, source_id=grant.id,
+        student_id=grant.student_id, source_id=grant.grant_id,
     )  # fmt: skip
 
 
-events.subscribe(events.TIER_CHANGED, _on_tier_changed, many=on_tier_changed_many)
-events.subscribe(events.CRITICAL_RESPONSE, _on_critical_response, many=on_critical_responses)
-events.subscribe(events.BREAK_GLASS_STARTED, _on_break_glass)
+TIER_CHANGED.subscribe(_on_tier_changed, many=on_tier_changed_many)
+CRITICAL_RESPONSE.subscribe(_on_critical_response, many=on_critical_responses)
+BREAK_GLASS_STARTED.subscribe(_on_break_glass)

@@ -5,19 +5,23 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from flask_babel import format_timedelta
+from flask.typing import ResponseReturnValue
+from flask_babel import LazyString, format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup, escape
 
 from ..core import audit
 from ..core.audit import AuditAction
-from ..core.authz import Permission, can
+from ..core.authz import Permission
+from ..core.errors import DomainError
+from ..core.states import state_label
 from ..db import get_session, utcnow
-from ..ui import nav_item
-from ..web import require
-from . import district, queries, services
+from ..students.chip import chip_fields
+from ..web import flash_error, require
+from . import district, links, queries, services
 from .forms import AcknowledgeForm, QueueFilterForm, ResolveForm
+from .models import STATES, Alert, AlertState
+from .nav import inbox_count
 
 bp = Blueprint("alerts", __name__)
 
@@ -30,8 +34,9 @@ KIND_LABELS = {
     "referral_sla": _l("Referral past its deadline"),
     "break_glass": _l("Break-glass access"),
 }
-STATE_LABELS = {"open": _l("Open"), "acknowledged": _l("Acknowledged"), "resolved": _l("Resolved")}
-FILTER_LABELS = {**STATE_LABELS, "all": _l("All")}
+# Rendered when shown (in the reader's language), not at import.
+STATE_LABELS: dict[str, object] = {state: LazyString(state_label, state) for state in STATES}
+FILTER_LABELS: dict[str, object] = {**STATE_LABELS, queries.ALL: _l("All")}
 ROLE_LABELS = {
     "psych_teacher": _l("Psychology teacher"),
     "school_leader": _l("School leader"),
@@ -50,65 +55,30 @@ STEP_LABELS = {
 }
 
 
-def inbox_count() -> int:
-    """Open alerts in the signed-in user's inbox (one indexed COUNT, once per request)."""
-    principal = g.get("principal")
-    if principal is None or not can(principal, Permission.SELF_INBOX):
-        return 0
-    if "alerts_inbox_count" not in g:
-        g.alerts_inbox_count = queries.open_count(get_session(), principal.user_id)
-    return g.alerts_inbox_count
-
-
-class _InboxLabel:
-    """The navigation label: "Alerts" plus the open count as a badge."""
-
-    def __str__(self) -> str:
-        return str(_("Alerts"))
-
-    def __html__(self) -> str:
-        count = inbox_count()
-        label = escape(str(self))
-        if not count:
-            return str(label)
-        return str(
-            label
-            + Markup(
-                ' <span class="badge" data-testid="inbox-count" aria-label="{}">{}</span>'
-            ).format(_("%(n)d open alerts", n=count), count)
-        )
-
-
-nav_item("alerts.inbox", _InboxLabel(), Permission.SELF_INBOX, 15)
-nav_item("alerts.district_queue", _l("District alerts"), Permission.DISTRICT_ESCALATIONS, 16)
-
-
 @bp.app_context_processor
 def _template_globals() -> dict[str, object]:
     return {"inbox_count": inbox_count}
 
 
-def _load(alert_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    try:
-        return services.get_alert(get_session(), g.principal, alert_id)
-    except services.AlertNotFound:
-        abort(404)
+def _load(alert_id: uuid.UUID) -> Alert:
+    """The alert, or the 404/403 page (an uncaught NotFound/Forbidden)."""
+    return services.get_alert(get_session(), g.principal, alert_id)
 
 
 @bp.get("/alerts")
 @require(Permission.SELF_INBOX, sensitive=True)
-def inbox():  # type: ignore[no-untyped-def]
+def inbox() -> ResponseReturnValue:
     session = get_session()
-    state = request.args.get("state", "open")
+    state = request.args.get("state", AlertState.OPEN)
     if state not in queries.STATE_FILTERS:
-        state = "open"
+        state = AlertState.OPEN
     page_no = request.args.get("page", 1, type=int) or 1
     page = queries.inbox_page(session, g.user.id, state, page_no)
     alerts = [row.alert for row in page.rows]
-    names = services.visible_student_names(session, g.principal, alerts)
+    names = services.visible_students(session, g.principal, alerts)
     audit.record(
         session, AuditAction.ALERT_LIST, object_type="alert",
-        fields=["student.name"] if names else [],
+        fields=chip_fields(g.principal, names.values(), school=False, prefix="student."),
         detail={
             "state": state, "page": page.page, "alerts": [a.id for a in alerts],
             "students": sorted({str(a.student_id) for a in alerts if a.student_id}),
@@ -122,10 +92,10 @@ def inbox():  # type: ignore[no-untyped-def]
 
 @bp.get("/alerts/<uuid:alert_id>")
 @require(Permission.SELF_INBOX, sensitive=True)
-def detail(alert_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def detail(alert_id: uuid.UUID) -> ResponseReturnValue:
     session = get_session()
     alert = _load(alert_id)
-    names = services.visible_student_names(session, g.principal, [alert])
+    names = services.visible_students(session, g.principal, [alert])
     show_note = alert.resolution_note_ct is not None and services.may_read_note(
         session, g.principal, alert
     )
@@ -137,47 +107,48 @@ def detail(alert_id: uuid.UUID):  # type: ignore[no-untyped-def]
     )  # fmt: skip
     people = queries.display_names(session, alert.acknowledged_by_id, alert.resolved_by_id)
     return render_template(
-        "alerts/detail.html", alert=alert, student_name=names.get(alert.id),
+        "alerts/detail.html", alert=alert, student=names.get(alert.id),
         school_name=queries.school_name(session, alert.school_id),
         steps=queries.alert_steps(session, alert.id), people=people,
         note=alert.resolution_note if show_note else None,
         ack_form=AcknowledgeForm(), resolve_form=ResolveForm(),
         kinds=KIND_LABELS, states=STATE_LABELS, roles=ROLE_LABELS, step_labels=STEP_LABELS,
         may_act=services.may_handle(session, g.principal, alert), now=utcnow(),
+        linked=links.linked_items(session, g.principal, alert),
     )  # fmt: skip
 
 
 @bp.post("/alerts/<uuid:alert_id>/acknowledge")
 @require(Permission.SELF_INBOX)
-def acknowledge(alert_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def acknowledge(alert_id: uuid.UUID) -> ResponseReturnValue:
     form = AcknowledgeForm()
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.acknowledge(get_session(), g.principal, alert_id)
+        done = services.acknowledge_event(get_session(), g.principal, alert_id)
     except services.AlertNotFound:
-        abort(404)
-    except services.AlertError as exc:
-        flash(str(exc), "error")
+        raise
+    except DomainError as exc:
+        flash_error(exc)
     else:
-        flash(_("Alert acknowledged. The escalation has stopped."), "success")
+        flash(done.message(), "success")
     return redirect(url_for("alerts.detail", alert_id=alert_id))
 
 
 @bp.post("/alerts/<uuid:alert_id>/resolve")
 @require(Permission.SELF_INBOX)
-def resolve(alert_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def resolve(alert_id: uuid.UUID) -> ResponseReturnValue:
     form = ResolveForm()
     if not form.validate_on_submit():
         _load(alert_id)  # 404/403 before telling what is missing
         flash(_("Write what was done before resolving the alert."), "error")
         return redirect(url_for("alerts.detail", alert_id=alert_id))
     try:
-        services.resolve(get_session(), g.principal, alert_id, form.note.data)
+        services.resolve(get_session(), g.principal, alert_id, form.note.data or "")
     except services.AlertNotFound:
-        abort(404)
-    except services.AlertError as exc:
-        flash(str(exc), "error")
+        raise
+    except DomainError as exc:
+        flash_error(exc)
     else:
         flash(_("Alert resolved."), "success")
     return redirect(url_for("alerts.detail", alert_id=alert_id))
@@ -196,7 +167,7 @@ def _queue_filter(form: QueueFilterForm) -> district.QueueFilter:
                 "error",
             )  # fmt: skip
     return district.QueueFilter(
-        state=form.state.data or "open",
+        state=form.state.data or AlertState.OPEN,
         school_id=uuid.UUID(form.school.data) if form.school.data else None,
         tier=int(form.tier.data) if form.tier.data else None,
         age=form.age.data or "",
@@ -205,7 +176,7 @@ def _queue_filter(form: QueueFilterForm) -> district.QueueFilter:
 
 @bp.get("/district/alerts")
 @require(Permission.DISTRICT_ESCALATIONS, sensitive=True)
-def district_queue():  # type: ignore[no-untyped-def]
+def district_queue() -> ResponseReturnValue:
     """Every alert the district centre may act on, beside each counsellor's own inbox."""
     session = get_session()
     form = QueueFilterForm(request.args)

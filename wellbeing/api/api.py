@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, g, jsonify
+from flask.typing import ResponseReturnValue
 
 from ..core.authz import Permission
 from ..web import require
@@ -21,7 +22,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 @bp.get("/me")
 @require(Permission.SELF_SESSION)
-def me():  # type: ignore[no-untyped-def]
+def me() -> ResponseReturnValue:
     """Who the token acts for: the staff user, roles, the token and its scopes. No child data."""
     user, principal, token = g.user, g.principal, g.api_token
     return jsonify(
@@ -44,7 +45,7 @@ def me():  # type: ignore[no-untyped-def]
 
 @bp.get("/openapi.json")
 @require(Permission.PUBLIC)
-def openapi():  # type: ignore[no-untyped-def]
+def openapi() -> ResponseReturnValue:
     return jsonify(build_document())
 
 

@@ -17,7 +17,7 @@ def group() -> None:
 @group.command("seal")
 def seal() -> None:
     """Seal committed entries into the chain now (the scheduler does this every few seconds)."""
-    from ..cli import app_context
+    from ..cli import app_context  # circle: wellbeing.cli imports this file (group)
 
     with app_context() as ctx:
         click.echo(f"sealed {audit.seal_pending(ctx.db)} entries")
@@ -27,7 +27,7 @@ def seal() -> None:
 def checkpoint() -> None:
     """Seal everything committed, then write a signed checkpoint to
     WELLBEING_AUDIT_CHECKPOINT_DIR."""
-    from ..cli import app_context
+    from ..cli import app_context  # circle: wellbeing.cli imports this file (group)
 
     with app_context() as ctx:
         cp = audit_verify.write_checkpoint(ctx.db, Path(ctx.settings.audit_checkpoint_dir))
@@ -42,7 +42,7 @@ def checkpoint() -> None:
 )  # fmt: skip
 def verify(checkpoint_file: Path | None) -> None:
     """Walk the chain; exit 0 when intact, 3 naming the first bad entry otherwise."""
-    from ..cli import EXIT_INTEGRITY, app_context
+    from ..cli import EXIT_INTEGRITY, app_context  # circle: wellbeing.cli imports this file (group)
 
     with app_context() as ctx:
         directory = Path(ctx.settings.audit_checkpoint_dir)

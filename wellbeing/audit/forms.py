@@ -1,14 +1,14 @@
-"""Forms of the audit console and of break-glass access."""
+"""Forms of the audit console and of the break-glass review."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from .services import COMMENT_MIN_CHARS, REASON_MIN_CHARS
+from ..core.forms import SelectChoice
+from .services import COMMENT_MIN_CHARS
 
 
 class SearchForm(FlaskForm):
@@ -38,27 +38,6 @@ class SearchForm(FlaskForm):
     def validate_until(self, field: DateField) -> None:
         if field.data and self.since.data and field.data < self.since.data:
             raise ValidationError(_l("The end date is before the start date."))
-
-
-class BreakGlassForm(FlaskForm):
-    reason = TextAreaField(
-        _l("Why do you need this record now?"),
-        validators=[DataRequired(), Length(min=REASON_MIN_CHARS, max=2000)],
-        description=_l("Supervisors read this reason when they review your access."),
-    )
-    password = PasswordField(
-        _l("Your password"),
-        validators=[DataRequired(), Length(max=200)],
-        render_kw={"autocomplete": "current-password"},
-    )
-    code = StringField(
-        _l("6-digit code from your authenticator app"),
-        validators=[
-            Optional(),
-            Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Enter the 6 digits.")),
-        ],
-        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": 7},
-    )
 
 
 class ReviewForm(FlaskForm):

@@ -3,6 +3,20 @@ writes and verifies the chain and imports no domain module); this is their publi
 
 from __future__ import annotations
 
-from ..core.audit_models import AuditCheckpoint, AuditEntry, AuditVerification, BreakGlass
+from ..core.audit_models import (
+    BREAK_GLASS_STATES,
+    AuditCheckpoint,
+    AuditEntry,
+    AuditVerification,
+    BreakGlass,
+    BreakGlassState,
+)
 
-__all__ = ["AuditCheckpoint", "AuditEntry", "AuditVerification", "BreakGlass"]
+__all__ = [
+    "BREAK_GLASS_STATES",
+    "AuditCheckpoint",
+    "AuditEntry",
+    "AuditVerification",
+    "BreakGlass",
+    "BreakGlassState",
+]

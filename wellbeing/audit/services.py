@@ -1,10 +1,13 @@
-"""Break-glass access (start, end, review) and the audited reads of the supervisor's console.
+"""Break-glass grants once they exist (end, expiry, review) and the audited reads of the
+supervisor's console.
 
 A break-glass grant opens ONE student's record to a user who has no relationship to the student,
-for ``settings.break_glass_minutes``, after a written reason and re-entering the password (and
-the TOTP code when the user has one). The reason is encrypted; every entry written under the
-grant carries its id (see :func:`wellbeing.core.audit.record`); supervisors are alerted through
-``events.BREAK_GLASS_STARTED`` and review each grant with a comment.
+for ``settings.break_glass_minutes``. It is *started* by :mod:`wellbeing.breakglass` (above
+``risk`` and ``alerts``: it reads the district's policy and tells the holder who was alerted);
+every entry written under the grant carries its id (see :func:`wellbeing.core.audit.record`).
+Its state (``BreakGlassState``) moves only through ``BREAK_GLASS_STATES``: active → ended (by
+hand, before expiry) or expired (recorded by the expiry job). Supervisors review each grant
+with a comment.
 """
 
 from __future__ import annotations
@@ -14,41 +17,33 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..auth.models import User
-from ..auth.services import verify_password, verify_totp
-from ..config import Settings
-from ..core import events
-from ..core.audit import SYSTEM_ACTOR, AuditAction, Outcome, current_actor, record
+from ..core.audit import SYSTEM_ACTOR, AuditAction, current_actor, record
 from ..core.authz import (
     RELATIONSHIP_RULES,
     Forbidden,
     Permission,
     Principal,
-    Role,
     break_glass_reach,
     can,
     ensure,
 )
+from ..core.errors import DomainError
 from ..db import utcnow
-from .models import AuditEntry, BreakGlass
+from .models import BREAK_GLASS_STATES, AuditEntry, BreakGlass, BreakGlassState
 
 P = Permission
 REASON_MIN_CHARS = 15
 COMMENT_MIN_CHARS = 5
 
 
-class BreakGlassError(Exception):
-    """A break-glass request or review refused; ``code`` is a short token, ``message`` English
-    (translated by the view)."""
+class BreakGlassError(DomainError):
+    """A break-glass request or review refused (lazy message, shown with ``flash_error``)."""
 
     code = "refused"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class AlreadyInScope(BreakGlassError):
@@ -61,55 +56,17 @@ class ReauthFailed(BreakGlassError):
 
 class AlreadyReviewed(BreakGlassError):
     code = "reviewed"
+    status = 409
 
 
 class OwnGrant(BreakGlassError):
     code = "own_grant"
+    status = 409
 
 
 def student_ref(student_id: uuid.UUID | str | None) -> str:
     """The short pseudonymous reference supervisors see instead of a name."""
     return "" if student_id is None else str(student_id).replace("-", "")[:8].upper()
-
-
-# --------------------------------------------------------------------------- policy
-
-
-def may_break_glass(session: Session, principal: Principal, student: Any) -> bool:
-    """Counsellors for any student; psychology teachers only for a student of a school they do
-    not serve (their own school's students are in their scope already); supervisors only where
-    the district's policy allows it (``break_glass.supervisors``, off by default): they audit
-    everyone else's access, so reading case content themselves is the exception."""
-    if not can(principal, P.BREAK_GLASS):
-        return False
-    roles = principal.roles
-    if Role.COUNSELLOR in roles:
-        return True
-    if Role.PSYCH_TEACHER in roles and student.school_id not in principal.school_ids(
-        Role.PSYCH_TEACHER
-    ):
-        return True
-    if Role.SUPERVISOR in roles:
-        return supervisors_may_break_glass(session, student)
-    return False
-
-
-def supervisors_may_break_glass(session: Session, student: Any) -> bool:
-    from ..risk.policy import policy_for_student
-
-    return policy_for_student(session, student).supervisor_break_glass
-
-
-def refusal_reason(session: Session, principal: Principal, student: Any) -> str:
-    """Why :func:`may_break_glass` said no, as a code: ``supervisor_policy`` when only the
-    district's policy stands in the way, else ``role``."""
-    if (
-        Role.SUPERVISOR in principal.roles
-        and can(principal, P.BREAK_GLASS)
-        and not supervisors_may_break_glass(session, student)
-    ):
-        return "supervisor_policy"
-    return "role"
 
 
 def has_regular_access(principal: Principal, student: Any) -> bool:
@@ -151,60 +108,6 @@ def active_grant(
     )
 
 
-def start_break_glass(
-    session: Session,
-    principal: Principal,
-    user: User,
-    settings: Settings,
-    student: Any,
-    *,
-    reason: str,
-    password: str,
-    totp_code: str | None = None,
-    now: dt.datetime | None = None,
-) -> BreakGlass:
-    """Check the policy and the re-authentication, then open the grant (audited, alerted)."""
-    if not may_break_glass(session, principal, student):
-        raise Forbidden(P.BREAK_GLASS, student, rule=refusal_reason(session, principal, student))
-    if has_regular_access(principal, student):
-        raise AlreadyInScope("You already have access to this student's record.")
-    reason = (reason or "").strip()
-    if len(reason) < REASON_MIN_CHARS:
-        raise BreakGlassError("Write the reason in at least 15 characters.")
-    now = now or utcnow()
-    factor = None
-    if not verify_password(settings, user, password or ""):
-        factor = "password"
-    elif user.totp_enabled and not verify_totp(user, totp_code or "", now=now):
-        factor = "totp"
-    if factor is not None:
-        record(
-            session, AuditAction.REAUTH_FAILED, object_type="student", object_id=student.id,
-            student_id=student.id, school_id=student.school_id, purpose="break_glass",
-            detail={"factor": factor}, outcome=Outcome.DENIED,
-        )  # fmt: skip
-        raise ReauthFailed("Re-authentication failed: check your password and code.")
-    grant = BreakGlass(
-        user_id=user.id,
-        student_id=student.id,
-        started_at=now,
-        expires_at=now + dt.timedelta(minutes=settings.break_glass_minutes),
-        reason=reason,
-    )
-    session.add(grant)
-    session.flush()
-    record(
-        session, AuditAction.BREAK_GLASS_START, object_type="break_glass", object_id=grant.id,
-        student_id=student.id, school_id=student.school_id, purpose="break_glass",
-        fields=["reason"],
-        detail={"minutes": settings.break_glass_minutes, "expires_at": grant.expires_at,
-                "factors": ["password", "totp"] if user.totp_enabled else ["password"]},
-        actor=dataclasses.replace(current_actor(), break_glass_id=grant.id),
-    )  # fmt: skip
-    events.emit(events.BREAK_GLASS_STARTED, session, grant)
-    return grant
-
-
 def end_break_glass(
     session: Session, principal: Principal, grant: BreakGlass, now: dt.datetime | None = None
 ) -> bool:
@@ -213,8 +116,12 @@ def end_break_glass(
     if grant.user_id != principal.user_id and not can(principal, P.AUDIT_REVIEW):
         raise Forbidden(P.BREAK_GLASS, grant)
     now = now or utcnow()
-    if grant.ended_at is not None or grant.expires_at <= now:
+    if (
+        not BREAK_GLASS_STATES.allowed(grant.state, BreakGlassState.ENDED)
+        or grant.expires_at <= now
+    ):
         return False
+    BREAK_GLASS_STATES.move(grant, BreakGlassState.ENDED)
     grant.ended_at = now
     record(
         session, AuditAction.BREAK_GLASS_END, object_type="break_glass", object_id=grant.id,
@@ -231,11 +138,12 @@ def close_expired_grants(session: Session, now: dt.datetime, *, limit: int = 500
     when access stopped without anyone ending it. Access itself already stopped at expiry."""
     grants = session.scalars(
         select(BreakGlass)
-        .where(BreakGlass.ended_at.is_(None), BreakGlass.expires_at <= now)
+        .where(BreakGlass.state == BreakGlassState.ACTIVE, BreakGlass.expires_at <= now)
         .order_by(BreakGlass.expires_at)
         .limit(limit)
     ).all()
     for grant in grants:
+        BREAK_GLASS_STATES.move(grant, BreakGlassState.EXPIRED)
         grant.ended_at = grant.expires_at
         record(
             session, AuditAction.BREAK_GLASS_END, object_type="break_glass", object_id=grant.id,
@@ -245,12 +153,13 @@ def close_expired_grants(session: Session, now: dt.datetime, *, limit: int = 500
     return len(grants)
 
 
-def grant_status(grant: BreakGlass, now: dt.datetime | None = None) -> str:
-    """ "active", "ended" (by hand, before expiry) or "expired"."""
-    now = now or utcnow()
-    if grant.ended_at is not None and grant.ended_at < grant.expires_at:
-        return "ended"
-    return "expired" if grant.expires_at <= now else "active"
+def grant_status(grant: BreakGlass, now: dt.datetime | None = None) -> BreakGlassState:
+    """The grant's state as people should read it: an active grant past its expiry is expired
+    already (access stopped), even before the expiry job records it."""
+    state = BreakGlassState(grant.state)
+    if state is BreakGlassState.ACTIVE and grant.expires_at <= (now or utcnow()):
+        return BreakGlassState.EXPIRED
+    return state
 
 
 def open_grant_for_review(session: Session, principal: Principal, grant: BreakGlass) -> None:
@@ -272,12 +181,12 @@ def review_break_glass(
     """Mark a grant reviewed with a comment; a supervisor never reviews their own grant."""
     ensure(principal, P.AUDIT_REVIEW)
     if grant.user_id == principal.user_id:
-        raise OwnGrant("Another supervisor must review your own break-glass access.")
+        raise OwnGrant(_l("Another supervisor must review your own break-glass access."))
     if grant.reviewed_at is not None:
-        raise AlreadyReviewed("This break-glass access was already reviewed.")
+        raise AlreadyReviewed(_l("This break-glass access was already reviewed."))
     comment = (comment or "").strip()
     if len(comment) < COMMENT_MIN_CHARS:
-        raise BreakGlassError("Write a review comment.")
+        raise BreakGlassError(_l("Write a review comment."))
     grant.reviewed_by_id = principal.user_id
     grant.reviewed_at = now or utcnow()
     grant.review_comment = comment
@@ -297,31 +206,3 @@ def entries_under_grant(session: Session, grant_id: uuid.UUID) -> int:
         )
         or 0
     )
-
-
-@dataclasses.dataclass(frozen=True)
-class Notified:
-    """One person told of a break-glass grant when it started, and by which channels."""
-
-    name: str  # the display name
-    channels: tuple[str, ...]  # "inbox", "email"
-
-
-def grant_notified(session: Session, grant: BreakGlass) -> list[Notified]:
-    """Who the grant's alert reached (read back from the alert's recipients, so the message the
-    holder sees says what really happened, never a reassuring guess)."""
-    from ..alerts.models import Alert, AlertRecipient
-
-    rows = session.execute(
-        select(User.id, User.display_name, AlertRecipient.channel)
-        .join(AlertRecipient, AlertRecipient.user_id == User.id)
-        .join(Alert, Alert.id == AlertRecipient.alert_id)
-        .where(Alert.kind == "break_glass", Alert.source_id == grant.id)
-        .order_by(User.username)
-    ).all()
-    people: dict[uuid.UUID, tuple[str, list[str]]] = {}
-    for user_id, name, channel in rows:
-        channels = people.setdefault(user_id, (name, []))[1]
-        if channel not in channels:
-            channels.append(channel)
-    return [Notified(n, tuple(sorted(c, reverse=True))) for n, c in people.values()]

@@ -12,9 +12,10 @@ import datetime as dt
 import io
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -28,39 +29,36 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from sqlalchemy import select
-from wtforms.fields.choices import SelectChoice
+from sqlalchemy.orm import Session
 
 from ..auth.models import User
+from ..config import Settings
 from ..core import audit, audit_verify
 from ..core.audit import AuditAction
-from ..core.authz import Forbidden, Permission
+from ..core.authz import Permission
+from ..core.forms import SelectChoice
+from ..core.states import state_label
 from ..db import get_db, get_session, utcnow
-from ..extensions import limiter
 from ..orgs.models import School
 from ..students.models import Student
-from ..ui import nav_item
-from ..web import get_settings, require
-from . import labels, messages, queries, services
-from .forms import BreakGlassForm, ConfirmForm, ReviewForm, SearchForm
-from .models import BreakGlass
+from ..web import flash_error, get_settings, require
+from . import labels, queries, services
+from .forms import ConfirmForm, ReviewForm, SearchForm
+from .models import AuditEntry, BreakGlass, BreakGlassState
 
 P = Permission
 bp = Blueprint("audit", __name__)
 
-nav_item("audit.search", _l("Audit trail"), P.AUDIT_READ, 80)
-nav_item("audit.break_glass_queue", _l("Break-glass review"), P.AUDIT_REVIEW, 81)
-nav_item("audit.integrity", _l("Integrity"), P.AUDIT_INTEGRITY, 82)
 
-
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     return get_settings()
 
 
-def _tz():  # type: ignore[no-untyped-def]
+def _tz() -> ZoneInfo:
     return _settings().tz
 
 
@@ -75,13 +73,13 @@ def _student_ref_filter(value: Any) -> str:
 
 @bp.app_context_processor
 def _audit_labels() -> dict[str, Any]:
-    return {"audit_labels": labels}
+    return {"audit_labels": labels, "state_label": state_label}
 
 
 # --------------------------------------------------------------------------- filters
 
 
-def _school_choices(session) -> list[SelectChoice]:  # type: ignore[no-untyped-def]
+def _school_choices(session: Session) -> list[SelectChoice]:
     rows = session.execute(select(School.id, School.name).order_by(School.name)).all()
     return [SelectChoice("", _("Any"))] + [SelectChoice(str(i), n) for i, n in rows]
 
@@ -91,7 +89,7 @@ def _action_choices() -> list[SelectChoice]:
     return [SelectChoice("", _("Any"))] + [SelectChoice(code, label) for label, code in labelled]
 
 
-def _district_school_ids(session) -> set[uuid.UUID]:  # type: ignore[no-untyped-def]
+def _district_school_ids(session: Session) -> set[uuid.UUID]:
     """Schools whose students the console's student filter looks up: those of the user's
     districts (every school when the user has no district scope)."""
     districts = {s.district_id for s in g.principal.scopes if s.district_id is not None}
@@ -101,7 +99,7 @@ def _district_school_ids(session) -> set[uuid.UUID]:  # type: ignore[no-untyped-
     return set(session.scalars(stmt))
 
 
-def _search_form(session) -> SearchForm:  # type: ignore[no-untyped-def]
+def _search_form(session: Session) -> SearchForm:
     form = SearchForm(formdata=request.args)
     form.school.choices = _school_choices(session)
     form.action.choices = _action_choices()
@@ -112,7 +110,7 @@ def _local_midnight_utc(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=_tz()).astimezone(dt.UTC)
 
 
-def _resolve_user(session, raw: str) -> uuid.UUID:  # type: ignore[no-untyped-def]
+def _resolve_user(session: Session, raw: str) -> uuid.UUID:
     raw = raw.strip()
     try:
         return uuid.UUID(raw)
@@ -123,8 +121,8 @@ def _resolve_user(session, raw: str) -> uuid.UUID:  # type: ignore[no-untyped-de
 
 
 def _filter_from(
-    form: SearchForm, session, base: queries.EntryFilter | None = None
-) -> queries.EntryFilter:  # type: ignore[no-untyped-def]
+    form: SearchForm, session: Session, base: queries.EntryFilter | None = None
+) -> queries.EntryFilter:
     f = base or queries.EntryFilter(tz=_tz())
     if form.school.data:
         try:
@@ -160,25 +158,31 @@ def _match_detail() -> dict[str, str]:
     return {"student_query": match.kind} if match is not None else {}
 
 
-def _args_without(*names: str) -> dict[str, str]:
+def _args_without(*names: str) -> dict[str, Any]:
     return {k: v for k, v in request.args.items() if k not in names}
 
 
-def _names(session, user_ids, school_ids):  # type: ignore[no-untyped-def]
-    users = {}
+def _names(
+    session: Session, user_ids: set[uuid.UUID], school_ids: set[uuid.UUID]
+) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
+    users: dict[uuid.UUID, str] = {}
     if user_ids:
         users = dict(
-            session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all()
+            session.execute(select(User.id, User.username).where(User.id.in_(user_ids)))
+            .tuples()
+            .all()
         )
-    schools = {}
+    schools: dict[uuid.UUID, str] = {}
     if school_ids:
         schools = dict(
-            session.execute(select(School.id, School.name).where(School.id.in_(school_ids))).all()
+            session.execute(select(School.id, School.name).where(School.id.in_(school_ids)))
+            .tuples()
+            .all()
         )
     return users, schools
 
 
-def _school_names(session, entries) -> dict[uuid.UUID, str]:  # type: ignore[no-untyped-def]
+def _school_names(session: Session, entries: Iterable[AuditEntry]) -> dict[uuid.UUID, str]:
     ids = {e.school_id for e in entries if e.school_id}
     return _names(session, set(), ids)[1]
 
@@ -188,7 +192,7 @@ def _school_names(session, entries) -> dict[uuid.UUID, str]:  # type: ignore[no-
 
 @bp.get("/audit/")
 @require(P.AUDIT_READ)
-def search():  # type: ignore[no-untyped-def]
+def search() -> ResponseReturnValue:
     session = get_session()
     form = _search_form(session)
     page, f = None, None
@@ -211,7 +215,7 @@ def search():  # type: ignore[no-untyped-def]
 
 @bp.get("/audit/queues/<any(denied, exports, 'after-hours'):kind>")
 @require(P.AUDIT_READ)
-def queue(kind: str):  # type: ignore[no-untyped-def]
+def queue(kind: str) -> ResponseReturnValue:
     session = get_session()
     form = _search_form(session)
     page = None
@@ -232,7 +236,7 @@ def queue(kind: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/audit/students/<uuid:student_id>")
 @require(P.AUDIT_READ, sensitive=True)
-def student_accesses(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def student_accesses(student_id: uuid.UUID) -> ResponseReturnValue:
     """Who accessed this record: one line per user, then the entries (metadata only)."""
     session = get_session()
     student = session.get(Student, student_id)
@@ -282,7 +286,7 @@ def _csv_lines(f: queries.EntryFilter) -> Iterator[str]:
 
 @bp.get("/audit/export.csv")
 @require(P.AUDIT_EXPORT, download=True)
-def export_csv():  # type: ignore[no-untyped-def]
+def export_csv() -> ResponseReturnValue:
     """Stream the filtered selection as CSV; the export itself is an audit entry."""
     session = get_session()
     form = _search_form(session)
@@ -307,7 +311,7 @@ def export_csv():  # type: ignore[no-untyped-def]
 
 @bp.get("/audit/integrity")
 @require(P.AUDIT_INTEGRITY)
-def integrity():  # type: ignore[no-untyped-def]
+def integrity() -> ResponseReturnValue:
     session = get_session()
     status = queries.integrity_status(session)
     users, _schools = _names(session, {g_.user_id for g_ in status.unreviewable}, set())
@@ -319,7 +323,7 @@ def integrity():  # type: ignore[no-untyped-def]
 
 @bp.post("/audit/integrity/verify")
 @require(P.AUDIT_INTEGRITY)
-def verify_now():  # type: ignore[no-untyped-def]
+def verify_now() -> ResponseReturnValue:
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -350,7 +354,7 @@ def verify_now():  # type: ignore[no-untyped-def]
 
 @bp.get("/audit/break-glass")
 @require(P.AUDIT_REVIEW)
-def break_glass_queue():  # type: ignore[no-untyped-def]
+def break_glass_queue() -> ResponseReturnValue:
     session = get_session()
     reviewed = request.args.get("reviewed") == "1"
     me = g.principal.user_id
@@ -376,22 +380,24 @@ def _grant_or_404(grant_id: uuid.UUID) -> BreakGlass:
 
 @bp.route("/audit/break-glass/<uuid:grant_id>", methods=["GET", "POST"])
 @require(P.AUDIT_REVIEW, sensitive=True)
-def break_glass_review(grant_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def break_glass_review(grant_id: uuid.UUID) -> ResponseReturnValue:
     session = get_session()
     grant = _grant_or_404(grant_id)
     form = ReviewForm()
     status = 200
     if form.validate_on_submit():
         try:
-            services.review_break_glass(session, g.principal, grant, form.comment.data)
+            services.review_break_glass(session, g.principal, grant, form.comment.data or "")
         except services.BreakGlassError as exc:
-            flash(messages.ERRORS.get(exc.code, messages.ERRORS["refused"]), "error")
+            flash_error(exc)
             status = 409
         else:
             flash(_("Marked as reviewed."), "success")
             return redirect(url_for("audit.break_glass_queue"))
     services.open_grant_for_review(session, g.principal, grant)
-    users, _schools = _names(session, {grant.user_id, grant.reviewed_by_id} - {None}, set())
+    users, _schools = _names(
+        session, {i for i in (grant.user_id, grant.reviewed_by_id) if i}, set()
+    )
     page = queries.search(
         session, queries.EntryFilter(break_glass_id=grant.id, tz=_tz()), limit=200
     )
@@ -404,63 +410,18 @@ def break_glass_review(grant_id: uuid.UUID):  # type: ignore[no-untyped-def]
 # --------------------------------------------------------------------------- break-glass access
 
 
-def _break_glass_limit() -> str:
-    return _settings().login_limit
-
-
-def _break_glass_key() -> str:
-    user = g.get("user")
-    return f"break-glass:{user.id if user else request.remote_addr}"
-
-
 @bp.get("/break-glass")
 @require(P.BREAK_GLASS)
-def my_break_glass():  # type: ignore[no-untyped-def]
+def my_break_glass() -> ResponseReturnValue:
     grants = queries.my_grants(get_session(), g.principal.user_id)
     return render_template("audit/my_grants.html", grants=grants, status=services.grant_status,
+                           active=BreakGlassState.ACTIVE,
                            form=ConfirmForm())  # fmt: skip
-
-
-@bp.route("/break-glass/<uuid:student_id>", methods=["GET", "POST"])
-@require(P.BREAK_GLASS)
-@limiter.limit(_break_glass_limit, key_func=_break_glass_key, methods=["POST"])
-def break_glass(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
-    session = get_session()
-    student = session.get(Student, student_id)
-    if student is None:
-        abort(404)
-    if services.has_regular_access(g.principal, student):
-        flash(messages.ERRORS["in_scope"], "success")
-        return redirect(_student_url(student_id))
-    if not services.may_break_glass(session, g.principal, student):
-        rule = services.refusal_reason(session, g.principal, student)
-        raise Forbidden(P.BREAK_GLASS, student, rule=rule, message=messages.REFUSALS.get(rule))
-    form = BreakGlassForm()
-    if not g.user.totp_enabled:
-        del form.code
-    if form.validate_on_submit():
-        try:
-            grant = services.start_break_glass(
-                session, g.principal, g.user, _settings(), student,
-                reason=form.reason.data, password=form.password.data,
-                totp_code=form.code.data if "code" in form else None,
-            )  # fmt: skip
-        except services.AlreadyInScope:
-            return redirect(_student_url(student_id))
-        except services.BreakGlassError as exc:
-            flash(messages.ERRORS.get(exc.code, messages.ERRORS["refused"]), "error")
-        else:
-            flash(messages.granted(get_session(), grant, _tz()), "success")
-            return redirect(_student_url(student_id))
-    return render_template(
-        "audit/break_glass_form.html", form=form, student_id=student_id,
-        minutes=_settings().break_glass_minutes,
-    )  # fmt: skip
 
 
 @bp.post("/break-glass/<uuid:grant_id>/end")
 @require(P.BREAK_GLASS)
-def break_glass_end(grant_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def break_glass_end(grant_id: uuid.UUID) -> ResponseReturnValue:
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)

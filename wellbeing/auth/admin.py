@@ -44,7 +44,7 @@ def create_user(
     if not USERNAME_RE.match(username):
         raise OrgError(_l("username must be 2-64 lowercase letters, digits, '.', '_' or '-'"))
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise OrgError(_l("user %(username)s already exists", username=username))
+        raise OrgError(_l("user %(username)s already exists"), username=username)
     email = (email or "").strip() or None
     if email is not None and (len(email) > 200 or not EMAIL_RE.match(email)):
         raise OrgError(_l("not a valid e-mail address"))
@@ -78,16 +78,16 @@ def grant_membership(
     if school_class is not None and school is None:
         school = session.get(School, school_class.school_id)
     if role in SCHOOL_ROLES and school is None:
-        raise OrgError(_l("%(role)s: choose a school", role=role_label(role)))
+        raise OrgError(_l("%(role)s: choose a school"), role=role_label(role))
     if role == Role.CLASS_TEACHER and school_class is None:
         raise OrgError(_l("a class teacher needs a class"))
     if role not in SCHOOL_ROLES and school is not None:
-        raise OrgError(_l("%(role)s works for the district, not one school", role=role_label(role)))
+        raise OrgError(_l("%(role)s works for the district, not one school"), role=role_label(role))
     if school_class is not None and school is not None and school_class.school_id != school.id:
         raise OrgError(_l("that class belongs to another school"))
     if role != Role.CLASS_TEACHER and school_class is not None:
         raise OrgError(
-            _l("%(role)s works for a whole school, not one class", role=role_label(role))
+            _l("%(role)s works for a whole school, not one class"), role=role_label(role)
         )
     district_id = school.district_id if school else default_district(session).id
     duplicate = session.scalar(

@@ -10,13 +10,14 @@ from __future__ import annotations
 import uuid
 
 from flask import abort, flash, g, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from ..core.authz import Permission
 from ..db import get_session
 from ..extensions import limiter
 from ..orgs.services import OrgError
-from ..web import require
+from ..web import flash_error, require
 from . import admin, services
 from .forms import AdminResetForm
 from .models import User
@@ -38,7 +39,7 @@ def _target_or_404(user_id: uuid.UUID) -> User:
     return user
 
 
-def _page(target: User, kind: str, **context: object):  # type: ignore[no-untyped-def]
+def _page(target: User, kind: str, **context: object) -> ResponseReturnValue:
     return render_template(
         "auth/admin_reset.html", target=target, kind=kind,
         target_mfa_required=services.mfa_required(target), **context,
@@ -48,7 +49,7 @@ def _page(target: User, kind: str, **context: object):  # type: ignore[no-untype
 @bp.route("/admin/users/<uuid:user_id>/reset-password", methods=["GET", "POST"])
 @require(Permission.USERS_MANAGE)
 @limiter.limit(login_limit, key_func=user_key, methods=["POST"], deduct_when=failed_attempt)
-def admin_reset_password(user_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def admin_reset_password(user_id: uuid.UUID) -> ResponseReturnValue:
     target = _target_or_404(user_id)
     if target.id == g.user.id:
         flash(_("Change your own password on your account page."), "error")
@@ -60,7 +61,7 @@ def admin_reset_password(user_id: uuid.UUID):  # type: ignore[no-untyped-def]
                 get_session(), g.principal, app_settings(), target
             )
         except OrgError as exc:
-            flash(str(exc), "error")
+            flash_error(exc)
         else:
             g.auth_ok = True
             # The temporary password is in this response only (never flashed or logged).
@@ -71,7 +72,7 @@ def admin_reset_password(user_id: uuid.UUID):  # type: ignore[no-untyped-def]
 @bp.route("/admin/users/<uuid:user_id>/reset-mfa", methods=["GET", "POST"])
 @require(Permission.USERS_MANAGE)
 @limiter.limit(login_limit, key_func=user_key, methods=["POST"], deduct_when=failed_attempt)
-def admin_reset_mfa(user_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def admin_reset_mfa(user_id: uuid.UUID) -> ResponseReturnValue:
     target = _target_or_404(user_id)
     if target.id == g.user.id:
         flash(_("Reset your own second factor on your account page."), "error")
@@ -88,7 +89,7 @@ def admin_reset_mfa(user_id: uuid.UUID):  # type: ignore[no-untyped-def]
         try:
             ended = services.admin_reset_mfa(get_session(), g.principal, target)
         except services.MfaError as exc:
-            flash(str(exc), "error")
+            flash_error(exc)
         else:
             g.auth_ok = True
             return _page(target, "mfa", done=True, ended=ended, form=None)

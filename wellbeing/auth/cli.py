@@ -7,9 +7,9 @@ import sys
 import click
 
 from ..core.authz import Role
-from ..orgs.services import OrgError, school_by_code
+from ..orgs.services import OrgError, find_class, school_by_code
 from .admin import create_user, grant_membership
-from .services import PasswordPolicyError
+from .services import PasswordPolicyError, admin_reset_mfa, find_user
 
 
 @click.group("users")
@@ -30,8 +30,7 @@ def group() -> None:
 def create(username: str, role: str, school_code: str | None, class_label: str | None,
            display_name: str | None, email: str | None, password_stdin: bool) -> None:  # fmt: skip
     """Create a user with one membership."""
-    from ..cli import Refused, app_context
-    from ..orgs.services import find_class
+    from ..cli import Refused, app_context  # circle: wellbeing.cli imports this file (group)
 
     password = sys.stdin.readline().rstrip("\r\n")
     with app_context() as ctx:
@@ -41,7 +40,7 @@ def create(username: str, role: str, school_code: str | None, class_label: str |
                 if school_code:
                     school = school_by_code(session, school_code)
                     if school is None:
-                        raise OrgError(f"no school with code {school_code}")
+                        raise OrgError("no school with code %(code)s", code=school_code)
                 school_class = None
                 if class_label:
                     if school is None or "/" not in class_label:
@@ -53,7 +52,11 @@ def create(username: str, role: str, school_code: str | None, class_label: str |
                         else None
                     )
                     if school_class is None:
-                        raise OrgError(f"no class {class_label} in school {school_code}")
+                        raise OrgError(
+                            "no class %(name)s in school %(code)s",
+                            name=class_label,
+                            code=school_code,
+                        )
                 user = create_user(session, None, ctx.settings, username=username, password=password,
                                    display_name=display_name, email=email)  # fmt: skip
                 grant_membership(
@@ -68,8 +71,7 @@ def create(username: str, role: str, school_code: str | None, class_label: str |
 @click.argument("username")
 def reset_mfa(username: str) -> None:
     """Remove USERNAME's second factor (lost phone); they enrol again at the next sign-in."""
-    from ..cli import Refused, app_context
-    from .services import admin_reset_mfa, find_user
+    from ..cli import Refused, app_context  # circle: wellbeing.cli imports this file (group)
 
     with app_context() as ctx, ctx.db.session() as session:
         user = find_user(session, username)

@@ -24,8 +24,10 @@ from __future__ import annotations
 import dataclasses
 
 from flask import Flask, Response, current_app, g, redirect, request, session, url_for
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns
 
 from ..core import crypto
+from ..core.authz import Principal
 from ..db import get_session
 from ..extensions import csrf
 from ..web import api_error
@@ -82,7 +84,7 @@ def _identify_bearer(header: str) -> Response | None:
     return None
 
 
-def _set_principal(user: User, principal, session_hash: str) -> None:  # type: ignore[no-untyped-def]
+def _set_principal(user: User, principal: Principal, session_hash: str) -> None:
     g.user, g.principal = user, principal
     g.audit_actor = dataclasses.replace(
         g.audit_actor,
@@ -104,7 +106,7 @@ def _check_csrf() -> None:
     csrf.protect(apply_exemptions=True)
 
 
-def _enforce_mfa() -> Response | None:
+def _enforce_mfa() -> BaseResponse | None:
     row = g.get("user_session")
     if row is None or row.mfa_passed or request.endpoint in MFA_PENDING_ENDPOINTS:
         return None
@@ -113,7 +115,7 @@ def _enforce_mfa() -> Response | None:
     return redirect(url_for("auth.mfa_enrol"))
 
 
-def _enforce_password_change() -> Response | None:
+def _enforce_password_change() -> BaseResponse | None:
     if g.get("user_session") is None or not g.user.password_must_change:
         return None
     if request.endpoint in PASSWORD_PENDING_ENDPOINTS | MFA_PENDING_ENDPOINTS:
@@ -121,7 +123,7 @@ def _enforce_password_change() -> Response | None:
     return redirect(url_for("auth.change_password"))
 
 
-def _identify() -> Response | None:
+def _identify() -> BaseResponse | None:
     if request.endpoint == "static":
         return None
     if _is_api():  # bearer token only: see the module docstring

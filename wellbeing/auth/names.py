@@ -14,4 +14,6 @@ def user_names(session: Session, ids: set[uuid.UUID | None]) -> dict[uuid.UUID, 
     ids = {i for i in ids if i is not None}
     if not ids:
         return {}
-    return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())  # type: ignore[arg-type]
+    return dict(
+        session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).tuples().all()
+    )

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..core import audit
+from ..core.errors import DomainError
 from ..db import utcnow
 from .hashing import password_hasher
 from .models import RecoveryCode, User
@@ -30,8 +31,10 @@ ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 12
 
 
-class RecoveryError(ValueError):
-    pass
+class RecoveryError(DomainError):
+    """A refused recovery-code request (no second factor set up)."""
+
+    code = "recovery_refused"
 
 
 def _new_code() -> str:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..core import audit, crypto
+from ..core.errors import DomainError
 from ..db import utcnow
 from .hashing import password_hasher
 from .mfa import TOTP_ISSUER as TOTP_ISSUER
@@ -64,8 +67,10 @@ regenerate_recovery_codes = regenerate_codes
 remaining_recovery_codes = remaining_codes
 
 
-class PasswordPolicyError(ValueError):
-    pass
+class PasswordPolicyError(DomainError):
+    """A password the policy refuses (too short, one kind of character, unchanged)."""
+
+    code = "password_policy"
 
 
 def check_password_policy(password: str) -> None:
@@ -148,8 +153,6 @@ def complete_login(
 
 def record_failed_login(username: str, ip: str | None, reason: str) -> None:
     """In its own transaction: the failure must be kept even though the request rolls back."""
-    from flask import current_app
-
     audit.record_now(
         current_app.extensions["wellbeing.db"], audit.AuditAction.LOGIN_FAILED,
         outcome=audit.Outcome.DENIED, object_type="user",
@@ -187,8 +190,6 @@ def reauthenticate(
     request does next. ``purpose`` is a short token (``password``, ``mfa_reset``, ...).
     ``second_factor=False`` only for a session that passed it moments ago (views decide).
     """
-    from flask import current_app, has_request_context
-
     ok = verify_password(settings, user, password)
     factor = "password"
     if ok and user.totp_enabled and second_factor:  # a recovery code may stand in for the TOTP code
@@ -198,7 +199,7 @@ def reauthenticate(
         if current is not None:
             current.reauth_at = now or utcnow()
         return True
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "outcome": audit.Outcome.DENIED,
         "object_type": "user",
         "object_id": user.id,
@@ -210,7 +211,7 @@ def reauthenticate(
             current_app.extensions["wellbeing.db"], audit.AuditAction.REAUTH_FAILED, **kwargs
         )
     else:
-        audit.record(session, audit.AuditAction.REAUTH_FAILED, **kwargs)  # type: ignore[arg-type]
+        audit.record(session, audit.AuditAction.REAUTH_FAILED, **kwargs)
     return False
 
 

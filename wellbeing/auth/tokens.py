@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..core import audit, crypto
 from ..core.authz import Permission, Principal, ensure
+from ..core.errors import DomainError, NotFound
 from ..db import utcnow
 from .models import ApiToken, User
 
@@ -51,12 +52,14 @@ def _register_default_scopes() -> None:
 _register_default_scopes()
 
 
-class TokenError(ValueError):
-    pass
+class TokenError(DomainError):
+    """A refused token request (scopes, validity, name, too many)."""
+
+    code = "token_refused"
 
 
-class TokenNotFound(LookupError):
-    pass
+class TokenNotFound(NotFound):
+    """Not one of the principal's own tokens (someone else's is "not found" too)."""
 
 
 def scopes_for(principal: Principal) -> list[ApiScope]:
@@ -146,7 +149,7 @@ def revoke_api_token(session: Session, principal: Principal, token_id: uuid.UUID
     ensure(principal, Permission.SELF_TOKENS)
     row = session.get(ApiToken, token_id)
     if row is None or row.user_id != principal.user_id:
-        raise TokenNotFound(str(token_id))
+        raise TokenNotFound(_l("This token does not exist."))
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         audit.record(

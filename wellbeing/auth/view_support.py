@@ -5,19 +5,24 @@ from :mod:`.views` so :mod:`.admin_views` can add routes without importing the v
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, TypeVar
 
-from flask import Blueprint, current_app, flash, g, request
+from flask import Blueprint, Response, current_app, flash, g, request
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
 
+from ..config import Settings
 from ..db import get_session, utcnow
 from . import services, throttle
 from .forms import PasswordChangeForm
 
 bp = Blueprint("auth", __name__)
+F = TypeVar("F", bound=FlaskForm)
 
 
-def app_settings():  # type: ignore[no-untyped-def]
-    return current_app.extensions["wellbeing.settings"]
+def app_settings() -> Settings:
+    settings: Settings = current_app.extensions["wellbeing.settings"]
+    return settings
 
 
 def login_limit() -> str:
@@ -29,7 +34,7 @@ def user_key() -> str:
     return "reauth:" + (str(user.id) if user is not None else request.remote_addr or "")
 
 
-def failed_attempt(response) -> bool:  # type: ignore[no-untyped-def]
+def failed_attempt(response: Response) -> bool:
     """Only failed attempts count towards the throttles (a success redirects, or shows what was
     made and marks ``g.auth_ok``)."""
     return response.status_code != 302 and not g.get("auth_ok")
@@ -46,7 +51,7 @@ def warn_if_few_attempts_left() -> None:
 FRESH_SECOND_FACTOR = dt.timedelta(minutes=10)
 
 
-def reauth_form(form):  # type: ignore[no-untyped-def]
+def reauth_form(form: F) -> F:
     fresh = (
         g.user.password_must_change
         and g.user_session.mfa_passed
@@ -57,7 +62,7 @@ def reauth_form(form):  # type: ignore[no-untyped-def]
     return form
 
 
-def reauthenticated(form, purpose: str) -> bool:  # type: ignore[no-untyped-def]
+def reauthenticated(form: Any, purpose: str) -> bool:
     code = form.code.data if "code" in form else None
     ok = services.reauthenticate(
         get_session(), app_settings(), g.user, form.current_password.data, code,

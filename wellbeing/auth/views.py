@@ -16,8 +16,8 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from markupsafe import Markup
 
@@ -26,8 +26,7 @@ from ..core.authz import Permission
 from ..db import get_session, utcnow
 from ..extensions import limiter
 from ..labels import role_label
-from ..ui import nav_item
-from ..web import require
+from ..web import flash_error, require
 from . import services, throttle
 from .forms import (
     LoginForm,
@@ -38,7 +37,7 @@ from .forms import (
     TokenForm,
     TotpForm,
 )
-from .models import User
+from .models import ApiToken, User
 from .redirects import safe_next
 from .view_support import (
     app_settings,
@@ -54,8 +53,6 @@ from .view_support import (
 # The password step is valid for this long: the second factor (or enrolment) must follow.
 PENDING_LOGIN_SECONDS = 600
 
-nav_item("auth.account", _l("My account"), Permission.SELF_ACCOUNT, order=95)
-
 
 def _username_key() -> str:
     return "login-user:" + (request.form.get("username", "") or "").strip().lower()[:64]
@@ -67,11 +64,11 @@ def _pending_key() -> str:
 
 def _safe_next(target: object) -> str:
     """Every redirect to a user-supplied address goes through :func:`.redirects.safe_next`."""
-    return safe_next(target, url_for("auth.home"))
+    return safe_next(target, url_for("workbench.home"))
 
 
 @bp.errorhandler(429)
-def throttled(_exc):  # type: ignore[no-untyped-def]
+def throttled(_exc: Exception) -> ResponseReturnValue:
     """A throttle ran out: say so, and until when, on a page of the user's flow (not the bare
     error page). The words do not depend on whether the username exists."""
     signing_in = g.get("user") is None
@@ -83,12 +80,6 @@ def throttled(_exc):  # type: ignore[no-untyped-def]
     ), 429
 
 
-@bp.get("/")
-@require(Permission.SELF_SESSION)
-def home():  # type: ignore[no-untyped-def]
-    return render_template("auth/home.html")
-
-
 # --------------------------------------------------------------------------- sign in
 
 
@@ -96,14 +87,14 @@ def home():  # type: ignore[no-untyped-def]
 @require(Permission.PUBLIC)
 @limiter.limit(login_limit, methods=["POST"], deduct_when=failed_attempt)
 @limiter.limit(login_limit, key_func=_username_key, methods=["POST"], deduct_when=failed_attempt)
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         step = services.check_password_step(
-            get_session(), app_settings(), form.username.data, form.password.data
+            get_session(), app_settings(), form.username.data or "", form.password.data or ""
         )
         if step.user is None:
-            services.record_failed_login(form.username.data, request.remote_addr, "password")
+            services.record_failed_login(form.username.data or "", request.remote_addr, "password")
             flash(_("Wrong username or password."), "error")
             warn_if_few_attempts_left()
             return render_template("auth/login.html", form=form), 200
@@ -150,7 +141,7 @@ def _sign_in(user: User, mfa_passed: bool, factor: str | None = None) -> str:
     return next_url
 
 
-def _finish_login(user: User, mfa_passed: bool, factor: str | None = None):  # type: ignore[no-untyped-def]
+def _finish_login(user: User, mfa_passed: bool, factor: str | None = None) -> ResponseReturnValue:
     return redirect(_sign_in(user, mfa_passed, factor))
 
 
@@ -158,13 +149,15 @@ def _finish_login(user: User, mfa_passed: bool, factor: str | None = None):  # t
 @require(Permission.PUBLIC)
 @limiter.limit(login_limit, methods=["POST"], deduct_when=failed_attempt)
 @limiter.limit(login_limit, key_func=_pending_key, methods=["POST"], deduct_when=failed_attempt)
-def login_totp():  # type: ignore[no-untyped-def]
+def login_totp() -> ResponseReturnValue:
     user = _pending_user()
     if user is None or not user.totp_enabled:
         return redirect(url_for("auth.login"))
     form = SecondFactorForm()
     if form.validate_on_submit():
-        factor = services.verify_second_factor(get_session(), app_settings(), user, form.code.data)
+        factor = services.verify_second_factor(
+            get_session(), app_settings(), user, form.code.data or ""
+        )
         if factor is not None:
             response = _finish_login(user, mfa_passed=True, factor=factor)
             if factor == "recovery":  # after the sign-in, which starts a fresh cookie
@@ -188,7 +181,7 @@ def _flash_recovery_left(user: User) -> None:
 
 @bp.post("/logout")
 @require(Permission.SELF_SESSION)
-def logout():  # type: ignore[no-untyped-def]
+def logout() -> ResponseReturnValue:
     services.logout(get_session(), g.user_session, g.user)
     locale = session.get("locale")
     session.clear()
@@ -200,7 +193,7 @@ def logout():  # type: ignore[no-untyped-def]
 
 @bp.post("/locale")
 @require(Permission.PUBLIC)
-def set_locale():  # type: ignore[no-untyped-def]
+def set_locale() -> ResponseReturnValue:
     locale = request.form.get("locale", "")
     if locale not in SUPPORTED_LOCALES:
         return redirect(url_for("auth.login"))
@@ -215,7 +208,7 @@ def set_locale():  # type: ignore[no-untyped-def]
 
 @bp.get("/account")
 @require(Permission.SELF_ACCOUNT)
-def account():  # type: ignore[no-untyped-def]
+def account() -> ResponseReturnValue:
     roles = sorted(role_label(role) for role in g.principal.roles)
     return render_template(
         "auth/account.html",
@@ -230,7 +223,7 @@ def account():  # type: ignore[no-untyped-def]
 @bp.route("/account/mfa/enrol", methods=["GET", "POST"])
 @require(Permission.PUBLIC)
 @limiter.limit(login_limit, methods=["POST"], deduct_when=failed_attempt)
-def mfa_enrol():  # type: ignore[no-untyped-def]
+def mfa_enrol() -> ResponseReturnValue:
     """Set up TOTP: for a signed-in user, or right after the password step of a user whose role
     requires a second factor (who gets a session only once this succeeds)."""
     signed_in = g.get("user") is not None and g.get("user_session") is not None
@@ -245,7 +238,7 @@ def mfa_enrol():  # type: ignore[no-untyped-def]
     secret = services.pending_totp_secret(user)
     form = TotpForm()
     if form.validate_on_submit():
-        if services.confirm_enrolment(get_session(), user, form.code.data):
+        if services.confirm_enrolment(get_session(), user, form.code.data or ""):
             codes = services.regenerate_recovery_codes(get_session(), app_settings(), user)
             g.auth_ok = True
             if signed_in:
@@ -271,15 +264,15 @@ def mfa_enrol():  # type: ignore[no-untyped-def]
 @bp.route("/account/password", methods=["GET", "POST"])
 @require(Permission.SELF_ACCOUNT)
 @limiter.limit(login_limit, key_func=user_key, methods=["POST"], deduct_when=failed_attempt)
-def change_password():  # type: ignore[no-untyped-def]
+def change_password() -> ResponseReturnValue:
     form = reauth_form(PasswordChangeForm())
     if form.validate_on_submit() and reauthenticated(form, "password"):
         try:
             ended = services.change_password(
-                get_session(), app_settings(), g.user, form.new_password.data, g.user_session
+                get_session(), app_settings(), g.user, form.new_password.data or "", g.user_session
             )
         except services.PasswordPolicyError as exc:
-            form.new_password.errors = [*form.new_password.errors, str(exc)]
+            form.new_password.errors = [*form.new_password.errors, exc.message]
         else:
             flash(
                 _("Your password was changed. Other sessions signed out: %(n)d.", n=ended),
@@ -292,7 +285,7 @@ def change_password():  # type: ignore[no-untyped-def]
 @bp.route("/account/mfa/reset", methods=["GET", "POST"])
 @require(Permission.SELF_ACCOUNT)
 @limiter.limit(login_limit, key_func=user_key, methods=["POST"], deduct_when=failed_attempt)
-def mfa_reset():  # type: ignore[no-untyped-def]
+def mfa_reset() -> ResponseReturnValue:
     if not g.user.totp_enabled:
         return redirect(url_for("auth.mfa_enrol"))
     form = reauth_form(MfaResetForm())
@@ -309,7 +302,7 @@ def mfa_reset():  # type: ignore[no-untyped-def]
 @bp.route("/account/recovery-codes", methods=["GET", "POST"])
 @require(Permission.SELF_ACCOUNT)
 @limiter.limit(login_limit, key_func=user_key, methods=["POST"], deduct_when=failed_attempt)
-def recovery_codes():  # type: ignore[no-untyped-def]
+def recovery_codes() -> ResponseReturnValue:
     """How many recovery codes are left; a new set (after re-authentication) replaces them."""
     if not g.user.totp_enabled:
         return redirect(url_for("auth.mfa_enrol"))
@@ -332,7 +325,7 @@ def recovery_codes():  # type: ignore[no-untyped-def]
 def _token_form() -> TokenForm:
     form = TokenForm()
     # The scope's code is only the value sent back; the person reads its label.
-    form.scopes.choices = [(s.name, s.label) for s in services.scopes_for(g.principal)]
+    form.scopes.choices = [(s.name, str(s.label)) for s in services.scopes_for(g.principal)]
     form.days.choices = [
         (d, ngettext("%(num)d day", "%(num)d days", d)) for d in services.TOKEN_DAYS
     ]
@@ -341,7 +334,9 @@ def _token_form() -> TokenForm:
     return form
 
 
-def _render_tokens(form: TokenForm, new_token: str | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _render_tokens(
+    form: TokenForm, new_token: str | None = None, status: int = 200
+) -> ResponseReturnValue:
     tokens = services.list_api_tokens(get_session(), g.user)
     return render_template(
         "auth/tokens.html",
@@ -355,16 +350,16 @@ def _render_tokens(form: TokenForm, new_token: str | None = None, status: int = 
 
 @bp.route("/account/tokens", methods=["GET", "POST"])
 @require(Permission.SELF_TOKENS)
-def tokens():  # type: ignore[no-untyped-def]
+def tokens() -> ResponseReturnValue:
     form = _token_form()
     if form.validate_on_submit():
         try:
             new = services.create_api_token(
                 get_session(), g.principal, g.user,
-                name=form.name.data, scopes=list(form.scopes.data), days=form.days.data,
+                name=form.name.data or "", scopes=list(form.scopes.data or []), days=form.days.data,
             )  # fmt: skip
         except services.TokenError as exc:
-            flash(str(exc), "error")
+            flash_error(exc)
         else:
             # Shown once, in this response only (not flashed: the cookie would carry it).
             return _render_tokens(_token_form(), new_token=new.token)
@@ -373,7 +368,7 @@ def tokens():  # type: ignore[no-untyped-def]
 
 @bp.post("/account/tokens/<uuid:token_id>/revoke")
 @require(Permission.SELF_TOKENS)
-def revoke_token(token_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def revoke_token(token_id: uuid.UUID) -> ResponseReturnValue:
     try:
         services.revoke_api_token(get_session(), g.principal, token_id)
     except services.TokenNotFound:
@@ -382,14 +377,14 @@ def revoke_token(token_id: uuid.UUID):  # type: ignore[no-untyped-def]
     return redirect(url_for("auth.tokens"))
 
 
-def token_state(token, now: dt.datetime) -> str:  # type: ignore[no-untyped-def]
+def token_state(token: ApiToken, now: dt.datetime) -> str:
     if token.revoked_at is not None:
         return "revoked"
     return "active" if token.expires_at > now else "expired"
 
 
 @bp.app_template_global("token_state")
-def _token_state_global(token, now):  # type: ignore[no-untyped-def]
+def _token_state_global(token: ApiToken, now: dt.datetime) -> str:
     return token_state(token, now)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -15,6 +16,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..core.forms import MultiCheckboxField, please_choose
+from ..core.states import state_label
+from .models import STATES, ConcernState
 
 CATEGORY_LABELS = [
     ("mood", _l("Mood: low, withdrawn, tearful, anxious")),
@@ -30,7 +33,8 @@ URGENCY_LABELS = [
     ("soon", _l("Soon: within days")),
     ("immediate_danger", _l("Immediate danger: the student may hurt themselves or others now")),
 ]
-STATUS_LABELS = {"new": _l("New"), "seen": _l("Seen"), "acted": _l("Acted on")}
+# Rendered when shown (in the reader's language), not at import.
+STATE_LABELS = {state: LazyString(state_label, state) for state in STATES}
 CALLER_LABELS = [
     ("student", _l("Student")), ("guardian", _l("Guardian")), ("teacher", _l("Teacher")),
     ("other", _l("Other")),
@@ -69,7 +73,8 @@ class ConcernForm(FlaskForm):
 
 class MarkForm(FlaskForm):
     action = SelectField(
-        choices=[("seen", _l("Seen")), ("acted", _l("Acted on"))], validators=[DataRequired()]
+        choices=[(ConcernState.SEEN, _l("Seen")), (ConcernState.ACTED, _l("Acted on"))],
+        validators=[DataRequired()],
     )
     note = TextAreaField(_l("What was done (optional)"), validators=[Optional(), Length(max=4000)])
 

@@ -9,8 +9,11 @@ Tier rule of a concern (DESIGN.md §3; a rule raises at once, provisionally, and
 - a ``routine`` concern alone changes nothing: it waits in the psych teacher's queue, who
   decides (a person confirms or changes tiers with a written reason).
 
-Status of a concern: new → seen → acted (new → acted is allowed: acting implies seeing).
-Reporters see only their own reports, their status and who acted; never the case.
+State of a concern: new → seen → acted (new → acted is allowed: acting implies seeing), by
+``models.CONCERN_STATES``. Reporters see only their own reports, their state and who acted;
+never the case. An urgent concern stores the alert it raised or joined (``alert_id``): the
+alert page, the crisis page and this concern show each other, and acknowledging the alert
+marks the concern seen (:func:`seen_by_alert`).
 """
 
 from __future__ import annotations
@@ -20,32 +23,35 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
+from ..alerts import links as alert_links
+from ..alerts.links import LinkedItem, When
 from ..alerts.models import Alert
 from ..alerts.services import raise_alert
 from ..auth.models import User
 from ..auth.names import user_names as user_names
 from ..core import audit
 from ..core.audit import AuditAction
-from ..core.authz import Permission, Principal, Role, ensure
+from ..core.authz import Permission, Principal, Role, can, ensure
+from ..core.errors import DomainError
+from ..core.states import IllegalTransition, state_label
 from ..crisis.notices import AlertNotice, alert_notice, people_for, report_message
 from ..db import utcnow
 from ..orgs.models import School
-from ..orgs.services import default_district
 from ..risk.services import apply_tier
+from ..students.chip import chip_fields
 from ..students.models import Student
 from .models import (
-    CALLER_TYPES,
     CATEGORIES,
-    HOTLINE_TOPICS,
-    RISK_LEVELS,
+    CONCERN_STATES,
+    OPEN,
     URGENCIES,
     Concern,
-    HotlineCall,
+    ConcernState,
 )
 
 REPEATED_CONCERNS = 3  # this many concerns on a student within REPEAT_WINDOW → orange
@@ -53,8 +59,14 @@ REPEAT_WINDOW = dt.timedelta(days=30)
 MAX_TEXT = 4000
 
 
-class ConcernError(ValueError):
-    """Refused input or an illegal status change; the message is safe to show."""
+class ConcernError(DomainError):
+    """Refused input; the message is safe to show."""
+
+    code = "concern_refused"
+
+
+class IllegalConcernMove(IllegalTransition, ConcernError):
+    """A move ``CONCERN_STATES`` does not allow (both an IllegalTransition and a ConcernError)."""
 
 
 # --------------------------------------------------------------------------- pure rules
@@ -75,21 +87,20 @@ def tier_for(urgency: str, category: str, recent_concerns: int) -> int:
     return target
 
 
-_TRANSITIONS = {("new", "seen"): "seen", ("new", "acted"): "acted", ("seen", "acted"): "acted"}
+def next_state(current: str, action: str) -> ConcernState:
+    """``action`` names the state to move to ("seen" or "acted"); a move the transitions
+    table does not allow from ``current`` is refused."""
+    target = next((s for s in ConcernState if s == action), None)
+    if target is None or not CONCERN_STATES.allowed(current, target):
+        raise IllegalConcernMove(
+            _l("A concern that is %(current)s cannot be marked %(action)s"),
+            current=state_label(ConcernState(current)),
+            action=state_label(target) if target is not None else action,
+        )
+    return target
 
 
-def next_status(current: str, action: str) -> str:
-    """``action`` is "seen" or "acted"; anything else from ``current`` is refused."""
-    try:
-        return _TRANSITIONS[(current, action)]
-    except KeyError:
-        raise ConcernError(
-            _l(
-                "A concern that is %(current)s cannot be marked %(action)s",
-                current=current,
-                action=action,
-            )
-        ) from None
+next_status = next_state  # the name the tests of the state machine use
 
 
 def urgency_for_risk(risk_level: int) -> str:
@@ -203,12 +214,12 @@ def _create_concern(
     if not text:
         raise ConcernError(_l("Describe what was seen"))
     if len(text) > MAX_TEXT:
-        raise ConcernError(_l("The description is longer than %(n)s characters", n=MAX_TEXT))
+        raise ConcernError(_l("The description is longer than %(n)s characters"), n=MAX_TEXT)
     if student.status != "active":
         raise ConcernError(_l("This student is no longer at the school"))
     concern = Concern(
         school_id=student.school_id, student_id=student.id, reporter_id=actor.user_id,
-        source=source, hotline_call_id=hotline_call_id, urgency=urgency, status="new",
+        source=source, hotline_call_id=hotline_call_id, urgency=urgency, state=ConcernState.NEW,
         created_at=now, category=category, text=text,
     )  # fmt: skip
     session.add(concern)
@@ -231,6 +242,7 @@ def _create_concern(
             session, kind="urgent_concern", school_id=student.school_id, student_id=student.id,
             source_id=concern.id, tier=3,
         )  # fmt: skip
+        concern.alert_id = alert.id
     audit.record(
         session, AuditAction.CONCERN_CREATE, object_type="concern", object_id=concern.id,
         student_id=student.id, school_id=student.school_id, fields=["category", "text", "urgency"],
@@ -255,12 +267,13 @@ def own_concerns(
     result = [(c, s, who) for c, s, who in rows]
     audit.record(
         session, AuditAction.CONCERN_VIEW, object_type="concern_list", object_id="own",
-        fields=["status"], detail={"students": sorted({str(s.id) for _, s, _ in result}), "view": "own"},
+        fields=["status", *chip_fields(actor, (s for _, s, _ in result))],
+        detail={"students": sorted({str(s.id) for _, s, _ in result}), "view": "own"},
     )  # fmt: skip
     return result
 
 
-def _queue_filter(actor: Principal):  # type: ignore[no-untyped-def]
+def _queue_filter(actor: Principal) -> ColumnElement[bool]:
     school_ids = actor.school_ids(Role.PSYCH_TEACHER, Role.SCHOOL_LEADER)
     clauses = []
     if school_ids:
@@ -276,7 +289,7 @@ def concern_queue(
     session: Session,
     actor: Principal,
     *,
-    status: str | None = "open",
+    status: str | None = OPEN,
     limit: int = 50,
     offset: int = 0,
 ) -> list[tuple[Concern, Student]]:
@@ -288,16 +301,16 @@ def concern_queue(
         .join(Student, Student.id == Concern.student_id)
         .where(_queue_filter(actor))
     )
-    if status == "open":
-        stmt = stmt.where(Concern.status != "acted")
+    if status == OPEN:
+        stmt = stmt.where(Concern.state != ConcernState.ACTED)
     elif status:
-        stmt = stmt.where(Concern.status == status)
+        stmt = stmt.where(Concern.state == status)
     urgency_rank = case({"immediate_danger": 2, "soon": 1}, value=Concern.urgency, else_=0)
     stmt = stmt.order_by(urgency_rank.desc(), Concern.created_at.desc()).limit(limit).offset(offset)
     rows = [(c, s) for c, s in session.execute(stmt).all()]
     audit.record(
         session, AuditAction.CONCERN_VIEW, object_type="concern_list", object_id="queue",
-        fields=["category", "urgency", "status"],
+        fields=["category", "urgency", "status", *chip_fields(actor, (s for _, s in rows), tier=False)],
         detail={"students": sorted({str(s.id) for _, s in rows}), "view": "queue"},
     )  # fmt: skip
     return rows
@@ -309,14 +322,14 @@ def get_concern(
     concern = session.get(Concern, concern_id)
     if concern is None:
         return None
-    student = session.get(Student, concern.student_id)
+    student = session.get_one(Student, concern.student_id)
     ensure(actor, Permission.RECORD_READ, student)
     audit.record(
         session, AuditAction.CONCERN_VIEW, object_type="concern", object_id=concern.id,
-        student_id=student.id, school_id=student.school_id,  # type: ignore[union-attr]
+        student_id=student.id, school_id=student.school_id,
         fields=["category", "text", "urgency", "status"],
     )  # fmt: skip
-    return concern, student  # type: ignore[return-value]
+    return concern, student
 
 
 def mark(
@@ -326,18 +339,18 @@ def mark(
     """Mark a concern seen or acted (psych teacher / counsellor with write access)."""
     student = session.get(Student, concern.student_id)
     ensure(actor, Permission.RECORD_WRITE, student)
-    new_status = next_status(concern.status, action)
+    new_status = next_state(concern.state, action)
     now = now or utcnow()
-    if concern.seen_at is None:
-        concern.seen_at, concern.seen_by_id = now, actor.user_id
-    if new_status == "acted":
+    if new_status == ConcernState.ACTED:
         concern.acted_at, concern.acted_by_id = now, actor.user_id
         note = (note or "").strip()
         if len(note) > MAX_TEXT:
-            raise ConcernError(_l("The note is longer than %(n)s characters", n=MAX_TEXT))
+            raise ConcernError(_l("The note is longer than %(n)s characters"), n=MAX_TEXT)
         if note:
             concern.action_note = note
-    concern.status = new_status
+    CONCERN_STATES.move(concern, new_status)
+    if concern.seen_at is None:
+        concern.seen_at, concern.seen_by_id = now, actor.user_id
     audit.record(
         session, AuditAction.CONCERN_UPDATE, object_type="concern", object_id=concern.id,
         student_id=concern.student_id, school_id=concern.school_id,
@@ -347,120 +360,47 @@ def mark(
     return concern
 
 
-# --------------------------------------------------------------------------- hotline
+# --------------------------------------------------------------------------- one event
 
 
-def log_hotline_call(session: Session, actor: Principal, **kwargs: Any) -> HotlineCall:
-    """Record a call (:func:`record_hotline_call`, the call only)."""
-    return record_hotline_call(session, actor, **kwargs)[0]
-
-
-def record_hotline_call(
-    session: Session,
-    actor: Principal,
-    *,
-    called_at: dt.datetime,
-    duration_minutes: int,
-    caller_type: str,
-    topics: list[str],
-    risk_level: int,
-    notes: str | None,
-    school_id: uuid.UUID | None = None,
-    student_number: str | None = None,
-) -> tuple[HotlineCall, ConcernReport | None]:
-    """Record a call. With a school and a student number the call is about an identified student
-    and becomes a concern on that student (same path as a staff concern, whose report is
-    returned); otherwise it stays an anonymous record counted in statistics only."""
-    ensure(actor, Permission.HOTLINE_LOG)
-    if caller_type not in CALLER_TYPES:
-        raise ConcernError(_l("Unknown caller type"))
-    if not topics or any(t not in HOTLINE_TOPICS for t in topics):
-        raise ConcernError(_l("Choose at least one topic"))
-    if risk_level not in RISK_LEVELS:
-        raise ConcernError(_l("Unknown risk level"))
-    if not 0 <= duration_minutes <= 600:
-        raise ConcernError(_l("Duration must be 0–600 minutes"))
-    if called_at.tzinfo is None:
-        raise ConcernError(_l("The call time needs a time zone"))
-    notes = (notes or "").strip() or None
-    if notes and len(notes) > MAX_TEXT:
-        raise ConcernError(_l("The notes are longer than %(n)s characters", n=MAX_TEXT))
-    student = None
-    if student_number and student_number.strip():
-        if school_id is None:
-            raise ConcernError(_l("Choose the student's school"))
-        student = find_student_by_number(session, school_id, student_number)
-        if student is None:
-            raise ConcernError(_l("No student with this number at this school"))
-        if not notes:
-            raise ConcernError(_l("A call about a student needs notes (they become the concern)"))
-    district_id = next((s.district_id for s in actor.scopes if s.district_id), None)
-    call = HotlineCall(
-        district_id=district_id or default_district(session).id, counsellor_id=actor.user_id,
-        called_at=called_at, duration_minutes=duration_minutes, caller_type=caller_type,
-        anonymous=student is None, risk_level=risk_level,
-        school_id=student.school_id if student else None, student_id=student.id if student else None,
-        topics=sorted(set(topics)), notes=notes,
+def concern_item(concern: Concern) -> LinkedItem:
+    return LinkedItem(
+        "concern", concern.id, _l("Concern reported %(when)s", when=When(concern.created_at)),
+        state_label(ConcernState(concern.state)), "concerns.detail", {"concern_id": concern.id},
     )  # fmt: skip
-    session.add(call)
-    session.flush()
-    audit.record(
-        session, AuditAction.HOTLINE_CALL, object_type="hotline_call", object_id=call.id,
-        student_id=call.student_id, school_id=call.school_id, fields=["topics", "notes"],
-        detail={"anonymous": call.anonymous, "risk_level": risk_level, "caller_type": caller_type},
-    )  # fmt: skip
-    report = None
-    if student is not None:
-        report = report_concern(
-            session, actor, student, category=category_for_topics(topics),
-            urgency=urgency_for_risk(risk_level), text=notes or "", source="hotline",
-            hotline_call_id=call.id, now=called_at if called_at <= utcnow() else None,
-        )  # fmt: skip
-    return call, report
 
 
-def hotline_message(report: ConcernReport | None) -> str:
-    """The counsellor's confirmation of a logged call, built from what was done."""
-    if report is None:
-        return _("Call recorded (anonymous): it counts in the statistics; nobody was notified.")
-    return report_message(report.alert, report.queue, hotline=True)
+def _of_alert(session: Session, alert: Alert) -> list[tuple[Concern, Student]]:
+    rows = session.execute(
+        select(Concern, Student).join(Student, Student.id == Concern.student_id)
+        .where(Concern.alert_id == alert.id).order_by(Concern.created_at)
+    ).all()  # fmt: skip
+    return [(c, s) for c, s in rows]
 
 
-def hotline_calls(session: Session, actor: Principal, limit: int = 100) -> list[HotlineCall]:
-    """Recent calls (metadata only: no notes, no student names)."""
-    ensure(actor, Permission.HOTLINE_LOG)
-    return list(
-        session.scalars(select(HotlineCall).order_by(HotlineCall.called_at.desc()).limit(limit))
-    )
+def concern_links(session: Session, principal: Principal, alert: Alert) -> list[LinkedItem]:
+    """The concerns that raised (or joined) the alert, for people who may read the case."""
+    return [
+        concern_item(c)
+        for c, s in _of_alert(session, alert)
+        if can(principal, Permission.RECORD_READ, s)
+    ]
 
 
-def hotline_stats(
-    session: Session, actor: Principal, since: dt.datetime
-) -> dict[str, dict[str, int]]:
-    """Counts since ``since`` by risk level, caller type and anonymous/identified."""
-    ensure(actor, Permission.HOTLINE_LOG)
-    result: dict[str, dict[str, int]] = {}
-    for name, column in (
-        ("risk_level", HotlineCall.risk_level), ("caller_type", HotlineCall.caller_type),
-        ("anonymous", HotlineCall.anonymous),
-    ):  # fmt: skip
-        rows = session.execute(
-            select(column, func.count()).where(HotlineCall.called_at >= since).group_by(column)
-        ).all()
-        if name == "anonymous":
-            result[name] = {("anonymous" if k else "identified"): int(v) for k, v in rows}
-        else:
-            result[name] = {str(k): int(v) for k, v in rows}
-    return result
+def seen_by_alert(
+    session: Session, actor: Principal, alert: Alert, now: dt.datetime
+) -> list[object]:
+    """Acknowledging the alert marks its new concerns seen (audited as marking by hand), for
+    an actor who may work on the case."""
+    done: list[object] = []
+    for concern, student in _of_alert(session, alert):
+        if concern.state != ConcernState.NEW or not can(actor, Permission.RECORD_WRITE, student):
+            continue
+        mark(session, actor, concern, ConcernState.SEEN, now=now)
+        done.append(
+            _l("The concern reported %(when)s was marked as seen.", when=When(concern.created_at))
+        )
+    return done
 
 
-def get_hotline_call(session: Session, actor: Principal, call_id: uuid.UUID) -> HotlineCall | None:
-    ensure(actor, Permission.HOTLINE_LOG)
-    call = session.get(HotlineCall, call_id)
-    if call is None:
-        return None
-    audit.record(
-        session, AuditAction.HOTLINE_VIEW, object_type="hotline_call", object_id=call.id,
-        student_id=call.student_id, school_id=call.school_id, fields=["topics", "notes"],
-    )  # fmt: skip
-    return call
+alert_links.register(links=concern_links, on_acknowledge=seen_by_alert)

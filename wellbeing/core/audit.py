@@ -25,7 +25,7 @@ from sqlalchemy import BigInteger, LargeBinary, bindparam, column, func, select,
 from sqlalchemy import values as sql_values
 from sqlalchemy.orm import Session
 
-from ..db import Database, utcnow
+from ..db import Database, table_of, utcnow
 from . import crypto
 from .audit_models import AuditEntry, BreakGlass
 
@@ -304,7 +304,7 @@ def chain_head(session: Session) -> tuple[int, bytes]:
     return (0, GENESIS) if row is None else (row[0], row[1])
 
 
-ENTRY_TABLE = AuditEntry.__table__
+ENTRY_TABLE = table_of(AuditEntry)
 ENTRY_COLUMNS = [ENTRY_TABLE.c[name] for name in ("id", "seq", "mac", *_CHAINED_FIELDS)]
 _SEAL = (
     update(ENTRY_TABLE)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from enum import StrEnum
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -30,6 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..db import Base, UTCDateTime, created_at, uuidpk
 from .crypto import Purpose
 from .fields import Encrypted, EncryptedBlob, Kind
+from .states import Transitions, label_states
 
 
 class AuditEntry(Base):
@@ -106,11 +109,35 @@ class AuditVerification(Base):
     created_at: Mapped[created_at]
 
 
+class BreakGlassState(StrEnum):
+    """A grant is active until its holder (or a supervisor) ends it early ("ended") or it runs
+    out ("expired", recorded by the scheduler's expiry job). Access itself stops at
+    ``expires_at`` whatever the state says; the state records how it stopped."""
+
+    ACTIVE = "active"
+    ENDED = "ended"
+    EXPIRED = "expired"
+
+
+BREAK_GLASS_STATES = Transitions(
+    BreakGlassState,
+    {BreakGlassState.ACTIVE: {BreakGlassState.ENDED, BreakGlassState.EXPIRED}},
+)
+label_states(
+    {
+        BreakGlassState.ACTIVE: _l("active"),
+        BreakGlassState.ENDED: _l("ended"),
+        BreakGlassState.EXPIRED: _l("expired"),
+    }
+)
+
+
 class BreakGlass(Base):
     """Time-boxed access to one student outside the actor's scope, with a written reason."""
 
     __tablename__ = "break_glass"
     __table_args__ = (
+        BREAK_GLASS_STATES.check("state"),
         Index("ix_break_glass_user_student", "user_id", "student_id", "expires_at"),
         Index("ix_break_glass_review", "reviewed_at", "started_at"),
     )
@@ -121,6 +148,7 @@ class BreakGlass(Base):
     started_at: Mapped[created_at]
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(10), default=BreakGlassState.ACTIVE)
     reason_ct: Mapped[bytes] = mapped_column(EncryptedBlob)
     reason = Encrypted("reason_ct", Kind.TEXT, Purpose.CLINICAL)
     reviewed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))

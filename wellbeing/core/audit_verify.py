@@ -153,11 +153,11 @@ def verify_chain(session: Session, checkpoint: Checkpoint | None = None) -> Veri
             checkpoint_seen = True
         checked += 1
         expected_seq += 1
-    if not checkpoint_seen:
+    if not checkpoint_seen and checkpoint is not None:  # (unseen implies a checkpoint)
         return VerifyResult(
             False, checked, unsealed, checked + 1,
             f"entries from seq {checked + 1} are missing: the chain ends at seq {checked} but "
-            f"the checkpoint covers seq {checkpoint.seq} (truncated tail)",  # type: ignore[union-attr]
+            f"the checkpoint covers seq {checkpoint.seq} (truncated tail)",
         )  # fmt: skip
     return VerifyResult(True, checked, unsealed)
 

@@ -66,7 +66,7 @@ class _NotComparable:
     def _refuse(self, *_args: Any, **_kwargs: Any) -> Any:
         raise TypeError(f"{self!r} is encrypted and cannot be compared in SQL; use a blind index")
 
-    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse  # type: ignore[assignment]
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
     like = ilike = in_ = contains = startswith = endswith = _refuse
     __hash__ = object.__hash__
 
@@ -96,7 +96,7 @@ class Encrypted(_NotComparable):
     ) -> None:
         self.column, self.kind, self.purpose, self.index = column, kind, purpose, index
         self.name = ""
-        self.owner: type | None = None
+        self.owner: type[Any] | None = None
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name, self.owner = name, owner
@@ -107,7 +107,10 @@ class Encrypted(_NotComparable):
 
     @property
     def table(self) -> str:
-        return self.owner.__tablename__  # type: ignore[union-attr]
+        if self.owner is None:
+            raise TypeError(f"{self!r} is not declared on a model")
+        table: str = self.owner.__tablename__
+        return table
 
     def context(self, row_id: uuid.UUID | str) -> bytes:
         """Associated data: table, column and row id (a ``uuid.UUID`` or its canonical text,

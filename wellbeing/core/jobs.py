@@ -1,4 +1,5 @@
-"""Periodic jobs declared by modules (``wellbeing/<module>/jobs.py`` exports ``JOBS``).
+"""Periodic jobs declared by modules: ``wellbeing/<module>/jobs.py`` exports ``JOBS`` (a list
+of :class:`Job`), found by ``wellbeing.modules`` like every part a module contributes.
 
 The scheduler stores only the dotted path of a job function, never live objects, so the
 persistent job store can be read by any process. A job function takes a :class:`JobContext`.

@@ -67,8 +67,10 @@ class RawSQL:
     def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """PostgreSQL: COPY ``rows`` into ``table`` in this transaction."""
         driver = self.conn.connection.driver_connection
+        if driver is None:  # pragma: no cover - a checked-out connection always has one
+            raise RuntimeError("no DBAPI connection")
         with (
-            driver.cursor() as cursor,  # type: ignore[union-attr]
+            driver.cursor() as cursor,
             cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
         ):
             for row in rows:

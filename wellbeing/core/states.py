@@ -68,8 +68,8 @@ class Transitions(Generic[S]):
         if not self.allowed(current, target):
             raise IllegalTransition(
                 _l("This cannot change from “%(current)s” to “%(target)s”."),
-                current=state_label(self.states(current)),
-                target=state_label(self.states(target)),
+                current=state_name(self.states(current)),
+                target=state_name(self.states(target)),
             )
 
     def move(self, obj: Any, target: S, attribute: str = "state") -> None:
@@ -91,6 +91,12 @@ def label_states(labels: Mapping[Any, object]) -> None:
     _LABELS.update(labels)
 
 
+def state_name(state: StrEnum) -> object:
+    """The state's name as a lazy translation (rendered when read, in the reader's language);
+    the value itself only if nobody named it."""
+    return _LABELS.get(state, state.value)
+
+
 def state_label(state: StrEnum) -> str:
-    """The state as people read it; the value itself only if nobody named it."""
-    return str(_LABELS.get(state, state.value))
+    """The state as people read it, in the current language."""
+    return str(state_name(state))

@@ -1,6 +1,6 @@
 """Crisis checklists and guardian contacts.
 
-Plaintext: ids, status, step codes, who/when, the guardian's relation and the channel (codes),
+Plaintext: ids, state, step codes, who/when, the guardian's relation and the channel (codes),
 the tier confirmed at closing.
 Encrypted: what was said to the guardian, step notes and the closing summary.
 """
@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.crypto import Purpose
 from ..core.fields import Encrypted, EncryptedBlob, Kind
+from ..core.states import Transitions, label_states
 from ..db import Base, UTCDateTime, created_at, uuidpk
 
 # The checklist, in order. Every step records who did it and when.
@@ -27,23 +30,42 @@ MANDATORY_STEPS = frozenset(STEPS)
 REFERRAL_OUTCOMES = ("considered", "made")
 RELATIONS = ("mother", "father", "grandparent", "other_relative", "legal_guardian", "other")
 CHANNELS = ("phone", "in_person", "video", "message")
+# The step an acknowledged crisis alert records (one event, one acknowledgement).
+FIRST_STEP = STEPS[0]
+
+
+class CrisisState(StrEnum):
+    """open (the checklist runs) → closed (every mandatory step done, tier confirmed).
+
+    The checklist's steps have no life cycle of their own: a step is a row, recorded once."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+CRISIS_STATES = Transitions(CrisisState, {CrisisState.OPEN: {CrisisState.CLOSED}})
+label_states({CrisisState.OPEN: _l("Open"), CrisisState.CLOSED: _l("Closed")})
 
 
 class Crisis(Base):
     __tablename__ = "crisis"
     __table_args__ = (
-        Index("ix_crisis_status_school_opened", "status", "school_id", "opened_at"),
-        Index("ix_crisis_student_status", "student_id", "status"),
+        Index("ix_crisis_state_school_opened", "state", "school_id", "opened_at"),
+        Index("ix_crisis_student_state", "student_id", "state"),
         Index("ix_crisis_opened", "opened_at"),
+        CRISIS_STATES.check("state"),
     )
 
     id: Mapped[uuidpk]
     student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student.id"))
     school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"))
-    status: Mapped[str] = mapped_column(String(12), default="open")  # open | closed
+    state: Mapped[str] = mapped_column(String(12), default=CrisisState.OPEN)
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     # The tier decision that made the student red (rule or person).
     decision_id: Mapped[uuid.UUID | None] = mapped_column()
+    # The crisis alert about the student when the crisis opened: acknowledging it records the
+    # checklist's first step (the alert page, this crisis and the concern show each other).
+    alert_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("alert.id"), index=True)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
     # The tier the closer confirmed (the student's confirmed tier at closing).
@@ -51,6 +73,10 @@ class Crisis(Base):
     created_at: Mapped[created_at]
     closing_summary_ct: Mapped[bytes | None] = mapped_column(EncryptedBlob)
     closing_summary = Encrypted("closing_summary_ct", Kind.TEXT, Purpose.CLINICAL)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == CrisisState.OPEN
 
 
 class CrisisStep(Base):

@@ -19,14 +19,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..alerts.ladder import ladder_for
-from ..alerts.models import Alert, AlertRecipient, AlertStep
+from ..alerts.models import Alert, AlertRecipient, AlertState, AlertStep
 from ..alerts.services import CRISIS_KINDS
 from ..auth.models import Membership, User
 from ..core.authz import Role
 from ..db import utcnow
+from ..followups.models import FollowUp
 from ..labels import role_label
 from ..orgs.models import School
 from ..risk.models import PENDING
+from ..screening.review import describe_decisions_with
 from ..students.models import Student
 from ..ui import TIER_SHORT
 from .forms import CHANNEL_LABELS, OUTCOME_LABELS, RELATION_LABELS, STEP_LABELS
@@ -91,7 +93,7 @@ def alert_notice(session: Session, alert: Alert, *, since: dt.datetime) -> Alert
         for role, users in sorted(inbox.items(), key=lambda kv: order.get(kv[0], 99))
     )
     next_role = next_at = None
-    if alert.state == "open" and alert.next_step_at is not None:
+    if alert.state == AlertState.OPEN and alert.next_step_at is not None:
         ladder = ladder_for(session, alert)
         next_at = alert.next_step_at
         if alert.rung + 1 < len(ladder.rungs):
@@ -135,7 +137,7 @@ def describe_alert(notice: AlertNotice, now: dt.datetime | None = None) -> str:
             _("An alert about this student was already raised at %(time)s and has reached: "
               "%(who)s.", time=_time(notice.raised_at, now), who=who)
         )  # fmt: skip
-    if notice.state != "open":
+    if notice.state != AlertState.OPEN:
         if notice.acknowledged_at is not None:
             parts.append(
                 _("It was acknowledged at %(time)s; nobody else is alerted.",
@@ -244,8 +246,6 @@ def step_message(session: Session, row: object) -> str:
     now = utcnow()
     step = getattr(row, "step", "")
     if step == "followup_scheduled":
-        from ..followups.models import FollowUp
-
         followup = session.get(FollowUp, getattr(row, "followup_id", None))
         if followup is not None:
             return _(
@@ -303,7 +303,7 @@ def decision_message(
     and the alert a rise to red started: who was alerted, how, and what waits for whom)."""
     if decision is None:
         return _("Nothing was changed.")
-    if decision.status == PENDING:
+    if decision.state == PENDING:
         approvers = people_for(
             session, student.school_id, school_roles=(Role.SCHOOL_LEADER,),
             district=bool(student.district_involved), exclude=decision.decided_by,
@@ -333,7 +333,7 @@ def decision_message(
         alert = session.scalar(
             select(Alert).where(
                 Alert.student_id == student.id, Alert.kind.in_(CRISIS_KINDS),
-                Alert.state != "resolved",
+                Alert.state != AlertState.RESOLVED,
             ).order_by(Alert.raised_at.desc()).limit(1)
         )  # fmt: skip
         if alert is not None:
@@ -341,3 +341,8 @@ def decision_message(
     else:
         parts.append(_("No message was sent."))
     return " ".join(parts)
+
+
+# The screening review page words its confirmations with this (screening sits below crisis
+# and cannot import it; see wellbeing.screening.review).
+describe_decisions_with(decision_message)

@@ -12,27 +12,42 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..auth.names import user_names
-from ..core import audit, events
+from ..alerts import links as alert_links
+from ..alerts.events import ALERT_RAISED
+from ..alerts.links import When
+from ..alerts.models import Alert
+from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, Role, can, ensure
+from ..core.errors import DomainError
+from ..core.states import IllegalTransition
 from ..db import utcnow
+from ..followups.models import FollowUp
+from ..followups.services import schedule_followup
 from ..orgs.models import School
+from ..risk.events import TIER_CHANGED, TierChanged
+from ..students.chip import chip_fields
+from ..students.events import STUDENT_TRANSFERRED, StudentTransferred
 from ..students.models import Student
 from .bulk import on_tier_changed_many
-from .forms import CHANNEL_LABELS, OUTCOME_LABELS, RELATION_LABELS, STEP_LABELS
+from .forms import STEP_LABELS
+from .links import crises_of_alert, crisis_alert_ids, crisis_links, link_alert, link_alerts
 from .models import (
     CHANNELS,
+    CRISIS_STATES,
+    FIRST_STEP,
     MANDATORY_STEPS,
     REFERRAL_OUTCOMES,
     RELATIONS,
     STEPS,
     Crisis,
+    CrisisState,
     CrisisStep,
     GuardianContact,
 )
@@ -40,8 +55,14 @@ from .models import (
 MAX_TEXT = 4000
 
 
-class CrisisError(ValueError):
+class CrisisError(DomainError):
     """Refused input or an illegal change; the message is safe to show."""
+
+    code = "crisis_refused"
+
+
+class CrisisClosed(IllegalTransition, CrisisError):
+    """The crisis is closed already (``CRISIS_STATES``: closed is terminal)."""
 
 
 # --------------------------------------------------------------------------- opening
@@ -56,13 +77,16 @@ def open_crisis(
 ) -> Crisis | None:
     """Open a crisis for ``student`` unless one is open already (then return None)."""
     existing = session.scalar(
-        select(Crisis).where(Crisis.student_id == student.id, Crisis.status == "open").limit(1)
+        select(Crisis)
+        .where(Crisis.student_id == student.id, Crisis.state == CrisisState.OPEN)
+        .limit(1)
     )
     if existing is not None:
         return None
     crisis = Crisis(
-        student_id=student.id, school_id=student.school_id, status="open",
+        student_id=student.id, school_id=student.school_id, state=CrisisState.OPEN,
         opened_at=now or utcnow(), decision_id=decision_id,
+        alert_id=crisis_alert_ids(session, [student.id]).get(student.id),
     )  # fmt: skip
     session.add(crisis)
     session.flush()
@@ -73,17 +97,15 @@ def open_crisis(
     return crisis
 
 
-def _on_tier_changed(
-    session: Session, student: Student, old_tier: int, new_tier: int, decision: object = None
-) -> None:
-    if new_tier == 3 and (old_tier or 0) < 3:
+def _on_tier_changed(session: Session, change: TierChanged) -> None:
+    if change.to_tier == 3 and (change.from_tier or 0) < 3:
         open_crisis(
-            session, student, decision_id=getattr(decision, "id", None),
-            now=getattr(decision, "decided_at", None),
+            session, change.load_student(session), decision_id=change.decision_id,
+            now=change.decided_at,
         )  # fmt: skip
 
 
-events.subscribe(events.TIER_CHANGED, _on_tier_changed, many=on_tier_changed_many)
+TIER_CHANGED.subscribe(_on_tier_changed, many=on_tier_changed_many)
 
 
 # --------------------------------------------------------------------------- reading
@@ -109,7 +131,7 @@ def open_crises(session: Session, actor: Principal, *, limit: int = 200) -> list
         select(Crisis, Student, School)
         .join(Student, Student.id == Crisis.student_id)
         .join(School, School.id == Crisis.school_id)
-        .where(Crisis.status == "open")
+        .where(Crisis.state == CrisisState.OPEN)
         .order_by(Crisis.opened_at)
         .limit(limit)
     )
@@ -123,7 +145,8 @@ def open_crises(session: Session, actor: Principal, *, limit: int = 200) -> list
     ]
     audit.record(
         session, AuditAction.CRISIS_VIEW, object_type="crisis_list", object_id="open",
-        fields=["name"], detail={"students": [str(r.student.id) for r in result if r.show_name]},
+        fields=chip_fields(actor, [r.student for r in result if r.show_name], school=False),
+        detail={"students": [str(r.student.id) for r in result if r.show_name]},
     )  # fmt: skip
     return result
 
@@ -131,8 +154,6 @@ def open_crises(session: Session, actor: Principal, *, limit: int = 200) -> list
 def _step_counts(session: Session, crisis_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     if not crisis_ids:
         return {}
-    from sqlalchemy import func
-
     rows = session.execute(
         select(CrisisStep.crisis_id, func.count()).where(CrisisStep.crisis_id.in_(crisis_ids))
         .group_by(CrisisStep.crisis_id)
@@ -146,13 +167,13 @@ def get_crisis(
     crisis = session.get(Crisis, crisis_id)
     if crisis is None:
         return None
-    student = session.get(Student, crisis.student_id)
+    student = session.get_one(Student, crisis.student_id)
     ensure(actor, Permission.CRISIS_MANAGE, student)
     audit.record(
         session, AuditAction.CRISIS_VIEW, object_type="crisis", object_id=crisis.id,
         student_id=crisis.student_id, school_id=crisis.school_id, fields=["steps", "notes"],
     )  # fmt: skip
-    return crisis, student, steps_of(session, crisis)  # type: ignore[return-value]
+    return crisis, student, steps_of(session, crisis)
 
 
 def steps_of(session: Session, crisis: Crisis) -> dict[str, CrisisStep]:
@@ -164,8 +185,6 @@ def steps_of(session: Session, crisis: Crisis) -> dict[str, CrisisStep]:
 
 def step_followups(session: Session, done: dict[str, CrisisStep]) -> dict[uuid.UUID, object]:
     """The follow-ups the checklist scheduled, by id (their due time is shown on the step)."""
-    from ..followups.models import FollowUp
-
     ids = [s.followup_id for s in done.values() if s.followup_id is not None]
     if not ids:
         return {}
@@ -174,7 +193,9 @@ def step_followups(session: Session, done: dict[str, CrisisStep]) -> dict[uuid.U
 
 def crisis_for_student(session: Session, student_id: uuid.UUID) -> Crisis | None:
     return session.scalar(
-        select(Crisis).where(Crisis.student_id == student_id, Crisis.status == "open").limit(1)
+        select(Crisis)
+        .where(Crisis.student_id == student_id, Crisis.state == CrisisState.OPEN)
+        .limit(1)
     )
 
 
@@ -184,7 +205,7 @@ def crisis_for_student(session: Session, student_id: uuid.UUID) -> Crisis | None
 def clean_text(text: str | None, what: str) -> str | None:
     text = (text or "").strip() or None
     if text and len(text) > MAX_TEXT:
-        raise CrisisError(_l("The text is longer than %(n)s characters", n=MAX_TEXT))
+        raise CrisisError(_l("The text is longer than %(n)s characters"), n=MAX_TEXT)
     return text
 
 
@@ -196,7 +217,7 @@ def complete_step(
     *,
     note: str | None = None,
     outcome: str | None = None,
-    guardian: dict[str, object] | None = None,
+    guardian: dict[str, Any] | None = None,
     followup_due: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> CrisisStep:
@@ -205,12 +226,12 @@ def complete_step(
     ``outcome`` ("considered" or "made"); ``followup_scheduled`` needs ``followup_due`` and
     schedules that follow-up through the follow-ups module (a step that records a fact never
     takes a default for it)."""
-    student = session.get(Student, crisis.student_id)
+    student = session.get_one(Student, crisis.student_id)
     ensure(actor, Permission.CRISIS_MANAGE, student)
     now = now or utcnow()
     if step not in STEPS:
         raise CrisisError(_l("Unknown checklist step"))
-    if crisis.status != "open":
+    if crisis.state != CrisisState.OPEN:
         raise CrisisError(_l("This crisis is closed"))
     done = steps_of(session, crisis)
     if step in done:
@@ -226,7 +247,7 @@ def complete_step(
     if step == "guardian_notified":
         if not guardian:
             raise CrisisError(_l("Record the guardian contact"))
-        contact = record_guardian_contact(session, actor, student, crisis=crisis, **guardian)  # type: ignore[arg-type]
+        contact = record_guardian_contact(session, actor, student, crisis=crisis, **guardian)
         row.guardian_contact_id = contact.id
     if step == "followup_scheduled":
         row.followup_id = _followup_for_step(session, actor, student, crisis, followup_due, now)
@@ -252,8 +273,6 @@ def _followup_for_step(
 ) -> uuid.UUID:
     """Schedule the follow-up at the time the user gave (with the actor as its owner). Ticking
     the step without a time is refused: it would claim a follow-up that nobody arranged."""
-    from ..followups.services import schedule_followup
-
     if due is None:
         raise CrisisError(_l("Give the date and time of the follow-up"))
     if due <= now:
@@ -287,10 +306,11 @@ def close_crisis(
     """Close a crisis: every mandatory step done, a closing summary (encrypted), the student's
     confirmed tier stated by the closer (it must be the current tier, not a provisional one) and
     the closer's confirmation. The crisis and its history stay in the student's record."""
-    student = session.get(Student, crisis.student_id)
+    student = session.get_one(Student, crisis.student_id)
     ensure(actor, Permission.CRISIS_MANAGE, student)
     check_closable(session, crisis, student, summary=summary, tier=tier, confirmed=confirmed)
-    crisis.status, crisis.closed_at, crisis.closed_by_id = "closed", now or utcnow(), actor.user_id
+    CRISIS_STATES.move(crisis, CrisisState.CLOSED)
+    crisis.closed_at, crisis.closed_by_id = now or utcnow(), actor.user_id
     crisis.closed_tier = tier
     crisis.closing_summary = clean_text(summary, "summary")
     audit.record(
@@ -313,8 +333,8 @@ def check_closable(
 ) -> None:
     """Raise :class:`CrisisError` unless the crisis may be closed with these inputs (checked
     before anything is written, also by the step-down approval that closes it)."""
-    if crisis.status != "open":
-        raise CrisisError(_l("This crisis is closed"))
+    if not CRISIS_STATES.allowed(crisis.state, CrisisState.CLOSED):
+        raise CrisisClosed(_l("This crisis is closed"))
     if missing_steps(steps_of(session, crisis)):
         raise CrisisError(_l("Every checklist step must be done before the crisis is closed"))
     if not clean_text(summary, "summary"):
@@ -355,8 +375,8 @@ def record_guardian_contact(
     *,
     relation: str,
     channel: str,
-    contacted_at: dt.datetime,
-    summary: str,
+    contacted_at: dt.datetime | None,
+    summary: str | None,
     crisis: Crisis | None = None,
 ) -> GuardianContact:
     ensure(actor, Permission.CRISIS_MANAGE, student)
@@ -404,45 +424,44 @@ def guardian_contacts(
     return rows
 
 
-def _on_transferred(session: Session, student: Student, old_school_id: uuid.UUID) -> None:
+def _on_transferred(session: Session, moved: StudentTransferred) -> None:
     """An open crisis follows the student to the new school (its checklist goes with it)."""
     for crisis in session.scalars(
-        select(Crisis).where(Crisis.student_id == student.id, Crisis.status == "open")
+        select(Crisis).where(
+            Crisis.student_id == moved.student_id, Crisis.state == CrisisState.OPEN
+        )
     ):
-        crisis.school_id = student.school_id
+        crisis.school_id = moved.new_school_id
 
 
-events.subscribe(events.STUDENT_TRANSFERRED, _on_transferred)
+STUDENT_TRANSFERRED.subscribe(_on_transferred)
 
 
-def _record_section(session: Session, principal: Principal, student: Student):  # type: ignore[no-untyped-def]
-    """The crisis part of the growth record: the open crisis and the guardian contacts."""
-    if not can(principal, Permission.CRISIS_MANAGE, student):
-        return None
-
-    contacts = guardian_contacts(session, principal, student, audited=False)
-    crises = crises_of(session, student.id)
-    people = {c.closed_by_id for c, _ in crises} | {
-        s.done_by_id for _, steps in crises for s in steps.values()
-    }
-    labels = {
-        "relation": dict(RELATION_LABELS), "channel": dict(CHANNEL_LABELS), "step": STEP_LABELS,
-        "outcome": dict(OUTCOME_LABELS),
-    }  # fmt: skip
-    context = {
-        "contacts": contacts,
-        "crisis": crisis_for_student(session, student.id),
-        "crises": crises,
-        "steps": STEPS,
-        "names": user_names(session, people),
-        "labels": labels,
-    }
-    return "crisis/section.html", context, ["guardian_contacts", "crisis", "closing_summary"]
+# --------------------------------------------------------------------------- one event
 
 
-try:
-    from ..students.record import section as _section
-except ImportError:  # pragma: no cover - the record arrives with the students module
-    pass
-else:
-    _section("crisis", order=60)(_record_section)
+def acknowledge_step(
+    session: Session, actor: Principal, alert: Alert, now: dt.datetime
+) -> list[object]:
+    """Acknowledging the crisis alert records the first checklist step of the crisis it opened
+    (when still open and not acknowledged, and the actor may manage it), audited as any step."""
+    done: list[object] = []
+    for crisis in crises_of_alert(session, alert.id):
+        student = session.get(Student, crisis.student_id)
+        if (
+            crisis.state != CrisisState.OPEN
+            or FIRST_STEP in steps_of(session, crisis)
+            or not can(actor, Permission.CRISIS_MANAGE, student)
+        ):
+            continue
+        complete_step(session, actor, crisis, FIRST_STEP, now=now)
+        done.append(
+            _l("Crisis checklist step “%(step)s” recorded for the crisis opened %(when)s.",
+              step=STEP_LABELS[FIRST_STEP], when=When(crisis.opened_at))
+        )  # fmt: skip
+    return done
+
+
+alert_links.register(links=crisis_links, on_acknowledge=acknowledge_step)
+# The crisis may open before its alert is raised (subscriber order): link it when it is.
+ALERT_RAISED.subscribe(link_alert, many=link_alerts)

@@ -70,7 +70,7 @@ def approve_stepdown(
                 raise CrisisError(_l("Write the closing summary"))
     approve(session, actor, decision, now=now)
     closed = crisis is not None and crisis_action == "close"
-    if closed:
+    if crisis is not None and closed:
         close_crisis(
             session, actor, crisis, summary=summary, tier=decision.to_tier, confirmed=True,
             now=now,

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify
+from flask.typing import ResponseReturnValue
 
 from .. import web_api
 from ..core import audit
@@ -45,7 +46,7 @@ def _rows(state: str) -> tuple[list[queries.AgendaRow], bool]:
 
 @bp.get("/followups")
 @require(Permission.SELF_AGENDA, sensitive=True)
-def agenda():  # type: ignore[no-untyped-def]
+def agenda() -> ResponseReturnValue:
     try:
         state = STATE.read()
     except web_api.BadQuery as exc:
@@ -86,7 +87,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             },
             "school_code": {"type": "string"},
             "due_at": web_api.DATE_TIME,
-            "state": {"type": "string", "enum": list(ACTIVE_STATES)},
+            "state": {"type": "string", "enum": [s.value for s in ACTIVE_STATES]},
             "source": {"type": "string", "enum": list(SOURCES)},
         },
     },

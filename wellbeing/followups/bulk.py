@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.rawsql import chunks, insert_rows
-from ..db import utcnow
+from ..db import table_of, utcnow
 from ..orgs.models import School
+from ..risk.events import TierChanged
 from ..risk.policy import current_policy
 from ..students.models import Student
 from .models import ACTIVE_STATES, CANCELLED, OPEN, FollowUp
@@ -35,8 +36,8 @@ from .owners import default_owner_id
 log = logging.getLogger("wellbeing.followups")
 
 
-def on_tier_changed_many(session: Session, decisions: Sequence[Any]) -> None:
-    reset_cadence_many(session, [d.student_id for d in decisions], "tier_changed")
+def on_tier_changed_many(session: Session, changes: Sequence[TierChanged]) -> None:
+    reset_cadence_many(session, [d.student_id for d in changes], "tier_changed")
 
 
 def reset_cadence_many(
@@ -82,8 +83,8 @@ def _cancel(
     ids = [followup_id for followup_id, _ in found]
     for part in chunks(ids):
         session.execute(
-            update(FollowUp.__table__)
-            .where(FollowUp.__table__.c.id.in_(part))
+            update(table_of(FollowUp))
+            .where(table_of(FollowUp).c.id.in_(part))
             .values(state=CANCELLED, cancelled_at=now)
         )
     done = set(ids)
@@ -148,7 +149,7 @@ def _schedule(
             school_id, count,
         )  # fmt: skip
     if rows:
-        insert_rows(session, FollowUp.__table__, rows)
+        insert_rows(session, table_of(FollowUp), rows)
     for school_id, made in per_school.items():
         if len(made) == 1:  # what scheduling one follow-up records
             audit.record(

@@ -18,12 +18,6 @@ OUTCOME_LABELS = {
     "not_seen": _l("Not seen"),
     "rescheduled": _l("Rescheduled"),
 }
-STATE_LABELS = {
-    "open": _l("Not yet done"),
-    "overdue": _l("Overdue"),
-    "done": _l("Done"),
-    "cancelled": _l("Cancelled"),
-}
 SOURCE_LABELS = {
     "cadence": _l("Tier cadence"),
     "manual": _l("Scheduled by hand"),

@@ -23,7 +23,8 @@ def escape_text(value: str) -> str:
 
 def fold(line: str) -> str:
     """Fold a content line at 75 octets (§3.1), never inside a UTF-8 sequence."""
-    out, current, size = [], "", 0
+    out: list[str] = []
+    current, size = "", 0
     for char in line:
         width = len(char.encode())
         limit = 75 if not out else 74  # continuation lines start with one space

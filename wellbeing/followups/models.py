@@ -10,17 +10,48 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.crypto import Purpose
 from ..core.fields import Encrypted, EncryptedBlob, Kind
+from ..core.states import Transitions, label_states
 from ..db import Base, UTCDateTime, created_at, uuidpk
 
-OPEN, DONE, OVERDUE, CANCELLED = "open", "done", "overdue", "cancelled"
-STATES = (OPEN, DONE, OVERDUE, CANCELLED)
-ACTIVE_STATES = (OPEN, OVERDUE)
+
+class FollowUpState(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    OVERDUE = "overdue"
+    CANCELLED = "cancelled"
+
+
+OPEN, DONE, OVERDUE, CANCELLED = (
+    FollowUpState.OPEN,
+    FollowUpState.DONE,
+    FollowUpState.OVERDUE,
+    FollowUpState.CANCELLED,
+)
+FOLLOWUP_STATES = Transitions(
+    FollowUpState,
+    {
+        OPEN: {DONE, OVERDUE, CANCELLED},
+        OVERDUE: {DONE, CANCELLED},
+    },
+)
+STATES = tuple(FollowUpState)
+# Not closed yet: the states the scan, the agenda and the bulk cancel read (open, overdue).
+ACTIVE_STATES = tuple(s for s in FollowUpState if s not in FOLLOWUP_STATES.terminal())
+STATE_LABELS = {
+    OPEN: _l("Not yet done"),
+    OVERDUE: _l("Overdue"),
+    DONE: _l("Done"),
+    CANCELLED: _l("Cancelled"),
+}
+label_states(STATE_LABELS)
 SOURCES = ("cadence", "manual", "plan", "review")
 OUTCOMES = ("seen", "not_seen", "rescheduled")
 NOTE_MAX = 2000  # characters in a follow-up note
@@ -29,6 +60,7 @@ NOTE_MAX = 2000  # characters in a follow-up note
 class FollowUp(Base):
     __tablename__ = "followup"
     __table_args__ = (
+        FOLLOWUP_STATES.check("state"),
         Index("ix_followup_state_due", "state", "due_at"),
         Index("ix_followup_owner_state_due", "owner_id", "state", "due_at"),
         Index("ix_followup_student_state", "student_id", "state"),

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from ..auth.models import User
 from ..core.authz import Permission, Principal, can
 from ..students.record import section
-from .forms import OUTCOME_LABELS, SOURCE_LABELS, STATE_LABELS
-from .models import CANCELLED, FollowUp
+from .forms import OUTCOME_LABELS, SOURCE_LABELS
+from .models import CANCELLED, STATE_LABELS, FollowUp
 
 RECORD_LIMIT = 20
 FIELDS = ["followup.due_at", "followup.state", "followup.outcome"]

@@ -14,27 +14,32 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select, update
+from sqlalchemy import CursorResult, case, func, select, update
 from sqlalchemy.orm import Session
 
 from ..alerts.services import raise_alert
 from ..auth.models import User
 from ..config import Settings
-from ..core import audit, crypto, events
+from ..core import audit, crypto
 from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, ensure
+from ..core.errors import DomainError
 from ..db import utcnow
 from ..notify.services import post_notice, queue_email, translations
 from ..orgs.models import School
+from ..risk.events import TIER_CHANGED, TierChanged
+from ..risk.policy import current_policy
+from ..students.events import STUDENT_TRANSFERRED, StudentTransferred
 from ..students.models import Student
 from .bulk import on_tier_changed_many
 from .models import (
     ACTIVE_STATES,
     CANCELLED,
     DONE,
+    FOLLOWUP_STATES,
     NOTE_MAX,
     OPEN,
     OUTCOMES,
@@ -47,12 +52,14 @@ from .owners import default_owner_id
 
 log = logging.getLogger("wellbeing.followups")
 
-DEFAULT_CADENCE_DAYS = {0: None, 1: 30, 2: 7, 3: 1}
 SCAN_BATCH = 1000
 
 
-class FollowUpError(ValueError):
-    """A refused follow-up operation (illegal transition, bad input); the message is safe to show."""
+class FollowUpError(DomainError):
+    """A refused follow-up operation (bad input); the message is safe to show. An illegal
+    change of state raises :class:`~wellbeing.core.states.IllegalTransition`."""
+
+    code = "followup_refused"
 
 
 # --------------------------------------------------------------------------- creation
@@ -97,10 +104,6 @@ def schedule_followup(
 def cadence_days(session: Session, student: Student, tier: int | None = None) -> int | None:
     level = student.tier if tier is None else tier
     district_id = session.scalar(select(School.district_id).where(School.id == student.school_id))
-    try:
-        from ..risk.policy import current_policy
-    except ImportError:  # pragma: no cover - the risk module ships with the app
-        return DEFAULT_CADENCE_DAYS.get(level)
     return current_policy(session, district_id).followup_days.get(level)
 
 
@@ -119,7 +122,8 @@ def _active_cadence(session: Session, student_id: uuid.UUID) -> list[FollowUp]:
 def cancel_cadence(session: Session, student: Student, now: dt.datetime, reason: str) -> int:
     cancelled = 0
     for followup in _active_cadence(session, student.id):
-        followup.state, followup.cancelled_at = CANCELLED, now
+        FOLLOWUP_STATES.move(followup, CANCELLED)
+        followup.cancelled_at = now
         audit.record(
             session, AuditAction.FOLLOWUP_CANCEL, object_type="followup", object_id=followup.id,
             student_id=student.id, school_id=student.school_id, detail={"reason": reason},
@@ -149,17 +153,17 @@ def ensure_cadence(session: Session, student: Student, now: dt.datetime) -> Foll
     )
 
 
-def on_tier_changed(
-    session: Session, student: Student, old_tier: int, new_tier: int, decision: Any = None
-) -> None:
+def on_tier_changed(session: Session, change: TierChanged) -> None:
+    student = change.load_student(session)
     now = utcnow()
     cancel_cadence(session, student, now, "tier_changed")
     session.flush()
     ensure_cadence(session, student, now)
 
 
-def on_student_transferred(session: Session, student: Student, old_school_id: uuid.UUID) -> None:
+def on_student_transferred(session: Session, moved: StudentTransferred) -> None:
     """Open follow-ups move with the student; cadence ones go to the new school's psych teacher."""
+    student = session.get_one(Student, moved.student_id)
     now = utcnow()
     session.execute(
         update(FollowUp)
@@ -175,8 +179,8 @@ def on_student_transferred(session: Session, student: Student, old_school_id: uu
     ensure_cadence(session, student, now)
 
 
-events.subscribe(events.TIER_CHANGED, on_tier_changed, many=on_tier_changed_many)
-events.subscribe(events.STUDENT_TRANSFERRED, on_student_transferred)
+TIER_CHANGED.subscribe(on_tier_changed, many=on_tier_changed_many)
+STUDENT_TRANSFERRED.subscribe(on_student_transferred)
 
 
 # --------------------------------------------------------------------------- completion
@@ -190,8 +194,10 @@ def get_followup(
     if followup is None:
         raise LookupError("no such follow-up")
     student = session.get(Student, followup.student_id)
+    if student is None:
+        raise LookupError("no such student")
     ensure(actor, Permission.FOLLOWUPS_MANAGE, student)
-    return followup, student  # type: ignore[return-value]
+    return followup, student
 
 
 def read_followup(
@@ -239,19 +245,20 @@ def complete_followup(
     if student is None:
         raise FollowUpError(_l("the student of this follow-up no longer exists"))
     ensure(actor, Permission.FOLLOWUPS_MANAGE, student)
-    if followup.state not in ACTIVE_STATES:
+    if not FOLLOWUP_STATES.allowed(followup.state, DONE):
         raise FollowUpError(_l("this follow-up is already closed"))
     if outcome not in OUTCOMES:
         raise FollowUpError(_l("choose an outcome"))
     note = (note or "").strip()
     if not note or len(note) > NOTE_MAX:
-        raise FollowUpError(_l("a note of 1 to %(max)s characters is required", max=NOTE_MAX))
+        raise FollowUpError(_l("a note of 1 to %(max)s characters is required"), max=NOTE_MAX)
     if outcome == "rescheduled":
         if reschedule_to is None or reschedule_to <= now:
             raise FollowUpError(_l("a rescheduled follow-up needs a new time in the future"))
     elif reschedule_to is not None:
         raise FollowUpError(_l("a new time is only given when the follow-up is rescheduled"))
-    followup.state, followup.outcome, followup.note = DONE, outcome, note
+    FOLLOWUP_STATES.move(followup, DONE)
+    followup.outcome, followup.note = outcome, note
     followup.completed_at, followup.completed_by = now, actor.user_id
     audit.record(
         session, AuditAction.FOLLOWUP_COMPLETE, object_type="followup", object_id=followup.id,
@@ -286,7 +293,8 @@ def overdue_scan(session: Session, now: dt.datetime, *, batch: int = SCAN_BATCH)
             stmt = stmt.with_for_update(skip_locked=True, of=FollowUp)
         rows = session.execute(stmt).all()
         for followup, tier in rows:
-            followup.state, followup.overdue_at = OVERDUE, now
+            FOLLOWUP_STATES.move(followup, OVERDUE)
+            followup.overdue_at = now
             raise_alert(
                 session, kind="followup_overdue", school_id=followup.school_id,
                 student_id=followup.student_id, source_id=followup.id, tier=tier, now=now,
@@ -381,12 +389,15 @@ def issue_calendar_token(session: Session, user_id: uuid.UUID) -> str:
 
 
 def revoke_calendar_token(session: Session, user_id: uuid.UUID) -> int:
-    result = session.execute(
-        update(CalendarToken)
-        .where(CalendarToken.user_id == user_id, CalendarToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+    result = cast(  # an UPDATE's result is a CursorResult (``rowcount``); the stubs say Result
+        "CursorResult[Any]",
+        session.execute(
+            update(CalendarToken)
+            .where(CalendarToken.user_id == user_id, CalendarToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        ),
     )
-    count = result.rowcount or 0  # type: ignore[attr-defined]
+    count = result.rowcount or 0
     audit.record(session, AuditAction.CALENDAR_TOKEN, object_type="calendar_token", object_id=user_id,
                  detail={"change": "revoked", "count": count})  # fmt: skip
     return count
@@ -415,6 +426,3 @@ def calendar_user(session: Session, token: str) -> User | None:
         return None
     row.last_used_at = utcnow()
     return user
-
-
-from . import record as _record  # noqa: E402,F401  (registers the growth-record section)

@@ -19,36 +19,41 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
+from ..config import Settings
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission, can, ensure
 from ..db import get_session, utcnow
 from ..notify.services import mark_notices_read, translations, unread_notices
+from ..students.chip import chip_fields
 from ..students.models import Student
-from ..ui import nav_item
 from ..web import require
 from . import ical, queries, services
 from .forms import (
     OUTCOME_LABELS,
     SOURCE_LABELS,
-    STATE_LABELS,
     CompleteForm,
     EmptyForm,
     ScheduleForm,
 )
-from .models import ACTIVE_STATES
+from .models import ACTIVE_STATES, STATE_LABELS, FollowUpState
 
 bp = Blueprint("followups", __name__)
 
-nav_item("followups.agenda", _l("My agenda"), Permission.SELF_AGENDA, order=20)
+
+@bp.app_context_processor
+def _followup_states() -> dict[str, object]:
+    """The states templates compare with (never a bare string)."""
+    return {"FollowUpState": FollowUpState, "FOLLOWUP_ACTIVE": ACTIVE_STATES}
 
 
-def _settings():  # type: ignore[no-untyped-def]
-    return current_app.extensions["wellbeing.settings"]
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["wellbeing.settings"]
+    return settings
 
 
 def _local_to_utc(value: dt.datetime) -> dt.datetime:
@@ -97,7 +102,7 @@ def _dates(start: dt.date) -> dict[str, object]:
 
 @bp.get("/agenda")
 @require(Permission.SELF_AGENDA, sensitive=True)
-def agenda():  # type: ignore[no-untyped-def]
+def agenda() -> ResponseReturnValue:
     session = get_session()
     now = utcnow()
     tz = _settings().tz
@@ -106,7 +111,8 @@ def agenda():  # type: ignore[no-untyped-def]
     named = [sid for sid in data.students if can(g.principal, Permission.RECORD_READ, rows[sid])]
     audit.record(
         session, AuditAction.FOLLOWUP_VIEW, object_type="followup",
-        fields=["outcome"] if any(r.followup.outcome for r in data.rows) else [],
+        fields=(["outcome"] if any(r.followup.outcome for r in data.rows) else [])
+        + chip_fields(g.principal, [rows[sid] for sid in named]),
         detail={"students": named, "week": data.start.isoformat()},
     )  # fmt: skip
     notices = unread_notices(session, g.principal.user_id)
@@ -123,7 +129,7 @@ def agenda():  # type: ignore[no-untyped-def]
 
 @bp.get("/followups/<uuid:followup_id>")
 @require(Permission.RECORD_READ, sensitive=True)
-def detail(followup_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def detail(followup_id: uuid.UUID) -> ResponseReturnValue:
     """One follow-up as the record keeps it: a completed one with its note and outcome."""
     try:
         followup, student, names = services.read_followup(get_session(), g.principal, followup_id)
@@ -138,7 +144,7 @@ def detail(followup_id: uuid.UUID):  # type: ignore[no-untyped-def]
 
 @bp.route("/followups/<uuid:followup_id>/complete", methods=["GET", "POST"])
 @require(Permission.FOLLOWUPS_MANAGE, sensitive=True)
-def complete(followup_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def complete(followup_id: uuid.UUID) -> ResponseReturnValue:
     session = get_session()
     try:
         followup, student = services.get_followup(session, g.principal, followup_id)
@@ -152,11 +158,11 @@ def complete(followup_id: uuid.UUID):  # type: ignore[no-untyped-def]
         when = _local_to_utc(form.reschedule_to.data) if form.reschedule_to.data else None
         try:
             following = services.complete_followup(
-                session, g.principal, followup, outcome=form.outcome.data, note=form.note.data,
+                session, g.principal, followup, outcome=form.outcome.data, note=form.note.data or "",
                 reschedule_to=when,
             )  # fmt: skip
         except services.FollowUpError as exc:
-            form.note.errors = [*form.note.errors, str(exc)]
+            form.note.errors = [*form.note.errors, exc.message]
         else:
             # Say what follows, read back from the follow-up the service created (if any).
             flash(_("Follow-up recorded. Next follow-up: %(time)s.",
@@ -171,14 +177,14 @@ def complete(followup_id: uuid.UUID):  # type: ignore[no-untyped-def]
 
 @bp.route("/students/<uuid:student_id>/followups/new", methods=["GET", "POST"])
 @require(Permission.FOLLOWUPS_MANAGE, sensitive=True)
-def schedule(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def schedule(student_id: uuid.UUID) -> ResponseReturnValue:
     session = get_session()
     student = session.get(Student, student_id)
     if student is None:
         abort(404)
     ensure(g.principal, Permission.FOLLOWUPS_MANAGE, student)
     form = ScheduleForm()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and form.due_at.data is not None:  # DataRequired: never None
         due = _local_to_utc(form.due_at.data)
         if due <= utcnow():
             form.due_at.errors = [*form.due_at.errors, _("Choose a time in the future.")]
@@ -195,7 +201,7 @@ def schedule(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
 
 @bp.post("/agenda/calendar-token")
 @require(Permission.SELF_AGENDA)
-def calendar_token():  # type: ignore[no-untyped-def]
+def calendar_token() -> ResponseReturnValue:
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
@@ -206,7 +212,7 @@ def calendar_token():  # type: ignore[no-untyped-def]
 
 @bp.post("/agenda/calendar-token/revoke")
 @require(Permission.SELF_AGENDA)
-def revoke_calendar_token():  # type: ignore[no-untyped-def]
+def revoke_calendar_token() -> ResponseReturnValue:
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)
@@ -217,7 +223,7 @@ def revoke_calendar_token():  # type: ignore[no-untyped-def]
 
 @bp.get("/agenda/<string:token>.ics")
 @require(Permission.PUBLIC)
-def feed(token: str):  # type: ignore[no-untyped-def]
+def feed(token: str) -> ResponseReturnValue:
     session = get_session()
     user = services.calendar_user(session, token)
     if user is None:

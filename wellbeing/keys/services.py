@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import LargeBinary, and_, select, type_coerce, update
+from sqlalchemy import CursorResult, LargeBinary, and_, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from ..core import crypto
 from ..core.crypto import KeyMaterial, Keyring, Purpose, StoredKey
-from ..core.fields import encrypted_fields
+from ..core.fields import Encrypted, encrypted_fields
 from ..db import Database
 from .models import DataKey
 
@@ -61,14 +62,14 @@ def load_keyring(session: Session, material: KeyMaterial, db: Database | None = 
 def stored_keys_loader(db: Database) -> Callable[[], list[StoredKey]]:
     """Read the data keys on a connection of its own, outside any transaction of the caller
     (a plain DBAPI cursor: no ``BEGIN IMMEDIATE`` on SQLite, so it never waits on a writer)."""
-    table = DataKey.__table__
+    table = DataKey.__tablename__
 
     def load() -> list[StoredKey]:
         connection = db.engine.raw_connection()
         try:
             cursor = connection.cursor()
             cursor.execute(
-                f"SELECT id, purpose, version, wrapped, state FROM {table.name} ORDER BY id"  # noqa: S608 (constant table name)
+                f"SELECT id, purpose, version, wrapped, state FROM {table} ORDER BY id"  # noqa: S608 (constant table name)
             )
             rows = cursor.fetchall()
             connection.rollback()
@@ -164,8 +165,13 @@ def reencrypt_purpose(
     return rewritten
 
 
-def _reencrypt_field(  # type: ignore[no-untyped-def]
-    db: Database, model, field, primary_id: int, batch_size: int, on_progress
+def _reencrypt_field(
+    db: Database,
+    model: type[Any],
+    field: Encrypted,
+    primary_id: int,
+    batch_size: int,
+    on_progress: Callable[[int], None] | None,
 ) -> int:
     table = model.__table__
     id_col, blob_col = table.c.id, type_coerce(table.c[field.column], LargeBinary)
@@ -183,10 +189,14 @@ def _reencrypt_field(  # type: ignore[no-untyped-def]
                 if crypto.ciphertext_key_id(blob) == primary_id:
                     continue
                 # Compare-and-swap: a value the app changed meanwhile is left as the app wrote it.
-                result = session.execute(
-                    update(table)
-                    .where(and_(id_col == row_id, blob_col == blob))
-                    .values({field.column: field.reencrypt(row_id, blob)})
+                # An UPDATE's result is a CursorResult (it has ``rowcount``); the stubs say Result.
+                result = cast(
+                    "CursorResult[Any]",
+                    session.execute(
+                        update(table)
+                        .where(and_(id_col == row_id, blob_col == blob))
+                        .values({field.column: field.reencrypt(row_id, blob)})
+                    ),
                 )
                 rewritten += result.rowcount
             if on_progress:

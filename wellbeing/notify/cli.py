@@ -25,7 +25,7 @@ def group() -> None:
 def run(poll_seconds: float) -> None:
     """Run the scheduler in the foreground until SIGTERM/SIGINT. Several may be started: one
     holds the lock and runs the jobs, the others wait and take over when it stops."""
-    from ..cli import app_context
+    from ..cli import app_context  # circle: wellbeing.cli imports this file (group)
 
     with app_context() as ctx:
         scheduler = Scheduler(ctx.settings, ctx.db, poll_seconds=poll_seconds)

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlparse
 
 from babel.support import NullTranslations, Translations
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from ..config import Settings
@@ -41,7 +41,9 @@ SMTP_TIMEOUT = 15
 
 
 class NotifyError(ValueError):
-    pass
+    """A programming or configuration mistake (a subject that is not one line, an SMTP URL of
+    the wrong form), in English for the developer or the operator. Not a DomainError: no
+    person's request is refused with it, so nothing translates or shows it on a page."""
 
 
 def queue_email(
@@ -276,12 +278,15 @@ def mark_notices_read(session: Session, user_id: uuid.UUID, notice_ids: list[uui
     """Mark the user's own notices read (others' ids are ignored); returns how many changed."""
     if not notice_ids:
         return 0
-    result = session.execute(
-        update(Notice)
-        .where(Notice.user_id == user_id, Notice.id.in_(notice_ids), Notice.read_at.is_(None))
-        .values(read_at=utcnow())
+    result = cast(  # an UPDATE's result is a CursorResult (``rowcount``); the stubs say Result
+        "CursorResult[Any]",
+        session.execute(
+            update(Notice)
+            .where(Notice.user_id == user_id, Notice.id.in_(notice_ids), Notice.read_at.is_(None))
+            .values(read_at=utcnow())
+        ),
     )
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    return result.rowcount or 0
 
 
 # --------------------------------------------------------------------------- translations

@@ -11,13 +11,17 @@ from sqlalchemy.orm import Session
 
 from ..core import audit
 from ..core.authz import Permission, Principal, ensure
+from ..core.errors import DomainError
 from .models import GRADE_RANGE, District, School, SchoolClass
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 
 
-class OrgError(ValueError):
-    """Refused input; the message is shown to the user."""
+class OrgError(DomainError):
+    """Refused input for schools, classes, users or roles; the message is shown to the user
+    (a lazy template with named parameters, translated when shown)."""
+
+    code = "org_refused"
 
 
 def default_district(session: Session) -> District:
@@ -54,7 +58,7 @@ def create_school(session: Session, actor: Principal | None, code: str, name: st
     if not name or len(name) > 200:
         raise OrgError(_l("school name must be 1-200 characters"))
     if school_by_code(session, code) is not None:
-        raise OrgError(_l("a school with code %(code)s already exists", code=code))
+        raise OrgError(_l("a school with code %(code)s already exists"), code=code)
     district = session.scalar(select(District).limit(1)) or ensure_district(session)
     school = School(district_id=district.id, code=code, name=name)
     session.add(school)

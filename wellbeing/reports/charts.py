@@ -1,13 +1,25 @@
 """Server-rendered SVG charts (no JavaScript): geometry computed here, drawn by
 ``templates/reports/_chart.html`` with presentation attributes and CSS classes (no inline
-style, so the strict CSP holds)."""
+style, so the strict CSP holds).
+
+Every text has a box inside the viewBox (labels at the edges move inwards, crowded month labels
+are thinned, the y-axis margin grows with its widest tick); the legend is drawn in rows below
+the axis labels, so it never covers a series. A chart with nothing to show says so
+(``empty``), and each chart carries its figures as a table (``head``/``rows``) for people who
+do not see the drawing. See :mod:`wellbeing.core.chartlayout`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..core.chartlayout import Box, Label, LegendEntry, legend_bottom, legend_rows, text_width
+from ..core.chartlayout import x_axis_labels as _place_x_labels
+
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 40, 10, 10, 30
+X_LABEL_Y = HEIGHT - BOTTOM + 16  # baseline of the month labels
+LEGEND_TOP = HEIGHT - 4  # the legend's first row starts below the month labels
 
 
 @dataclass
@@ -33,7 +45,7 @@ class Line:
 class Chart:
     title: str
     width: int = WIDTH
-    height: int = HEIGHT
+    height: float = HEIGHT
     bars: list[Bar] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
     x_labels: list[tuple[float, str]] = field(default_factory=list)
@@ -42,31 +54,26 @@ class Chart:
     baseline: float = HEIGHT - BOTTOM
     left: float = LEFT
     right: float = WIDTH - RIGHT
+    empty: bool = False
+    x_text: list[Label] = field(default_factory=list)  # the x labels as drawn
+    y_text: list[Label] = field(default_factory=list)  # the y ticks as drawn
+    legend_entries: list[LegendEntry] = field(default_factory=list)
+    head: list[str] = field(default_factory=list)  # the data table: column headings
+    rows: list[list[str]] = field(default_factory=list)  # one row per x label
+
+    def text_boxes(self) -> list[Box]:
+        """Every text's box: axis labels, ticks and legend entries (for the layout tests)."""
+        return [t.box for t in self.x_text + self.y_text] + [e.box for e in self.legend_entries]
+
+    def plot_box(self) -> Box:
+        return Box(self.left, TOP, self.right - self.left, self.baseline - TOP)
 
 
 def _nice_max(value: float) -> float:
     if value <= 0:
         return 1
-    for step in (
-        1,
-        2,
-        5,
-        10,
-        20,
-        25,
-        50,
-        100,
-        200,
-        250,
-        500,
-        1000,
-        2000,
-        5000,
-        10000,
-        20000,
-        50000,
-        100000,
-    ):
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000,
+                 50000, 100000):  # fmt: skip
         if value <= step * 4:
             return step * 4
     return float(value)
@@ -81,27 +88,64 @@ def _short(key: str) -> str:
     return key[2:] if len(key) == 7 else key  # "2026-03" -> "26-03"
 
 
+def _finish(chart: Chart) -> Chart:
+    """Place the texts: y ticks right-aligned left of the plot (the margin grows to fit the
+    widest), x labels inside the viewBox without overlaps, the legend in rows below."""
+    widest = max((text_width(label) for _y, label in chart.y_ticks), default=0)
+    shift = max(0.0, widest + 8 - chart.left)
+    if shift:
+        chart.left += shift
+        scale = (chart.right - chart.left) / (chart.right - chart.left + shift)
+        chart.x_labels = [(chart.left + (x - LEFT) * scale, t) for x, t in chart.x_labels]
+        for bar in chart.bars:
+            bar.x, bar.width = chart.left + (bar.x - LEFT) * scale, bar.width * scale
+        for line in chart.lines:
+            line.dots = [(chart.left + (x - LEFT) * scale, y, v) for x, y, v in line.dots]
+            line.points = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in line.dots)
+    chart.y_text = [Label(chart.left - 4, y + 4, label, "end") for y, label in chart.y_ticks]
+    chart.x_text = _place_x_labels(chart.x_labels, X_LABEL_Y, chart.width)
+    chart.legend_entries = legend_rows(chart.legend, LEGEND_TOP, chart.left, chart.width)
+    chart.height = max(HEIGHT, legend_bottom(chart.legend_entries, HEIGHT) + 6)
+    return chart
+
+
 def line_chart(
-    title: str, labels: list[str], series: dict[str, list[int]], names: dict[str, str]
+    title: str,
+    labels: list[str],
+    series: dict[str, list[int]],
+    names: dict[str, str],
+    *,
+    x_heading: str = "",
 ) -> Chart:
     top = _nice_max(max((v for values in series.values() for v in values), default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(1, len(labels) - 1)
     chart = Chart(title, y_ticks=_ticks(top, "{:.0f}"))
+    chart.empty = not labels or not any(v for values in series.values() for v in values)
     chart.x_labels = [(LEFT + i * step, _short(k)) for i, k in enumerate(labels)]
     for index, (name, values) in enumerate(series.items()):
         css = f"series-{index}"
-        coords = [
+        coords: list[tuple[float, float, float]] = [
             (LEFT + i * step, HEIGHT - BOTTOM - plot_h * v / top, v) for i, v in enumerate(values)
         ]
         points = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in coords)
         chart.lines.append(Line(names.get(name, name), css, points, coords))
         chart.legend.append((css, names.get(name, name)))
-    return chart
+    chart.head = [x_heading, *(line.name for line in chart.lines)]
+    chart.rows = [
+        [label, *(f"{values[i]:g}" for values in series.values())] for i, label in enumerate(labels)
+    ]
+    return _finish(chart)
 
 
 def bar_chart(
-    title: str, labels: list[str], values: list[float | None], *, percent: bool = False
+    title: str,
+    labels: list[str],
+    values: list[float | None],
+    *,
+    percent: bool = False,
+    x_heading: str = "",
+    value_heading: str = "",
 ) -> Chart:
     top = 1.0 if percent else _nice_max(max((v or 0 for v in values), default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -109,13 +153,17 @@ def bar_chart(
     chart = Chart(
         title, y_ticks=_ticks(top * (100 if percent else 1), "{:.0f}%" if percent else "{:.0f}")
     )
+    chart.empty = all(v is None for v in values)
+    chart.head = [x_heading, value_heading or title]
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         x = LEFT + i * slot + slot * 0.15
         chart.x_labels.append((LEFT + i * slot + slot / 2, _short(label)))
         if value is None:
+            chart.rows.append([label, "—"])
             continue
         height = plot_h * value / top
         shown = f"{value * 100:.0f}%" if percent else f"{value:g}"
+        chart.rows.append([label, shown])
         css = "bar-ok" if not percent or value >= 0.9 else "bar-warn" if value >= 0.7 else "bar-bad"
         chart.bars.append(Bar(x, HEIGHT - BOTTOM - height, slot * 0.7, height, value, shown, css))
-    return chart
+    return _finish(chart)

@@ -1,7 +1,7 @@
 """Read-only aggregate queries for the dashboards.
 
 Every figure is one GROUP BY on indexed columns (student: school_id/grade/tier, alert:
-school_id/state, crisis: status/school_id, followup: state/due_at); nothing loops over students.
+school_id/state, crisis: state/school_id, followup: state/due_at); nothing loops over students.
 Lists of names are bounded (``NAME_LIMIT``) and read through the (school_id, tier) index.
 """
 
@@ -13,15 +13,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement
 
 from ..alerts.district import queue_counts
-from ..alerts.models import Alert
+from ..alerts.models import Alert, AlertState
 from ..concerns.models import Concern, HotlineCall
-from ..crisis.models import Crisis
+from ..crisis.models import Crisis, CrisisState
 from ..followups.models import ACTIVE_STATES, FollowUp
 from ..orgs.models import School
 from ..students.collation import pinyin_key
@@ -29,7 +29,7 @@ from ..students.models import Student
 
 NAME_LIMIT = 200
 DUE_SOON = dt.timedelta(days=7)
-ALERT_STATES_UNRESOLVED = ("open", "acknowledged")
+ALERT_STATES_UNRESOLVED = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
 SLA_KINDS_EXCLUDED = ("break_glass",)  # supervisors' alerts are not a student's first response
 
 
@@ -62,7 +62,9 @@ def tier_by_grade(session: Session, school_id: uuid.UUID) -> dict[int, dict[int,
     return dict(sorted(result.items()))
 
 
-def _school_filter(column: ColumnElement, school_ids: list[uuid.UUID] | None) -> ColumnElement:
+def _school_filter(
+    column: SQLColumnExpression[Any], school_ids: list[uuid.UUID] | None
+) -> ColumnElement[Any]:
     """``column IN (...)``, or no condition at all for the whole district (an always-true
     clause that the planners drop, so the covering indexes stay usable)."""
     return column.in_(school_ids) if school_ids is not None else true()
@@ -100,13 +102,13 @@ def school_figures(
     )
     for school_id, state, count, late in alert_rows:
         fig = figures[school_id]
-        if state == "open":
+        if state == AlertState.OPEN:
             fig.alerts_open, fig.alerts_overdue = int(count), int(late or 0)
         else:
             fig.alerts_acknowledged = int(count)
     for school_id, count, oldest in session.execute(
         select(Crisis.school_id, func.count(), func.min(Crisis.opened_at))
-        .where(Crisis.status == "open", _school_filter(Crisis.school_id, school_ids))
+        .where(Crisis.state == CrisisState.OPEN, _school_filter(Crisis.school_id, school_ids))
         .group_by(Crisis.school_id)
     ):
         figures[school_id].crises_open = int(count)
@@ -170,7 +172,7 @@ def open_crisis_students(session: Session, student_ids: list[uuid.UUID]) -> dict
     if not student_ids:
         return {}
     rows = session.scalars(
-        select(Crisis).where(Crisis.student_id.in_(student_ids), Crisis.status == "open")
+        select(Crisis).where(Crisis.student_id.in_(student_ids), Crisis.state == CrisisState.OPEN)
     )
     return {c.student_id: c for c in rows}
 
@@ -229,13 +231,15 @@ def sla(
     return overall, per_month
 
 
-def _minutes_between(session: Session, start: ColumnElement, end: ColumnElement) -> ColumnElement:
+def _minutes_between(
+    session: Session, start: SQLColumnExpression[Any], end: SQLColumnExpression[Any]
+) -> ColumnElement[Any]:
     if session.get_bind().dialect.name == "postgresql":
         return func.extract("epoch", end - start) / 60.0
     return (func.julianday(end) - func.julianday(start)) * 1440.0
 
 
-def _median_minutes(session: Session, where: list[ColumnElement]) -> float | None:
+def _median_minutes(session: Session, where: list[SQLColumnExpression[Any]]) -> float | None:
     count = session.scalar(select(func.count()).select_from(Alert).where(*where)) or 0
     if not count:
         return None
@@ -266,8 +270,8 @@ def month_start(key: str, tz: dt.tzinfo) -> dt.datetime:
 
 
 def _month_expr(
-    session: Session, column: ColumnElement, tz: dt.tzinfo, now: dt.datetime
-) -> ColumnElement:
+    session: Session, column: SQLColumnExpression[Any], tz: dt.tzinfo, now: dt.datetime
+) -> ColumnElement[Any]:
     if session.get_bind().dialect.name == "postgresql":
         return func.to_char(func.timezone(str(tz), column), "YYYY-MM")
     offset = now.astimezone(tz).utcoffset() or dt.timedelta(0)
@@ -286,7 +290,7 @@ def monthly_counts(
     keys = month_keys(now, months, tz)
     since = month_start(keys[0], tz)
     series: dict[str, list[int]] = {}
-    sources: list[tuple[str, ColumnElement, ColumnElement | None]] = [
+    sources: list[tuple[str, SQLColumnExpression[Any], SQLColumnExpression[Any] | None]] = [
         ("concerns", Concern.created_at, _school_filter(Concern.school_id, school_ids) if school_ids else None),
         ("alerts", Alert.raised_at, and_(_school_filter(Alert.school_id, school_ids), Alert.kind.not_in(SLA_KINDS_EXCLUDED))),
         ("crises", Crisis.opened_at, _school_filter(Crisis.school_id, school_ids) if school_ids else None),

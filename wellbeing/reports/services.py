@@ -18,6 +18,8 @@ from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, Role, can, ensure
 from ..orgs.models import School
+from ..risk.services import has_special_care
+from ..students.chip import chip_fields
 from ..students.models import Student
 from . import queries
 
@@ -32,21 +34,26 @@ class NamedStudent:
     special_care: bool
 
 
+def _names_fields(actor: Principal, names: list[NamedStudent], *, show_school: bool) -> list[str]:
+    """The names table's audit fields: the chip (name, class; the school on the district page,
+    in its own column), the grade and tier columns; the counts alone when nobody is named."""
+    if not names:
+        return ["counts"]
+    students = [n.student for n in names]
+    return [*chip_fields(actor, students, school=show_school, tier=False), "grade", "tier"]
+
+
 def _named(
     session: Session, actor: Principal, students: list[Student], schools: dict[uuid.UUID, School]
 ) -> list[NamedStudent]:
     visible = [s for s in students if can(actor, Permission.RECORD_READ, s)]
     crises = queries.open_crisis_students(session, [s.id for s in visible])
-    try:
-        from ..risk.services import has_special_care
-    except ImportError:  # pragma: no cover
-        has_special_care = None  # type: ignore[assignment]
     return [
         NamedStudent(
             s,
             schools.get(s.school_id),
             crises[s.id].opened_at if s.id in crises else None,
-            bool(has_special_care and has_special_care(s)),
+            has_special_care(s),
         )
         for s in visible
     ]
@@ -84,7 +91,7 @@ def school_dashboard(
     overall, per_month = queries.sla(session, since, now, tz, [school.id])
     audit.record(
         session, AuditAction.DASHBOARD_VIEW, object_type="school_dashboard", object_id=school.id,
-        school_id=school.id, fields=["name", "tier"] if names else ["counts"],
+        school_id=school.id, fields=_names_fields(actor, names, show_school=False),
         detail={"students": [str(n.student.id) for n in names]},
     )  # fmt: skip
     return {
@@ -120,7 +127,7 @@ def district_dashboard(
         totals.followups_overdue += fig.followups_overdue
     audit.record(
         session, AuditAction.DASHBOARD_VIEW, object_type="district_dashboard", object_id="district",
-        fields=["name", "tier"] if names else ["counts"],
+        fields=_names_fields(actor, names, show_school=True),
         detail={"students": [str(n.student.id) for n in names]},
     )  # fmt: skip
     return {

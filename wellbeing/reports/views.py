@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask import Blueprint, abort, current_app, g, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
 from ..core.authz import Permission
 from ..db import get_session, utcnow
 from ..orgs.models import School
-from ..ui import nav_item
 from ..web import require
 from . import charts, services
 
 bp = Blueprint("reports", __name__)
 
-nav_item("reports.school", _l("School dashboard"), Permission.STATS_SCHOOL, 70)
-nav_item("reports.district", _l("District dashboard"), Permission.STATS_DISTRICT, 71)
 
 SERIES_NAMES = {
     "concerns": _l("Concerns reported"), "alerts": _l("Alerts raised"), "crises": _l("Crises opened"),
@@ -25,21 +24,23 @@ SERIES_NAMES = {
 }  # fmt: skip
 
 
-def _charts(data: dict) -> list[charts.Chart]:  # type: ignore[type-arg]
+def _charts(data: dict[str, Any]) -> list[charts.Chart]:
     months = data["months"]
     names = {k: str(v) for k, v in SERIES_NAMES.items()}
     shares = [data["sla_months"][m].share if m in data["sla_months"] else None for m in months]
+    month = str(_l("Month"))
     return [
-        charts.line_chart(str(_l("Trends by month")), months, data["series"], names),
+        charts.line_chart(str(_l("Trends by month")), months, data["series"], names, x_heading=month),
         charts.bar_chart(
-            str(_l("Alerts acknowledged in time, by month")), months, shares, percent=True
+            str(_l("Alerts acknowledged in time, by month")), months, shares, percent=True,
+            x_heading=month, value_heading=str(_l("Acknowledged in time")),
         ),
-    ]
+    ]  # fmt: skip
 
 
 @bp.get("/reports/school")
 @require(Permission.STATS_SCHOOL, sensitive=True)
-def school():  # type: ignore[no-untyped-def]
+def school() -> ResponseReturnValue:
     session, principal = get_session(), g.principal
     choices = services.dashboard_schools(session, principal)
     wanted = request.args.get("school")
@@ -63,7 +64,7 @@ def school():  # type: ignore[no-untyped-def]
 
 @bp.get("/reports/district")
 @require(Permission.STATS_DISTRICT, sensitive=True)
-def district():  # type: ignore[no-untyped-def]
+def district() -> ResponseReturnValue:
     tz = current_app.extensions["wellbeing.settings"].tz
     data = services.district_dashboard(get_session(), g.principal, now=utcnow(), tz=tz)
     return render_template("reports/district.html", charts=_charts(data), now=utcnow(), **data)

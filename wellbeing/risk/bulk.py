@@ -1,8 +1,9 @@
 """The bulk path for imports: many rule decisions (raise only) in a few statements, with
-``TIER_CHANGED`` emitted once for the batch (``events.emit_many``)."""
+``TIER_CHANGED`` emitted once for the batch (``TIER_CHANGED.emit_many``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import uuid
@@ -13,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..core import audit, crypto, events
+from ..core import audit, crypto
 from ..core.audit import AuditAction
 from ..core.crypto import Purpose
 from ..core.rawsql import IN_CHUNK, RawSQL
@@ -21,40 +22,13 @@ from ..db import utcnow
 from ..students.models import Student
 from ..students.queries import with_students
 from .decisions import REASON_MAX, TierError
+from .events import TIER_CHANGED, TierChanged
 from .models import APPLIED, TIER_SOURCES, TierDecision
 from .policy import current_policy, district_of_school
 
-
-class RuleDecision:
-    """What TIER_CHANGED handlers receive from the bulk path: the decision's plain columns."""
-
-    __slots__ = (
-        "decided_at",
-        "decided_by",
-        "effective_at",
-        "from_tier",
-        "id",
-        "kind",
-        "provisional",
-        "school_id",
-        "source",
-        "source_id",
-        "status",
-        "student_id",
-        "to_tier",
-    )
-
-    def __init__(self, **values: Any) -> None:
-        for name in self.__slots__:
-            setattr(self, name, values.get(name))
-
-    def __repr__(self) -> str:
-        return f"RuleDecision({self.student_id}: {self.from_tier}->{self.to_tier})"
-
-
 _DECISION_COLUMNS = (
     "id", "student_id", "school_id", "from_tier", "to_tier", "source", "source_id",
-    "provisional", "kind", "status", "decided_by", "decided_at", "effective_at",
+    "provisional", "kind", "state", "decided_by", "decided_at", "effective_at",
     "approved_by", "approved_at", "reason_ct",
 )  # fmt: skip
 
@@ -125,7 +99,7 @@ def _bulk_write(
     p_dec = {name: raw.processor(dt_table.c[name]) for name in _DECISION_COLUMNS}
     const = {
         "source": p_dec["source"](source), "provisional": p_dec["provisional"](provisional),
-        "kind": p_dec["kind"]("change"), "status": p_dec["status"](APPLIED),
+        "kind": p_dec["kind"]("change"), "state": p_dec["state"](APPLIED),
         "decided_at": p_dec["decided_at"](now), "effective_at": p_dec["effective_at"](now),
     }  # fmt: skip
     schools: dict[Any, uuid.UUID] = {}
@@ -160,14 +134,14 @@ def _bulk_write(
             decisions.append((
                 p_dec["id"](decision_id), key, p_dec["school_id"](school_id), old, tier,
                 const["source"], None if source_id is None else p_dec["source_id"](source_id),
-                const["provisional"], const["kind"], const["status"], None,
+                const["provisional"], const["kind"], const["state"], None,
                 const["decided_at"], const["effective_at"], None, None,
                 keyring.encrypt(reason, Purpose.CLINICAL, reason_field.context(decision_id)),
             ))  # fmt: skip
             plain.append({
                 "id": decision_id, "student_id": student_id, "school_id": school_id,
                 "from_tier": old, "to_tier": tier, "source": source, "source_id": source_id,
-                "provisional": provisional, "kind": "change", "status": APPLIED,
+                "provisional": provisional, "kind": "change", "state": APPLIED,
                 "decided_by": None, "decided_at": now, "effective_at": now,
             })  # fmt: skip
             groups.setdefault((tier, involve), []).append(key)
@@ -202,20 +176,20 @@ def _bulk_write(
 
 
 def _emit_bulk(session: Session, decisions: list[dict[str, Any]]) -> None:
-    """``TIER_CHANGED`` for the whole batch: subscribers with a bulk form get the
-    :class:`RuleDecision` list; the others one call per student, with the Student loaded."""
-    if not events.has_subscribers(events.TIER_CHANGED):  # nobody listens: build nothing
+    """``TIER_CHANGED`` for the whole batch: subscribers with a bulk form get the payloads as
+    they are; the others one call per student, with the Student loaded (in chunks)."""
+    if not TIER_CHANGED.has_subscribers():  # nobody listens: build nothing
         return
-    refs = [
-        RuleDecision(**{k: v for k, v in d.items() if k in RuleDecision.__slots__})
+    changes = [
+        TierChanged(
+            d["student_id"], d["school_id"], d["from_tier"], d["to_tier"], d["id"], d["decided_at"]
+        )
         for d in decisions
     ]
-    events.emit_many(events.TIER_CHANGED, session, refs, partial(_expand, session))
+    TIER_CHANGED.emit_many(session, changes, partial(with_loaded_students, session))
 
 
-def _expand(
-    session: Session, refs: Sequence[RuleDecision]
-) -> Iterator[tuple[Student, int, int, RuleDecision]]:
-    """``(student, from_tier, to_tier, decision)`` per decision, Students loaded in chunks."""
-    for student, ref in with_students(session, refs, attrgetter("student_id")):
-        yield student, ref.from_tier, ref.to_tier, ref
+def with_loaded_students(session: Session, changes: Sequence[TierChanged]) -> Iterator[TierChanged]:
+    """The payloads with their Student loaded, a chunk at a time (per-item handlers' form)."""
+    for student, change in with_students(session, changes, attrgetter("student_id")):
+        yield dataclasses.replace(change, student=student)

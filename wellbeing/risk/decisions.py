@@ -11,10 +11,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..core import audit, events
+from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Principal
+from ..core.errors import DomainError
 from ..students.models import Student
+from .events import TIER_CHANGED, TierChanged
 from .models import APPLIED, TIER_SOURCES, TierDecision
 from .policy import policy_for_student
 
@@ -23,14 +25,17 @@ REASON_MAX = 2000
 _TICK = dt.timedelta(microseconds=1)
 
 
-class TierError(ValueError):
+class TierError(DomainError):
     """A refused tier decision; the message is safe to show to the user."""
+
+    code = "tier_refused"
 
 
 # --------------------------------------------------------------------------- single decisions
 
 
-def check_tier(tier: int, source: str) -> None:
+def check_tier(tier: object, source: str) -> None:
+    """A tier is one of the ints 0..3 (not a bool, not 1.0); callers may hand in form data."""
     if not isinstance(tier, int) or isinstance(tier, bool) or tier not in (0, 1, 2, 3):
         raise TierError(_l("tier must be 0, 1, 2 or 3"))
     if source not in TIER_SOURCES:
@@ -41,7 +46,7 @@ def next_effective(session: Session, student_id: uuid.UUID, now: dt.datetime) ->
     """``now``, or just after the student's latest applied decision (history stays ordered)."""
     last = session.scalar(
         select(func.max(TierDecision.effective_at)).where(
-            TierDecision.student_id == student_id, TierDecision.status == APPLIED
+            TierDecision.student_id == student_id, TierDecision.state == APPLIED
         )
     )
     if last is not None:
@@ -73,7 +78,7 @@ def apply_decision(
         source_id=source_id,
         provisional=provisional,
         kind="change",
-        status=APPLIED,
+        state=APPLIED,
         decided_by=actor.user_id if actor else None,
         decided_at=now,
         effective_at=next_effective(session, student.id, now),
@@ -109,7 +114,10 @@ def record_tier_change(
         fields=["tier"],
         detail={"from": old, "to": decision.to_tier, "source": decision.source, **detail},
     )
-    events.emit(events.TIER_CHANGED, session, student, old, decision.to_tier, decision)
+    TIER_CHANGED.emit(
+        session,
+        TierChanged.of(student, old, decision.to_tier, decision.id, decision.decided_at),
+    )
 
 
 def _set_student_tier(
@@ -141,7 +149,7 @@ def confirm_decision(
         source_id=source_id,
         provisional=provisional,
         kind="confirm",
-        status=APPLIED,
+        state=APPLIED,
         decided_by=actor.user_id,
         decided_at=now,
         effective_at=next_effective(session, student.id, now),

@@ -5,10 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from ..core.forms import MultiCheckboxField, int_or_none, please_choose
+from ..core.forms import MultiCheckboxField, SelectChoice, int_or_none, please_choose
 from ..ui import TIER_NAMES
 from .services import REASON_MAX
 

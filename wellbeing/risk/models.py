@@ -9,28 +9,55 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from enum import StrEnum
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, Integer, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.crypto import Purpose
 from ..core.fields import Encrypted, EncryptedBlob, Kind
+from ..core.states import Transitions, label_states
 from ..db import Base, UTCDateTime, created_at, utcnow, uuidpk
 
 TIER_SOURCES = ("screening", "concern", "session", "referral", "manual")
 
-# Decision status: "applied" is part of the history that replays to the current tier; a person's
-# step-down from red is "pending" until approved ("applied") or "rejected" / "withdrawn".
-APPLIED, PENDING, REJECTED, WITHDRAWN = "applied", "pending", "rejected", "withdrawn"
-DECISION_STATUSES = (APPLIED, PENDING, REJECTED, WITHDRAWN)
+
+class DecisionState(StrEnum):
+    """An "applied" decision is part of the history that replays to the current tier; a
+    person's step-down from red is "pending" until approved ("applied") or "rejected" /
+    "withdrawn"."""
+
+    APPLIED = "applied"
+    PENDING = "pending"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+APPLIED, PENDING, REJECTED, WITHDRAWN = (
+    DecisionState.APPLIED,
+    DecisionState.PENDING,
+    DecisionState.REJECTED,
+    DecisionState.WITHDRAWN,
+)
+DECISION_STATES = Transitions(DecisionState, {PENDING: {APPLIED, REJECTED, WITHDRAWN}})
+label_states(
+    {
+        APPLIED: _l("in effect"),
+        PENDING: _l("waiting for approval"),
+        REJECTED: _l("declined"),
+        WITHDRAWN: _l("withdrawn"),
+    }
+)
 
 
 class TierDecision(Base):
     __tablename__ = "tier_decision"
     __table_args__ = (
         Index("ix_tier_decision_student_effective", "student_id", "effective_at"),
-        Index("ix_tier_decision_status_school", "status", "school_id"),
+        DECISION_STATES.check("state"),
+        Index("ix_tier_decision_state_school", "state", "school_id"),
     )
 
     id: Mapped[uuidpk]
@@ -44,7 +71,7 @@ class TierDecision(Base):
     provisional: Mapped[bool] = mapped_column(default=False)
     # "change" (level moved), "confirm" (a person confirmed the level), "stepdown" (from red).
     kind: Mapped[str] = mapped_column(String(10), default="change")
-    status: Mapped[str] = mapped_column(String(10), default=APPLIED)
+    state: Mapped[str] = mapped_column(String(10), default=APPLIED)
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
     decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When the decision took effect (decided_at, or approved_at for an approved step-down).

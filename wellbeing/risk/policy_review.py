@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import Membership, User
 from ..core.authz import Permission, Principal, Role, ensure
+from ..core.errors import DomainError
 from ..labels import ROLE_LABELS
 from ..ui import TIER_NAMES
 from .models import DistrictPolicy
@@ -280,8 +281,11 @@ def _rules_text(rules: Sequence[Mapping[str, Any]] | None) -> str:
 # --------------------------------------------------------------------------- preview / confirm
 
 
-class StalePreview(Exception):
+class StalePreview(DomainError):
     """The confirmed text or base version is not what was previewed."""
+
+    code = "stale_preview"
+    status = 409
 
 
 @dataclass
@@ -403,7 +407,10 @@ def confirm_policy(
     text = normalise(text)
     expected = digest(secret, district_id, latest_version(session, district_id), text)
     if not hmac.compare_digest(expected, given_digest or ""):
-        raise StalePreview("the confirmed text is not the previewed one")
+        raise StalePreview(
+            _l("Nothing was saved: the text or the current version changed after the preview. "
+               "Check the new preview below and confirm again.")
+        )  # fmt: skip
     return save_policy(session, principal, district_id, _parse(text))
 
 

@@ -8,9 +8,12 @@ values, never jsonschema's English: the policy editor turns them into sentences
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jsonschema
+from flask_babel import lazy_gettext as _l
+
+from ..core.errors import DomainError
 
 TIER_LEVELS = (0, 1, 2, 3)
 ESCALATION_ROLES = ("psych_teacher", "school_leader", "counsellor")
@@ -127,14 +130,18 @@ class Problem(NamedTuple):
         return _path(self.parts)
 
 
-class PolicyError(ValueError):
+class PolicyError(DomainError):
     """An invalid policy body; ``problems`` lists :class:`Problem` s (shown translated, naming
-    the setting, by the editor); ``errors`` the same as ``(path, code)`` pairs."""
+    the setting, by the editor: ``policy_review``); ``errors`` the same as ``(path, code)``
+    pairs. The message itself names the paths and codes, for the CLI and the API."""
+
+    code = "invalid_policy"
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         self.errors = [(p.path, p.code) for p in problems]
-        super().__init__("; ".join(f"{p.path}: {p.code} {dict(p.params)}" for p in problems))
+        details = "; ".join(f"{p.path}: {p.code} {dict(p.params)}" for p in problems)
+        super().__init__(_l("The policy is not valid: %(details)s"), details=details)
 
 
 def _path(parts: Any) -> str:
@@ -147,12 +154,14 @@ def _path(parts: Any) -> str:
 def _problems(error: jsonschema.ValidationError) -> list[Problem]:
     """A schema error as problems with codes and parameters (never jsonschema's English)."""
     parts = tuple(error.absolute_path)
-    kind, value, instance = error.validator, error.validator_value, error.instance
+    # The stubs type these as "or Unset"; a raised ValidationError always has them set.
+    kind, value = error.validator, cast(Any, error.validator_value)
+    instance: Any = error.instance
     if kind == "required":
         missing = [k for k in value if isinstance(instance, dict) and k not in instance]
         return [Problem((*parts, k), "missing", {}) for k in missing]
     if kind == "additionalProperties":
-        known = set(error.schema.get("properties", {}))
+        known = set(cast(Mapping[str, Any], error.schema).get("properties", {}))
         extra = sorted(str(k) for k in instance if k not in known)
         return [Problem((*parts, k), "unknown", {}) for k in extra]
     if kind == "type":

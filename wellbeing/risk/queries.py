@@ -30,7 +30,7 @@ def pending_stepdowns(
     rows = session.execute(
         select(TierDecision, Student)
         .join(Student, Student.id == TierDecision.student_id)
-        .where(TierDecision.status == PENDING, or_(*conditions))
+        .where(TierDecision.state == PENDING, or_(*conditions))
         .order_by(TierDecision.decided_at)
         .limit(limit)
     ).all()
@@ -41,11 +41,15 @@ def display_names(session: Session, user_ids: Iterable[uuid.UUID | None]) -> dic
     ids = {i for i in user_ids if i is not None}
     if not ids:
         return {}
-    return dict(session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
+    return dict(
+        session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).tuples().all()
+    )
 
 
 def school_names(session: Session, school_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
     ids = set(school_ids)
     if not ids:
         return {}
-    return dict(session.execute(select(School.id, School.name).where(School.id.in_(ids))).all())
+    return dict(
+        session.execute(select(School.id, School.name).where(School.id.in_(ids))).tuples().all()
+    )

@@ -8,7 +8,7 @@ The tier state machine:
   (clears ``tier_provisional``);
 * a person's step-down from red is stored *pending* and takes effect only when a second person
   (``TIER_APPROVE_STEPDOWN`` on the student, not the requester) approves it;
-* whenever the level changes, ``events.TIER_CHANGED(session, student, old, new, decision)`` is
+* whenever the level changes, ``risk.events.TIER_CHANGED`` (a :class:`~.events.TierChanged`) is
   emitted in the same transaction, and raising to a tier the policy marks as district-involved
   sets ``student.district_involved``.
 
@@ -32,7 +32,6 @@ from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, ensure
 from ..db import utcnow
 from ..students.models import Student
-from .bulk import RuleDecision as RuleDecision
 from .bulk import apply_rule_tiers as apply_rule_tiers
 from .decisions import REASON_MAX as REASON_MAX
 from .decisions import RED as RED
@@ -151,7 +150,9 @@ def replay(decisions: Sequence[TierDecision], start: int = 0) -> tuple[int, bool
     """Replay the applied decisions (in effective order) to ``(tier, provisional)``; raises
     :class:`TierError` when a decision does not start where the previous one ended."""
     tier, provisional = start, False
-    applied = sorted((d for d in decisions if d.status == APPLIED), key=lambda d: d.effective_at)
+    applied = sorted(
+        (d for d in decisions if d.state == APPLIED), key=lambda d: d.effective_at or d.decided_at
+    )
     for d in applied:
         if d.from_tier != tier:
             raise TierError(f"history is broken at decision {d.id}")
@@ -223,7 +224,6 @@ def policy_versions(session: Session, district_id: uuid.UUID) -> list[DistrictPo
 
 __all__ = [
     "PolicyError",
-    "RuleDecision",
     "TierError",
     "apply_rule_tiers",
     "apply_tier",

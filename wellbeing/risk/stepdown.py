@@ -17,13 +17,13 @@ from ..core.authz import Permission, Principal, ensure
 from ..db import utcnow
 from ..students.models import Student
 from .decisions import RED, TierError, next_effective, record_tier_change
-from .models import APPLIED, PENDING, REJECTED, WITHDRAWN, TierDecision
+from .models import APPLIED, DECISION_STATES, PENDING, REJECTED, WITHDRAWN, TierDecision
 
 
 def _pending_stepdown(session: Session, student_id: uuid.UUID) -> TierDecision | None:
     return session.scalar(
         select(TierDecision).where(
-            TierDecision.student_id == student_id, TierDecision.status == PENDING
+            TierDecision.student_id == student_id, TierDecision.state == PENDING
         )
     )
 
@@ -50,7 +50,7 @@ def request_stepdown(
         source_id=source_id,
         provisional=False,
         kind="stepdown",
-        status=PENDING,
+        state=PENDING,
         decided_by=actor.user_id,
         decided_at=now,
         reason=reason,
@@ -93,7 +93,7 @@ def approve_stepdown(
     """A second person approves a pending step-down from red: the tier changes now."""
     decision, student = _load_pending(session, decision)
     ensure(actor, Permission.TIER_APPROVE_STEPDOWN, student)
-    if decision.status != PENDING:
+    if not DECISION_STATES.allowed(decision.state, APPLIED):
         raise TierError(_l("this step-down is no longer waiting for approval"))
     if decision.decided_by == actor.user_id:
         raise TierError(_l("a second person must approve a step-down from red"))
@@ -103,7 +103,7 @@ def approve_stepdown(
         )
     now = now or utcnow()
     old = student.tier
-    decision.status = APPLIED
+    DECISION_STATES.move(decision, APPLIED)
     decision.approved_by, decision.approved_at = actor.user_id, now
     decision.effective_at = next_effective(session, student.id, now)
     record_tier_change(
@@ -125,9 +125,10 @@ def reject_stepdown(
     ensure(
         actor, Permission.TIER_DECIDE if withdrawing else Permission.TIER_APPROVE_STEPDOWN, student
     )
-    if decision.status != PENDING:
+    target = WITHDRAWN if withdrawing else REJECTED
+    if not DECISION_STATES.allowed(decision.state, target):
         raise TierError(_l("this step-down is no longer waiting for approval"))
-    decision.status = WITHDRAWN if withdrawing else REJECTED
+    DECISION_STATES.move(decision, target)
     decision.approved_by, decision.approved_at = actor.user_id, now or utcnow()
     session.flush()
     audit.record(
@@ -137,6 +138,6 @@ def reject_stepdown(
         object_id=decision.id,
         student_id=student.id,
         school_id=student.school_id,
-        detail={"from": decision.from_tier, "to": decision.to_tier, "status": decision.status},
+        detail={"from": decision.from_tier, "to": decision.to_tier, "status": decision.state},
     )
     return decision

@@ -17,32 +17,29 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
-from wtforms.fields.choices import SelectChoice
 
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Forbidden, Permission, Principal, can, ensure
-from ..crisis import services as crisis_services
-from ..crisis import stepdown as crisis_stepdown
-from ..crisis.notices import decision_message, stepdown_message
+from ..core.errors import DomainError
+from ..core.forms import SelectChoice
+from ..core.states import state_label
 from ..db import get_session, utcnow
 from ..orgs.services import default_district
+from ..students.chip import chip_fields
 from ..students.models import Student
-from ..ui import nav_item
-from ..web import require
-from . import policy_review, queries, services
+from ..web import flash_error, require
+from . import consequences, policy_review, queries, services
 from .forms import ConfirmForm, PolicyConfirmForm, PolicyForm, SpecialCareForm, TierForm
-from .models import PENDING, TierDecision
+from .models import APPLIED, PENDING, DecisionState, TierDecision
 from .policy import Policy, current_policy, default_body, policy_for_student
 
 bp = Blueprint("risk", __name__)
-
-nav_item("risk.stepdown_queue", _l("Step-down approvals"), Permission.TIER_APPROVE_STEPDOWN, 45)
-nav_item("risk.policy", _l("Tier policy"), Permission.POLICY_MANAGE, 90)
 
 
 def _locale() -> str:
@@ -61,7 +58,7 @@ def _student(student_id: uuid.UUID) -> Student:
 
 def _tier_page(
     student: Student, form: TierForm | None = None, care_form: SpecialCareForm | None = None
-):  # type: ignore[no-untyped-def]
+) -> ResponseReturnValue:
     session = get_session()
     principal: Principal = g.principal
     may_care = can(principal, Permission.SPECIAL_CARE_MANAGE, student)
@@ -72,7 +69,7 @@ def _tier_page(
     names = queries.display_names(
         session, [d.decided_by for d in history] + [d.approved_by for d in history]
     )
-    pending = next((d for d in history if d.status == PENDING), None)
+    pending = next((d for d in history if d.state == PENDING), None)
     if form is None:
         form = TierForm(formdata=None)  # nothing pre-chosen
     care = None
@@ -84,6 +81,8 @@ def _tier_page(
         care = {"form": care_form, "labels": [policy.category_label(c, _locale()) for c in held]}
     return render_template(
         "risk/tier.html",
+        decision_state=lambda value: state_label(DecisionState(value)),
+        applied=APPLIED,
         student=student,
         history=list(reversed(history)),
         names=names,
@@ -94,7 +93,7 @@ def _tier_page(
         locale=_locale(),
         action_form=ConfirmForm(),
         may_approve=pending is not None and _may_approve(principal, pending, student),
-        open_crisis=crisis_services.crisis_for_student(session, student.id) if pending else None,
+        open_crisis=consequences.provided().open_crisis(session, student.id) if pending else None,
     )
 
 
@@ -113,13 +112,13 @@ def _care_choices(policy: Policy, held: list[str]) -> list[SelectChoice]:
 
 @bp.get("/students/<uuid:student_id>/tier")
 @require(Permission.TIER_DECIDE, sensitive=True)
-def student_tier(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def student_tier(student_id: uuid.UUID) -> ResponseReturnValue:
     return _tier_page(_student(student_id))
 
 
 @bp.post("/students/<uuid:student_id>/tier")
 @require(Permission.TIER_DECIDE)
-def set_tier(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def set_tier(student_id: uuid.UUID) -> ResponseReturnValue:
     student = _student(student_id)
     ensure(g.principal, Permission.TIER_DECIDE, student)
     form = TierForm()
@@ -135,17 +134,18 @@ def set_tier(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
                 reason=form.reason.data,
             )
         except services.TierError as exc:
-            form.reason.errors = [*form.reason.errors, str(exc)]
+            form.reason.errors = [*form.reason.errors, exc.message]
         else:
             # What was done, read back: a step-down only waits (for whom), a rise to red alerts.
-            flash(decision_message(get_session(), student, decision, since=started), "success")
+            message = consequences.provided().decision_message
+            flash(message(get_session(), student, decision, since=started), "success")
             return redirect(url_for("risk.student_tier", student_id=student.id))
     return _tier_page(student, form=form)
 
 
 @bp.post("/students/<uuid:student_id>/special-care")
 @require(Permission.SPECIAL_CARE_MANAGE)
-def set_special_care(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def set_special_care(student_id: uuid.UUID) -> ResponseReturnValue:
     session = get_session()
     student = _student(student_id)
     ensure(g.principal, Permission.SPECIAL_CARE_MANAGE, student)
@@ -160,7 +160,7 @@ def set_special_care(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
         flash(_("Choose categories from the list."), "error")
     if can(g.principal, Permission.TIER_DECIDE, student):
         return redirect(url_for("risk.student_tier", student_id=student.id))
-    return redirect(url_for("auth.home"))
+    return redirect(url_for("workbench.home"))
 
 
 # --------------------------------------------------------------------------- step-downs
@@ -168,7 +168,7 @@ def set_special_care(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
 
 @bp.get("/tier/stepdowns")
 @require(Permission.TIER_APPROVE_STEPDOWN, sensitive=True)
-def stepdown_queue():  # type: ignore[no-untyped-def]
+def stepdown_queue() -> ResponseReturnValue:
     session = get_session()
     rows = queries.pending_stepdowns(session, g.principal)
     names = queries.display_names(session, [d.decided_by for d, _s in rows])
@@ -177,7 +177,11 @@ def stepdown_queue():  # type: ignore[no-untyped-def]
         session,
         AuditAction.TIER_VIEW,
         object_type="stepdown_queue",
-        fields=["tier", "tier_reason", "name"],
+        fields=[
+            "tier",
+            "tier_reason",
+            *chip_fields(g.principal, [s for _d, s in rows], tier=False),
+        ],
         detail={"students": [s.id for _d, s in rows]},
     )
     return render_template(
@@ -189,17 +193,17 @@ def stepdown_queue():  # type: ignore[no-untyped-def]
         me=g.principal.user_id,
         # students whose approval must say what happens to their open crisis
         in_crisis={
-            s.id for _d, s in rows if crisis_services.crisis_for_student(session, s.id) is not None
+            s.id for _d, s in rows if consequences.provided().open_crisis(session, s.id) is not None
         },
     )
 
 
 STEPDOWN_CLOSED = {
-    "rejected": _l(
+    DecisionState.REJECTED: _l(
         "Step-down declined: the student stays red. No message was sent; the requester sees it "
         "in the tier history."
     ),
-    "withdrawn": _l("You withdrew your step-down request: the student stays red."),
+    DecisionState.WITHDRAWN: _l("You withdrew your step-down request: the student stays red."),
 }
 
 
@@ -210,7 +214,7 @@ def _decision(decision_id: uuid.UUID) -> TierDecision:
     return decision
 
 
-def _stepdown_action(decision_id: uuid.UUID, action: str):  # type: ignore[no-untyped-def]
+def _stepdown_action(decision_id: uuid.UUID, action: str) -> ResponseReturnValue:
     session = get_session()
     decision = _decision(decision_id)
     student = _student(decision.student_id)
@@ -220,16 +224,16 @@ def _stepdown_action(decision_id: uuid.UUID, action: str):  # type: ignore[no-un
     try:
         if action == "approve":
             # The student's open crisis is closed (with a summary) or kept open, as chosen.
-            approval = crisis_stepdown.approve_stepdown(
+            approval = consequences.provided().approve_stepdown(
                 session, g.principal, decision.id, crisis_action=request.form.get("crisis"),
                 summary=request.form.get("summary"),
             )  # fmt: skip
-            flash(stepdown_message(approval), "success")
+            flash(consequences.provided().stepdown_message(approval), "success")
         else:
             services.reject_stepdown(session, g.principal, decision)
-            flash(str(STEPDOWN_CLOSED[decision.status]), "success")
-    except (services.TierError, crisis_services.CrisisError) as exc:
-        flash(str(exc), "error")
+            flash(str(STEPDOWN_CLOSED[DecisionState(decision.state)]), "success")
+    except DomainError as exc:  # the tier's refusals and the crisis's (closing it)
+        flash_error(exc)
     target = request.form.get("next", "")
     if target == "tier" and can(g.principal, Permission.TIER_DECIDE, student):
         return redirect(url_for("risk.student_tier", student_id=student.id))
@@ -240,19 +244,19 @@ def _stepdown_action(decision_id: uuid.UUID, action: str):  # type: ignore[no-un
 
 @bp.post("/tier/stepdowns/<uuid:decision_id>/approve")
 @require(Permission.TIER_APPROVE_STEPDOWN)
-def approve_stepdown(decision_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def approve_stepdown(decision_id: uuid.UUID) -> ResponseReturnValue:
     return _stepdown_action(decision_id, "approve")  # the service checks the student's scope
 
 
 @bp.post("/tier/stepdowns/<uuid:decision_id>/reject")
 @require(Permission.TIER_APPROVE_STEPDOWN)
-def reject_stepdown(decision_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def reject_stepdown(decision_id: uuid.UUID) -> ResponseReturnValue:
     return _stepdown_action(decision_id, "reject")  # the service checks the student's scope
 
 
 @bp.post("/tier/stepdowns/<uuid:decision_id>/withdraw")
 @require(Permission.TIER_DECIDE)
-def withdraw_stepdown(decision_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def withdraw_stepdown(decision_id: uuid.UUID) -> ResponseReturnValue:
     decision = _decision(decision_id)
     ensure(g.principal, Permission.TIER_DECIDE, _student(decision.student_id))
     if decision.decided_by != g.principal.user_id:
@@ -276,7 +280,7 @@ def _dump(body: dict[str, Any]) -> str:
 
 @bp.route("/admin/policy", methods=["GET", "POST"])
 @require(Permission.POLICY_MANAGE)
-def policy():  # type: ignore[no-untyped-def]
+def policy() -> ResponseReturnValue:
     """Two steps: POST the text → a preview (what changes, or what is wrong); POST
     ``step=confirm`` with the previewed text and its digest → saved as the next version."""
     session = get_session()
@@ -288,20 +292,19 @@ def policy():  # type: ignore[no-untyped-def]
             abort(400)
         try:
             row = policy_review.confirm_policy(
-                session, g.principal, district_id, confirm.body.data, confirm.digest.data,
-                secret=secret,
+                session, g.principal, district_id, confirm.body.data or "",
+                confirm.digest.data or "", secret=secret,
             )  # fmt: skip
-        except policy_review.StalePreview:
-            flash(_("Nothing was saved: the text or the current version changed after the "
-                    "preview. Check the new preview below and confirm again."), "error")  # fmt: skip
-            form.body.data, status = confirm.body.data, 409
+        except policy_review.StalePreview as exc:
+            flash_error(exc)
+            form.body.data, status = confirm.body.data, exc.status
         else:
             flash(_("Tier policy version %(version)s saved; it is in use from now on. Earlier "
                     "versions stay in the history below.", version=row.version), "success")  # fmt: skip
             return redirect(url_for("risk.policy"))
     if request.method == "POST" and (status == 409 or form.validate_on_submit()):
         preview = policy_review.preview_policy(
-            session, g.principal, district_id, form.body.data, secret=secret, locale=_locale()
+            session, g.principal, district_id, form.body.data or "", secret=secret, locale=_locale()
         )
         confirm.body.data, confirm.digest.data = preview.text, preview.digest
     elif request.method == "GET":
@@ -323,33 +326,3 @@ def _shown_body(session: Session, district_id: uuid.UUID, wanted: str | None) ->
         if shown is None:
             abort(404)
     return shown.body if shown is not None else default_body()
-
-
-# --------------------------------------------------------------------------- record section
-
-try:  # the students module's registry of growth-record sections
-    from ..students.record import section
-except ImportError:  # pragma: no cover
-    section = None  # type: ignore[assignment]
-
-
-def tier_section(session: Session, principal: Principal, student: Student):  # type: ignore[no-untyped-def]
-    if not can(principal, Permission.RECORD_READ, student):
-        return None
-    policy = policy_for_student(session, student)
-    fields = ["tier"]
-    care_labels = None
-    if can(principal, Permission.SPECIAL_CARE_MANAGE, student):
-        care_labels = [
-            policy.category_label(c, _locale()) for c in services.get_special_care(student)
-        ]
-        fields.append("special_care")
-    context = {
-        "may_decide": can(principal, Permission.TIER_DECIDE, student),
-        "care_labels": care_labels,
-    }
-    return "risk/_record_section.html", context, fields
-
-
-if section is not None:
-    section("tier", order=5)(tier_section)

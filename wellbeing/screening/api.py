@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
+from flask.typing import ResponseReturnValue
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
@@ -25,9 +26,9 @@ from ..orgs.services import CODE_RE
 from ..web import accepts_body, api_error, require
 from . import queries, services
 from .clock import local_today
-from .intake import IntakeError
+from .errors import ScreeningError
+from .intake.report import TIER_NAMES
 from .models import CAMPAIGN_PHASES, Campaign
-from .report import TIER_NAMES
 
 bp = Blueprint("screening_api", __name__, url_prefix="/api/v1")
 
@@ -38,7 +39,7 @@ INTAKE_BODY_LIMIT = 4 * 1024 * 1024
 @bp.post("/campaigns/<uuid:campaign_id>/responses")
 @require(Permission.API_SCREENING_INTAKE)
 @accepts_body(INTAKE_BODY_LIMIT)
-def intake(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def intake(campaign_id: uuid.UUID) -> ResponseReturnValue:
     db = get_session()
     campaign = db.get(Campaign, campaign_id)
     if campaign is None:
@@ -63,8 +64,8 @@ def intake(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
         return api_error(422, "invalid", message, problems)
     try:
         report = services.intake_api_batch(db, g.principal, campaign, items)
-    except (services.ScreeningError, IntakeError) as exc:
-        return api_error(422, "invalid", str(exc))
+    except ScreeningError as exc:  # an IntakeError too (the campaign refuses the batch)
+        return web_api.domain_error(exc)
     if not report.ok:
         details = [
             {"location": "body", "index": e.row, "field": e.column, "message": e.message}
@@ -114,7 +115,7 @@ def _batch_validator() -> Draft202012Validator:
 
 @bp.get("/campaigns/<uuid:campaign_id>/progress")
 @require(Permission.SCREENING_READ)
-def progress(campaign_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def progress(campaign_id: uuid.UUID) -> ResponseReturnValue:
     """Counts only, as the campaign results page shows them: for the campaign's schools
     where the caller holds ``screening:read``."""
     db = get_session()

@@ -1,5 +1,5 @@
 """The screening blueprint, declared apart from :mod:`.views` so that the files adding routes to
-it (:mod:`.held_views`) import it without importing the views back."""
+it (:mod:`.kiosk.views`, :mod:`.kiosk.held_views`) import it without importing the views back."""
 
 from __future__ import annotations
 

@@ -8,11 +8,14 @@ import uuid
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 
 from ..core.tabular import TabularError
 from ..orgs.models import School
-from .intake import IntakeError
+from .errors import IntakeError, ScreeningError
+from .intake.importer import import_file
 from .models import Campaign
+from .services import create_campaign
 
 
 @click.group("screening")
@@ -56,10 +59,7 @@ def add(
     opens: str, closes: str, consent_text: str,
 ) -> None:  # fmt: skip
     """Create a campaign; prints its id alone on the last line."""
-    from sqlalchemy import select
-
-    from ..cli import Refused, app_context
-    from .services import ScreeningError, create_campaign
+    from ..cli import Refused, app_context  # circle: wellbeing.cli imports this file (group)
 
     grade_list, opens_on, closes_on = _grades(grades), _date(opens), _date(closes)
     if not schools and not all_schools:
@@ -83,7 +83,7 @@ def add(
                 )  # fmt: skip
                 campaign_id = campaign.id
         except ScreeningError as exc:
-            raise Refused(str(exc)) from None
+            raise Refused(exc.english) from None
     click.echo(f"campaign '{name}' created for {len(found)} school(s)")
     click.echo(str(campaign_id))
 
@@ -97,8 +97,7 @@ def import_command(
     file: Path, campaign_id: uuid.UUID, dry_run: bool, mapping_name: str | None
 ) -> None:
     """Import screening results (CSV/XLSX, one row per student)."""
-    from ..cli import EXIT_REFUSED, Refused, app_context
-    from .importer import import_file
+    from ..cli import EXIT_REFUSED, Refused, app_context  # circle: wellbeing.cli imports this
 
     with app_context() as ctx:
         try:
@@ -112,7 +111,8 @@ def import_command(
                 if not report.ok:
                     session.rollback()
         except (IntakeError, TabularError) as exc:
-            raise Refused(f"{file.name}: {exc}") from None
+            reason = exc.english if isinstance(exc, IntakeError) else str(exc)
+            raise Refused(f"{file.name}: {reason}") from None
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     if not report.ok:

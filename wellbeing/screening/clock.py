@@ -7,14 +7,14 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
+from flask import current_app, has_app_context
+
 from ..config import Settings
 from ..db import utcnow
 
 
 def school_tz() -> zoneinfo.ZoneInfo:
     """The configured time zone (the app's settings in a request or app context)."""
-    from flask import current_app, has_app_context
-
     if has_app_context() and "wellbeing.settings" in current_app.extensions:
         return current_app.extensions["wellbeing.settings"].tz
     return Settings().tz

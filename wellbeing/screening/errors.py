@@ -1,49 +1,63 @@
-"""The refusals of the screening services, translatable.
+"""The refusals of the screening services: :class:`ScreeningError` and :class:`IntakeError`,
+both :class:`~wellbeing.core.errors.DomainError`.
 
-A refusal carries its message as a msgid (``_l("... %(name)s ...")``) and the values of its
+A refusal carries its message as a lazy msgid (``_l("... %(name)s ...")``) and the values of its
 named placeholders separately, so a page translates the msgid *first* and fills it afterwards
-(:meth:`ScreeningError.translated`). Formatting first and translating the result finds nothing
-in the catalog: the Chinese page showed English. ``str(exc)`` stays English for the CLI, the
-API and logs. Placeholders named ``instrument``/``instruments`` hold instrument codes; people
-see the instruments' names instead.
+(:attr:`ScreeningError.message`, shown by ``flash_error``; the API answers it in English through
+``domain_error``). Placeholders named ``instrument``/``instruments`` hold instrument codes;
+people see the instruments' names instead.
+
+One refusal is not a msgid: when a single student's answers are refused by the intake, the
+refusal is the intake's per-row English message (``RowError.message``, the same text the file
+import and the API list row by row); :mod:`.intake.messages` translates those. :attr:`english`
+is the English text in both cases (stored as a held answer's reason, which the review page
+translates the same way).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from .messages import instrument_names, translate_message
+from ..core.errors import DomainError
+from .intake.messages import instrument_names, translate_message
 
 INSTRUMENT_PARAMS = ("instrument", "instruments")
 
 
-def _english(message: Any) -> str:
+def _english(message: object) -> str:
     """The msgid of a lazy string (flask_babel's ``LazyString`` keeps it as its first arg)."""
     args = getattr(message, "_args", None)
     return str(args[0]) if args else str(message)
 
 
-class ScreeningError(ValueError):
-    """A refused screening action; the message is safe to show.
+class ScreeningError(DomainError):
+    """A refused screening action; the message is safe to show to the acting user."""
 
-    ``message`` is a lazy msgid with named placeholders, or a plain English message of the
-    intake (which the import's catalog translates, :mod:`.messages`)."""
+    # The API's error code stays "invalid" (422), as before this was a DomainError: a contract.
+    code = "invalid"
+    status = 422
 
-    def __init__(self, message: Any, **params: Any) -> None:
-        self.message = message
-        self.params = params
-        english = _english(message)
-        super().__init__(english % params if params else english)
+    @property
+    def english(self) -> str:
+        """The message in English whatever the locale (logs, stored reasons, the CLI)."""
+        text = _english(self.template)
+        return text % dict(self.params) if self.params else text
 
-    def translated(self) -> str:
+    @property
+    def message(self) -> str:
         """The message in the current locale: translated, then filled."""
-        if isinstance(self.message, str):
-            return translate_message(str(self))
+        if isinstance(self.template, str):  # an intake's per-row English message
+            return translate_message(
+                self.template % dict(self.params) if self.params else self.template
+            )
         params = {
             k: instrument_names(str(v)) if k in INSTRUMENT_PARAMS else v
             for k, v in self.params.items()
         }
-        return str(self.message) % params if params else str(self.message)
+        return str(self.template) % params if params else str(self.template)
 
 
-__all__ = ["INSTRUMENT_PARAMS", "ScreeningError", "instrument_names"]
+class IntakeError(ScreeningError):
+    """The campaign refuses entries as a whole (closed, an instrument not installed, invalid
+    tier rules, an unknown column mapping): nothing of the batch or file was written."""
+
+
+__all__ = ["INSTRUMENT_PARAMS", "IntakeError", "ScreeningError", "instrument_names"]

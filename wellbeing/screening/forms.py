@@ -3,7 +3,8 @@ read with :func:`answers_from_form` (the fields depend on the campaign's instrum
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, TypedDict, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -19,7 +20,25 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..core.forms import MultiCheckboxField, please_choose
-from .instruments import Instrument
+from .engine.instruments import Instrument
+
+T = TypeVar("T")
+
+
+def given(value: T | None) -> T:
+    """A required field's value after ``validate_on_submit()`` (DataRequired has checked it)."""
+    if value is None:
+        raise ValueError("a required field is empty after validation")
+    return value
+
+
+class CampaignFields(TypedDict):
+    name: str
+    instruments: list[str]
+    grades: list[int]
+    opens_on: dt.date
+    closes_on: dt.date
+    consent_text: str
 
 
 class CampaignForm(FlaskForm):
@@ -40,6 +59,16 @@ class CampaignForm(FlaskForm):
     consent_text = TextAreaField(
         _l("Informed consent text"), validators=[Optional(), Length(max=5000)]
     )
+
+    def fields(self) -> CampaignFields:
+        """The validated values, as :func:`~wellbeing.screening.services.create_campaign` takes
+        them."""
+        return CampaignFields(
+            name=given(self.name.data), instruments=list(given(self.instruments.data)),
+            grades=list(range(given(self.grade_from.data), given(self.grade_to.data) + 1)),
+            opens_on=given(self.opens_on.data), closes_on=given(self.closes_on.data),
+            consent_text=self.consent_text.data or "",
+        )  # fmt: skip
 
 
 class ImportForm(FlaskForm):

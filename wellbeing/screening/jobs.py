@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from ..core.jobs import Job, JobContext
-from .kiosk import close_expired
+from .kiosk.service import close_expired
 
 JOBS = [Job("screening.close_kiosks", "wellbeing.screening.jobs:close_kiosks", seconds=300)]
 

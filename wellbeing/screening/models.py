@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from enum import StrEnum
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     Date,
@@ -26,10 +28,51 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.crypto import Purpose
 from ..core.fields import Encrypted, EncryptedBlob, Kind
+from ..core.states import Transitions, label_states
 from ..db import Base, UTCDateTime, created_at, uuidpk
 
-CAMPAIGN_STATUSES = ("open", "closed")
-CAMPAIGN_PHASES = ("upcoming", "open", "closed")
+
+class CampaignState(StrEnum):
+    """What a person did to a campaign: it is open until someone closes it (its dates decide
+    whether it takes answers today, see :class:`CampaignPhase`)."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+CAMPAIGN_STATES = Transitions(CampaignState, {CampaignState.OPEN: {CampaignState.CLOSED}})
+
+
+class CampaignPhase(StrEnum):
+    """Where a campaign stands on a given day (derived from its state and dates, not stored;
+    the API's ``status`` field)."""
+
+    UPCOMING = "upcoming"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class KioskState(StrEnum):
+    """A kiosk session is open until its queue is done or it times out."""
+
+    OPEN = "open"
+    DONE = "done"
+    TIMED_OUT = "timed_out"
+
+
+KIOSK_STATES = Transitions(KioskState, {KioskState.OPEN: {KioskState.DONE, KioskState.TIMED_OUT}})
+
+label_states(
+    {
+        CampaignState.OPEN: _l("open"),
+        CampaignState.CLOSED: _l("closed"),
+        KioskState.OPEN: _l("Kiosk open"),
+        KioskState.DONE: _l("Kiosk finished"),
+        KioskState.TIMED_OUT: _l("Kiosk timed out"),
+    }
+)
+
+CAMPAIGN_PHASES = tuple(CampaignPhase)
 SOURCES = ("form", "kiosk", "file", "api")
 
 
@@ -37,6 +80,7 @@ class Campaign(Base):
     """A screening round: instruments for chosen schools and grades within a time window."""
 
     __tablename__ = "screening_campaign"
+    __table_args__ = (CAMPAIGN_STATES.check("state"),)
 
     id: Mapped[uuidpk]
     district_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("district.id"), index=True)
@@ -49,18 +93,18 @@ class Campaign(Base):
     closes_on: Mapped[dt.date] = mapped_column(Date)
     consent_text: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
-    status: Mapped[str] = mapped_column(String(12), default="open")
+    state: Mapped[CampaignState] = mapped_column(String(12), default=CampaignState.OPEN)
     created_at: Mapped[created_at]
 
     def accepts_on(self, day: dt.date) -> bool:
-        return self.phase(day) == "open"
+        return self.phase(day) == CampaignPhase.OPEN
 
-    def phase(self, day: dt.date) -> str:
+    def phase(self, day: dt.date) -> CampaignPhase:
         """``upcoming`` (opens later), ``open`` or ``closed`` on ``day`` -- the school's local
-        date (:func:`wellbeing.screening.services.local_today`), never the server's UTC date."""
-        if self.status == "closed" or day > self.closes_on:
-            return "closed"
-        return "upcoming" if day < self.opens_on else "open"
+        date (:func:`wellbeing.screening.clock.local_today`), never the server's UTC date."""
+        if self.state == CampaignState.CLOSED or day > self.closes_on:
+            return CampaignPhase.CLOSED
+        return CampaignPhase.UPCOMING if day < self.opens_on else CampaignPhase.OPEN
 
 
 class CampaignSchool(Base):
@@ -137,6 +181,7 @@ class KioskSession(Base):
     """A questionnaire-only session opened by a teacher for one or more students."""
 
     __tablename__ = "screening_kiosk"
+    __table_args__ = (KIOSK_STATES.check("state"),)
 
     id: Mapped[uuidpk]
     token_digest: Mapped[str] = mapped_column(String(64), unique=True)
@@ -149,6 +194,7 @@ class KioskSession(Base):
     opened_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[created_at]
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    state: Mapped[KioskState] = mapped_column(String(12), default=KioskState.OPEN)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 

@@ -6,29 +6,21 @@ from __future__ import annotations
 import uuid
 
 from flask import abort, g
-from wtforms.fields.choices import SelectChoice
 
-from ..core.authz import Forbidden, Permission, can
+from ..core.authz import Permission
+from ..core.forms import SelectChoice
 from ..db import get_session
 from ..orgs.labels import school_label
 from ..orgs.models import School
 from . import services
-from .intake import campaign_instruments
+from .engine.instruments import Instrument
+from .intake.pipeline import campaign_instruments
 from .models import Campaign
 
 
 def campaign_for(campaign_id: uuid.UUID, permission: Permission) -> tuple[Campaign, list[School]]:
     """The campaign and the schools of it where the user holds ``permission`` (else 403/404)."""
-    db = get_session()
-    campaign = db.get(Campaign, campaign_id)
-    if campaign is None:
-        abort(404)
-    schools = [
-        s for s in services.campaign_schools(db, campaign) if can(g.principal, permission, s)
-    ]
-    if not schools:
-        raise Forbidden(permission, campaign)
-    return campaign, schools
+    return services.campaign_for(get_session(), g.principal, campaign_id, permission)
 
 
 def school_choices(schools: list[School]) -> list[SelectChoice]:
@@ -44,5 +36,5 @@ def pick_school(schools: list[School], value: str | None) -> School:
     return found
 
 
-def questionnaire(campaign: Campaign) -> list:  # type: ignore[type-arg]
+def questionnaire(campaign: Campaign) -> list[Instrument]:
     return list(campaign_instruments(get_session(), campaign).values())

@@ -10,17 +10,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Integer, and_, cast, distinct, exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..db import utcnow
 from ..orgs.labels import school_label
 from ..orgs.models import School, SchoolClass
 from ..risk.models import APPLIED, TierDecision
 from ..students.models import Student
-from . import fhir
-from .instruments import builtin_instruments
+from .engine import fhir
+from .engine.instruments import builtin_instruments
+from .engine.scoring import ScoreResult
 from .models import Campaign, Response
-from .scoring import ScoreResult
 
 
 @dataclass
@@ -109,7 +109,7 @@ def results(
 ) -> list[ResultRow]:
     """Counts per band (per instrument) and per tier (each student's highest screening tier in
     the campaign), grouped by school, school+grade or school+grade+class. No names."""
-    keys = [Response.school_id]
+    keys: list[InstrumentedAttribute[Any]] = [Response.school_id]
     if by in ("grade", "class"):
         keys.append(Response.grade)
     if by == "class":
@@ -180,7 +180,7 @@ def review_queue(session: Session, school_ids: list[uuid.UUID], limit: int = 200
     """Students with a provisional tier from screening: tier desc, critical first, oldest first."""
     screening_provisional = exists().where(
         and_(TierDecision.student_id == Student.id, TierDecision.source == "screening",
-             TierDecision.provisional.is_(True), TierDecision.status == APPLIED)
+             TierDecision.provisional.is_(True), TierDecision.state == APPLIED)
     )  # fmt: skip
     critical = func.max(cast(Response.critical, Integer)).label("critical")
     since = func.min(Response.created_at).label("since")

@@ -1,6 +1,7 @@
-"""Screening services: campaigns, single responses (form, kiosk, API), column mappings, the
-review of provisional screening decisions. Each checks the policy and writes its audit entry
-in the caller's transaction."""
+"""Screening services: campaigns, single responses (form, kiosk, API) and column mappings.
+Each takes the acting principal, checks the policy and writes its audit entry in the caller's
+transaction. The review of provisional decisions is in :mod:`.review`, a student's history and
+its FHIR export in :mod:`.records`."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ from sqlalchemy.orm import Session
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Forbidden, Permission, Principal, Role, can, ensure
+from ..core.errors import NotFound
 from ..orgs.models import School
-from ..risk.services import apply_tier
 from ..students.models import Student
+from .engine.instruments import builtin_instruments
 from .errors import ScreeningError
-from .instruments import builtin_instruments
-from .intake import Entry, Intake, Report, RowError, all_or_nothing, run_batches
-from .models import Campaign, CampaignSchool, ColumnMapping, Response
-from .queries import fhir_bundle as build
+from .intake.pipeline import Entry, Intake, Report, RowError, all_or_nothing, run_batches
+from .links import screening_links as screening_links  # registers the alert links on import
+from .models import CAMPAIGN_STATES, Campaign, CampaignSchool, CampaignState, ColumnMapping
 
 MAX_API_BATCH = 1000
 
@@ -84,7 +85,7 @@ def create_campaign(
         district_id=districts.pop(), school_id=None if district_wide or len(schools) > 1 else schools[0].id,
         name=name, instruments=codes, grades=grade_list, opens_on=opens_on, closes_on=closes_on,
         consent_text=consent_text.strip(), created_by=created_by or (actor.user_id if actor else None),
-        status="open",
+        state=CampaignState.OPEN,
     )  # fmt: skip
     session.add(campaign)
     session.flush()
@@ -98,11 +99,39 @@ def create_campaign(
 
 def close_campaign(session: Session, actor: Principal | None, campaign: Campaign) -> None:
     ensure_campaign(session, actor, campaign, Permission.SCREENING_MANAGE)
-    if campaign.status == "closed":
-        raise ScreeningError(_l("The campaign is already closed."))
-    campaign.status = "closed"
+    CAMPAIGN_STATES.move(campaign, CampaignState.CLOSED)
     audit.record(session, AuditAction.SCREENING_CAMPAIGN, object_type="campaign", object_id=campaign.id,
                  school_id=campaign.school_id, detail={"op": "close"})  # fmt: skip
+
+
+def runs_district_campaigns(actor: Principal) -> bool:
+    """District staff (counsellors) create campaigns for several or all schools and keep the
+    district's shared column mappings; everybody else acts for their own school."""
+    return Role.COUNSELLOR in actor.roles
+
+
+def manageable_schools(
+    session: Session, actor: Principal, *, active_only: bool = True
+) -> list[School]:
+    """The schools where ``actor`` may manage screening, by code."""
+    stmt = select(School).order_by(School.code)
+    if active_only:
+        stmt = stmt.where(School.active.is_(True))
+    return [s for s in session.scalars(stmt) if can(actor, Permission.SCREENING_MANAGE, s)]
+
+
+def campaign_for(
+    session: Session, actor: Principal, campaign_id: uuid.UUID, permission: Permission
+) -> tuple[Campaign, list[School]]:
+    """The campaign and those of its schools where ``actor`` holds ``permission``; NotFound or
+    Forbidden when there is none."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(_l("This campaign does not exist."))
+    schools = [s for s in campaign_schools(session, campaign) if can(actor, permission, s)]
+    if not schools:
+        raise Forbidden(permission, campaign)
+    return campaign, schools
 
 
 def campaign_schools(session: Session, campaign: Campaign) -> list[School]:
@@ -212,7 +241,7 @@ def find_students(
     session: Session, school_id: uuid.UUID, numbers: Sequence[str]
 ) -> tuple[list[Student], list[str]]:
     """Students of a school by student number (blind index); and the numbers not found."""
-    wanted = {Student.student_number.blind_index(school_id, n): n for n in numbers}  # type: ignore[attr-defined]
+    wanted = {Student.student_number.blind_index(school_id, n): n for n in numbers}
     found = list(
         session.scalars(
             select(Student).where(
@@ -302,14 +331,52 @@ def _api_entry(n: int, raw: Any, intake: Intake, report: Report) -> Entry | None
     if ok and not any(v is not None for v in clean.values()):
         report.add_error(RowError(n, "answers", "no answers"))
         ok = False
-    if not ok:
-        return None
+    if not ok or not isinstance(number, str) or not isinstance(code, str):
+        return None  # each problem was reported above
     return Entry(
         row=n, answers={code: clean}, student_number=number.strip(), school_code=school, key=key
     )
 
 
 # --------------------------------------------------------------------------- mappings
+
+
+def mappings_for_campaign(
+    session: Session, actor: Principal, campaign: Campaign
+) -> list[ColumnMapping]:
+    """The saved mappings an import into ``campaign`` may use: the district's shared ones and
+    those of the schools ``actor`` manages."""
+    rows = session.scalars(
+        select(ColumnMapping)
+        .where(ColumnMapping.district_id == campaign.district_id)
+        .order_by(ColumnMapping.name)
+    )
+    return [m for m in rows if m.school_id is None or can(actor, Permission.SCREENING_MANAGE, m)]
+
+
+def visible_mappings(session: Session, actor: Principal) -> list[ColumnMapping]:
+    """The mappings listed on the mappings page: the district's shared ones to district staff,
+    and those of the schools ``actor`` manages."""
+    schools = {s.id for s in manageable_schools(session, actor, active_only=False)}
+    district = runs_district_campaigns(actor)
+    return [
+        m for m in session.scalars(select(ColumnMapping).order_by(ColumnMapping.name))
+        if (m.school_id is None and district) or m.school_id in schools
+    ]  # fmt: skip
+
+
+def save_own_mapping(
+    session: Session, actor: Principal, *, name: str, mapping: dict[str, str]
+) -> ColumnMapping:
+    """Save a mapping where ``actor`` keeps them: the district's shared mappings for district
+    staff, their (first) school's own for everybody else."""
+    schools = manageable_schools(session, actor, active_only=False)
+    school = None if runs_district_campaigns(actor) or not schools else schools[0]
+    district_id = school.district_id if school else (schools[0].district_id if schools else None)
+    if district_id is None:
+        raise Forbidden(Permission.SCREENING_MANAGE)
+    return save_mapping(session, actor, district_id=district_id, school=school, name=name,
+                        mapping=mapping)  # fmt: skip
 
 
 def save_mapping(
@@ -341,38 +408,3 @@ def save_mapping(
     audit.record(session, AuditAction.SCREENING_CAMPAIGN, object_type="column_mapping", object_id=row.id,
                  school_id=row.school_id, detail={"op": "mapping_save", "columns": len(mapping)})  # fmt: skip
     return row
-
-
-# --------------------------------------------------------------------------- review
-
-
-def review_decision(
-    session: Session,
-    actor: Principal,
-    student: Student,
-    tier: int,
-    reason: str,
-    now: dt.datetime | None = None,
-) -> Any:
-    """Confirm or change a provisional screening decision (a person, with a written reason)."""
-    ensure(actor, Permission.TIER_DECIDE, student)
-    if not student.tier_provisional:
-        raise ScreeningError(_l("This student has no provisional decision to review."))
-    if not reason.strip():
-        raise ScreeningError(_l("A written reason is required."))
-    latest = session.scalar(
-        select(Response.id)
-        .where(Response.student_id == student.id)
-        .order_by(Response.created_at.desc())
-        .limit(1)
-    )
-    decision = apply_tier(session, actor, student, tier, source="screening", reason=reason,
-                          provisional=False, source_id=latest, now=now)  # fmt: skip
-    audit.record(session, AuditAction.TIER_CONFIRM, object_type="student", object_id=student.id,
-                 student_id=student.id, school_id=student.school_id, fields=["tier"],
-                 detail={"tier": tier, "via": "screening_review"})  # fmt: skip
-    return decision
-
-
-def fhir_bundle(session: Session, student: Student, *, base_url: str) -> dict[str, Any]:
-    return build(session, student, base_url=base_url)

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, g, jsonify
+from flask.typing import ResponseReturnValue
 
 from .. import web_api
 from ..core.authz import Forbidden, Permission
@@ -61,7 +62,7 @@ def _payload(students: list[Student]) -> list[dict[str, Any]]:
 
 @bp.get("/students")
 @require(Permission.STUDENTS_SEARCH, sensitive=True)
-def search():  # type: ignore[no-untyped-def]
+def search() -> ResponseReturnValue:
     try:
         number, school = NUMBER.read(), SCHOOL.read()
     except web_api.BadQuery as exc:
@@ -75,7 +76,7 @@ def search():  # type: ignore[no-untyped-def]
 
 @bp.get("/students/<uuid:student_id>")
 @require(Permission.RECORD_READ, sensitive=True)
-def detail(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def detail(student_id: uuid.UUID) -> ResponseReturnValue:
     try:
         student = services.read_summary(get_session(), g.principal, student_id)
     except Forbidden as exc:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..orgs.services import school_by_code
 from .roster import RowError
 from .services import ImportResult, import_roster
 
@@ -42,8 +43,7 @@ def summary(result: ImportResult) -> list[str]:
 @click.option("--dry-run", is_flag=True, help="Validate and compare only; write nothing.")
 def import_command(file: Path, school_code: str, dry_run: bool) -> None:
     """Import a roster file (CSV in UTF-8/GB18030, or XLSX) into a school."""
-    from ..cli import Refused, app_context
-    from ..orgs.services import school_by_code
+    from ..cli import Refused, app_context  # circle: wellbeing.cli imports this file (group)
 
     with app_context() as ctx, ctx.db.session() as session:
         school = school_by_code(session, school_code)

@@ -28,12 +28,14 @@ _TONES = {"\u0304": "1", "\u0301": "2", "\u030c": "3", "\u0300": "4"}
 @functools.lru_cache(maxsize=16384)
 def _reading(char: str) -> str | None:
     """``"张"`` → ``"zhang1"`` (tone as a digit, ü as v); None when not a Han character."""
+    # pypinyin takes ~0.25 s to import: it loads when a name is first sorted
     from pypinyin.pinyin_dict import pinyin_dict
 
     readings = pinyin_dict.get(ord(char))
     if not readings:
         return None
-    letters, tone = [], "5"
+    letters: list[str] = []
+    tone = "5"
     for part in unicodedata.normalize("NFD", readings.split(",")[0]):
         if part in _TONES:
             tone = _TONES[part]

@@ -119,6 +119,7 @@ def name_initials(name: str) -> str | None:
 def _char_initial(char: str) -> str:
     """First letter of the character's most common reading, from pypinyin's character table
     (not ``lazy_pinyin``: its phrase tables cost tens of megabytes and names are not phrases)."""
+    # pypinyin takes ~0.25 s to import: it loads when a name is first sorted
     from pypinyin.pinyin_dict import pinyin_dict
 
     readings = pinyin_dict.get(ord(char))

@@ -49,13 +49,13 @@ def searchable_school_ids(session: Session, principal: Principal) -> set[uuid.UU
 
 
 def find_students(
-    session: Session, school_ids: set[uuid.UUID], text: str, kinds: list[str], *, limit: int
+    session: Session, school_ids: set[uuid.UUID], text: str, kinds: Sequence[str], *, limit: int
 ) -> list[Student]:
     """Exact matches (after normalisation) of ``text`` in the blind indexes of ``kinds``."""
     if not school_ids or not kinds:
         return []
-    number_index = Student.student_number.blind_index  # type: ignore[attr-defined]
-    name_index = Student.name.blind_index  # type: ignore[attr-defined]
+    number_index = Student.student_number.blind_index
+    name_index = Student.name.blind_index
     conditions = []
     ordered = sorted(school_ids, key=str)
     if "number" in kinds:

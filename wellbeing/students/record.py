@@ -1,8 +1,11 @@
 """The growth record (心理成长档案): the student page is built from sections.
 
-Each module adds its part of the record without touching this module::
+Each module adds its part of the record in its own ``record.py`` (found and imported by
+``wellbeing.modules.import_services``, like every part a module contributes), without touching
+this module; a section is registered nowhere else::
 
-    from wellbeing.students.record import section
+    # wellbeing/screening/record.py
+    from ..students.record import section
 
     @section("screening", order=30)
     def screening_section(session, principal, student):
@@ -15,7 +18,7 @@ A section function takes ``(session, principal, student)`` and returns ``None`` 
 show), ``(template, context)`` or ``(template, context, fields)``; ``fields`` names the data the
 section shows (never values) and is added to the page's ``STUDENT_VIEW`` audit entry. The
 template is included with ``student`` and ``section`` (the context dict) in scope. Sections are
-shown in ascending ``order``; the identity section of this module is order 0.
+shown in ascending ``order``; the identity section, this module's own (below), is order 0.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..core.authz import Principal
+from ..orgs.models import School, SchoolClass
+from .models import Student
 
 SectionResult = tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], Sequence[str]] | None
-SectionFunction = Callable[[Session, Principal, Any], SectionResult]
+SectionFunction = Callable[[Session, Principal, Student], SectionResult]
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,9 @@ def ordered_sections() -> list[Section]:
     return sorted(SECTIONS.values(), key=lambda s: (s.order, s.name))
 
 
-def render_sections(session: Session, principal: Principal, student: Any) -> list[RenderedSection]:
+def render_sections(
+    session: Session, principal: Principal, student: Student
+) -> list[RenderedSection]:
     rendered = []
     for entry in ordered_sections():
         result = entry.render(session, principal, student)
@@ -74,3 +81,30 @@ def render_sections(session: Session, principal: Principal, student: Any) -> lis
         fields = [str(f) for f in rest[0]] if rest else []
         rendered.append(RenderedSection(entry.name, template, dict(context), fields))
     return rendered
+
+
+# --------------------------------------------------------------------------- identity
+
+IDENTITY_FIELDS = (
+    "name", "student_number", "sex", "birth_date", "grade", "class", "status", "tier", "guardians",
+)  # fmt: skip
+
+
+@section("identity", order=0)
+def identity_section(session: Session, principal: Principal, student: Student) -> SectionResult:
+    klass = session.get(SchoolClass, student.class_id) if student.class_id else None
+    school = session.get(School, student.school_id)
+    context = {
+        "name": student.name,
+        "student_number": student.student_number,
+        "sex": student.sex,
+        "birth_date": student.birth_date,
+        "grade": student.grade,
+        "class_label": klass.label if klass else None,
+        "school_name": school.name if school else "",
+        "status": student.status,
+        "tier": student.tier,
+        "tier_provisional": student.tier_provisional,
+        "guardians": student.guardians or [],
+    }
+    return "students/_identity.html", context, IDENTITY_FIELDS

@@ -51,6 +51,15 @@ def _header_key(text: str) -> str:
 _FIELD_BY_KEY = {_header_key(a): f for f, aliases in _ALIASES.items() for a in aliases}
 
 
+# Why these two are not DomainErrors: the parser's messages are data, not refusals. Each one
+# becomes a ``RowError`` (row, column, English message) collected into an import's result,
+# written to its CSV report and shown on the import page translated by ``ROSTER_MESSAGES``
+# (students/messages.py, a MessageCatalog that also reads messages with numbers in them).
+# Keeping them English and translating them where they are shown lets one result be read in
+# either language and keeps the CLI and the report stable; a lazy template would be rendered
+# once, in whichever language the import ran in.
+
+
 class FieldError(ValueError):
     """A cell does not hold a valid value. The message never contains the value."""
 
@@ -387,5 +396,4 @@ def iter_roster(path: Path, *, today: dt.date | None = None) -> Iterator[RosterR
             problem = errors[0] if errors else duplicate
             if problem is not None:
                 raise RosterError(problem)
-            # Every field parsed, so each value has the type its parser returns.
-            yield RosterRow(row=row, class_label=values.pop("class"), **values)  # type: ignore[arg-type]
+            yield RosterRow(row=row, class_label=values.pop("class"), **values)  # type: ignore[arg-type]  # every field parsed: each value has its parser's type

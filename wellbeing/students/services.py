@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..core import audit
 from ..core.authz import Permission, Principal, can, ensure
+from ..core.errors import DomainError
 from ..core.tabular import TabularError
 from ..orgs.labels import class_number
 from ..orgs.models import School, SchoolClass
@@ -34,7 +35,7 @@ from ..orgs.services import create_class
 from . import queries
 from .collation import pinyin_key
 from .models import Student, initials_index, name_initials
-from .record import RenderedSection, render_sections, section
+from .record import RenderedSection, render_sections
 from .roster import RosterError, RosterRow, RowError, iter_roster, validate_roster
 
 BATCH_SIZE = 500
@@ -44,16 +45,15 @@ SEARCH_LIMIT = 50
 ROSTER_FIELDS = (
     "student_number", "name", "sex", "birth_date", "grade", "class", "national_id", "guardians",
 )  # fmt: skip
-IDENTITY_FIELDS = (
-    "name", "student_number", "sex", "birth_date", "grade", "class", "status", "tier", "guardians",
-)  # fmt: skip
 LIST_FIELDS = ("name", "class", "tier")
 # What the JSON API shows of a student (never the name or anything clinical).
 API_FIELDS = ("school", "grade", "class", "status", "tier")
 
 
-class StudentError(ValueError):
+class StudentError(DomainError):
     """Refused input; the message is shown to the user."""
+
+    code = "student_refused"
 
 
 # --------------------------------------------------------------------------- roster import
@@ -213,7 +213,7 @@ def _write_batch(
     seen: _SeenNumbers,
     result: ImportResult,
 ) -> None:
-    index = Student.student_number.blind_index  # type: ignore[attr-defined]
+    index = Student.student_number.blind_index
     keyed: dict[bytes, RosterRow] = {}
     for row in batch:
         key = index(school.id, row.student_number)
@@ -456,23 +456,3 @@ def read_summary(session: Session, principal: Principal, student_id: uuid.UUID) 
         student_id=student.id, school_id=student.school_id, fields=API_FIELDS,
     )  # fmt: skip
     return student
-
-
-@section("identity", order=0)
-def identity_section(session: Session, principal: Principal, student: Student) -> Any:
-    klass = session.get(SchoolClass, student.class_id) if student.class_id else None
-    school = session.get(School, student.school_id)
-    context = {
-        "name": student.name,
-        "student_number": student.student_number,
-        "sex": student.sex,
-        "birth_date": student.birth_date,
-        "grade": student.grade,
-        "class_label": klass.label if klass else None,
-        "school_name": school.name if school else "",
-        "status": student.status,
-        "tier": student.tier,
-        "tier_provisional": student.tier_provisional,
-        "guardians": student.guardians or [],
-    }
-    return "students/_identity.html", context, IDENTITY_FIELDS

@@ -5,22 +5,18 @@ from __future__ import annotations
 import uuid
 
 from flask import Blueprint, abort, g, render_template, request
-from flask_babel import lazy_gettext as _l
-from wtforms.fields.choices import SelectChoice
+from flask.typing import ResponseReturnValue
 
 from ..core.authz import Permission
+from ..core.forms import SelectChoice
 from ..db import get_session
 from ..orgs.labels import school_label
-from ..ui import nav_item
 from ..web import accepts_upload, require
 from . import queries, services
 from .forms import RosterUploadForm, SearchForm
 from .messages import ROSTER_MESSAGES
 
 bp = Blueprint("students", __name__, url_prefix="/students")
-
-nav_item("students.search_form", _l("Students"), Permission.STUDENTS_SEARCH, 20)
-nav_item("students.roster_import", _l("Roster import"), Permission.ROSTER_IMPORT, 83)
 
 
 def translate_message(message: str) -> str:
@@ -32,20 +28,20 @@ def translate_message(message: str) -> str:
 
 @bp.get("/")
 @require(Permission.STUDENTS_SEARCH)
-def search_form():  # type: ignore[no-untyped-def]
+def search_form() -> ResponseReturnValue:
     return render_template("students/search.html", form=SearchForm(formdata=None), result=None)
 
 
 @bp.get("/search")
 @require(Permission.STUDENTS_SEARCH, sensitive=True)
-def search():  # type: ignore[no-untyped-def]
+def search() -> ResponseReturnValue:
     form = SearchForm(formdata=request.args)
     if not form.validate():
         return render_template("students/search.html", form=form, result=None), 400
     try:
-        result = services.search_students(get_session(), g.principal, form.q.data)
+        result = services.search_students(get_session(), g.principal, form.q.data or "")
     except services.StudentError as exc:
-        form.q.errors = [*form.q.errors, str(exc)]
+        form.q.errors = [*form.q.errors, exc.message]
         return render_template("students/search.html", form=form, result=None), 400
     return render_template("students/search.html", form=form, result=result)
 
@@ -55,7 +51,7 @@ def search():  # type: ignore[no-untyped-def]
 
 @bp.get("/<uuid:student_id>")
 @require(Permission.RECORD_READ, sensitive=True)
-def record(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def record(student_id: uuid.UUID) -> ResponseReturnValue:
     opened = services.open_record(get_session(), g.principal, student_id)
     if opened is None:
         abort(404)
@@ -68,7 +64,7 @@ def record(student_id: uuid.UUID):  # type: ignore[no-untyped-def]
 @bp.route("/import", methods=["GET", "POST"])
 @require(Permission.ROSTER_IMPORT)
 @accepts_upload
-def roster_import():  # type: ignore[no-untyped-def]
+def roster_import() -> ResponseReturnValue:
     session = get_session()
     form = RosterUploadForm()
     schools = queries.importable_schools(session)

@@ -1,0 +1,1 @@
+"""Starting break-glass access (see :mod:`wellbeing.breakglass.services`)."""

@@ -1,0 +1,17 @@
+"""The students pages' menu entries (found by ``modules.iter_parts("nav", "NAV")``)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from ..core.authz import Permission
+from ..ui import NavItem
+
+NAV = [
+    NavItem(
+        "students.search_form", _l("Students"), Permission.STUDENTS_SEARCH, 20, group="students"
+    ),
+    NavItem(
+        "students.roster_import", _l("Roster import"), Permission.ROSTER_IMPORT, 83, group="admin"
+    ),
+]
