@@ -26,7 +26,7 @@ def test_the_inbox_audits_the_chip_it_shows(client, db_session, env, audit_entri
     db_session.flush()
     login(client, psych)
     html = client.get("/alerts").get_data(as_text=True)
-    chip = re.search(r'<span class="student-chip">.*?</span></span>', html, re.S)
+    chip = re.search(r'<span class="student-chip">.*?</td>', html, re.S)
     assert chip is not None
     shown = chip.group(0)
     assert "赵小雨" in shown and 'class="class-name"' in shown and "tier-badge" in shown

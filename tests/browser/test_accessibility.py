@@ -6,44 +6,18 @@ repository, or ``$WELLBEING_SCREENS``; the folder is printed)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from flask import Flask
 from sqlalchemy import select
 
 from wellbeing.alerts.models import Alert
-from wellbeing.auth.models import User
-from wellbeing.auth.services import start_session
 from wellbeing.crisis.models import Crisis
 from wellbeing.demo import demo_logins, seed_demo
 from wellbeing.orgs.models import School
 from wellbeing.students.models import Student
 
 from . import axe
-from .helpers import SIZES
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def screens_dir() -> Path:
-    target = Path(os.environ.get("WELLBEING_SCREENS") or REPO / "build" / "screens")
-    target.mkdir(parents=True, exist_ok=True)
-    return target
-
-
-def _sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
-    """A signed-in session for ``username`` (MFA passed), as the browser's cookie."""
-    with live_server.db.session() as s:
-        user = s.scalar(select(User).where(User.username == username))
-        sid = start_session(s, user, "127.0.0.1", True).token
-    signer = Flask("cookies")
-    signer.secret_key = live_server.env.settings.secret_key
-    value = signer.session_interface.get_signing_serializer(signer).dumps({"sid": sid})
-    page.context.clear_cookies()
-    page.context.add_cookies(
-        [{"name": "wellbeing_session", "value": value, "url": live_server.url}]
-    )
+from .helpers import SIZES, screens_dir, sign_in_as
 
 
 def _shoot(page, folder: Path, name: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -84,13 +58,13 @@ def test_every_home_page_and_the_case_pages_pass_axe(live_server, browser_page, 
     problems: list[str] = []
     shots: list[str] = []
     for login in demo_logins():
-        _sign_in(page, live_server, login.username)
+        sign_in_as(page, live_server, login.username)
         page.goto(f"{base}/")
         assert page.url.rstrip("/") == base, f"{login.username} was sent to {page.url}"
         problems += axe.serious_violations(page, f"{login.username} /")
         shots += _shoot(page, folder, f"home-{login.username}")
     psych, urls = _case_pages(live_server)
-    _sign_in(page, live_server, psych)
+    sign_in_as(page, live_server, psych)
     for url in urls:
         response = page.goto(f"{base}{url}")
         assert response is not None and response.status == 200, url

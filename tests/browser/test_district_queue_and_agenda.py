@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from flask import Flask
-
 from wellbeing.alerts import services as alerts
 from wellbeing.auth.services import build_principal, start_session
 from wellbeing.db import utcnow
@@ -18,7 +16,7 @@ from wellbeing.followups import services as followups
 from wellbeing.followups.queries import week_start
 
 from ..factories import make_class, make_school, make_student, make_user
-from .helpers import shoot
+from .helpers import shoot, use_session
 
 
 def _world(live_server):  # type: ignore[no-untyped-def]
@@ -70,20 +68,10 @@ def _world(live_server):  # type: ignore[no-untyped-def]
         return {"sids": sids, "school_b": str(school_b.id), "done": str(done.id)}
 
 
-def _sign_in(page, live_server, sid: str) -> None:  # type: ignore[no-untyped-def]
-    signer = Flask("cookies")
-    signer.secret_key = live_server.env.settings.secret_key
-    value = signer.session_interface.get_signing_serializer(signer).dumps({"sid": sid})
-    page.context.clear_cookies()
-    page.context.add_cookies(
-        [{"name": "wellbeing_session", "value": value, "url": live_server.url}]
-    )
-
-
 def test_dashboard_count_is_the_queue_and_the_queue_filters(live_server, browser_page):
     world = _world(live_server)
     base, page = live_server.url, browser_page
-    _sign_in(page, live_server, world["sids"]["counsellor"])
+    use_session(page, live_server, world["sids"]["counsellor"])
     page.goto(f"{base}/reports/district")
     shown = int(page.locator("#district-alerts-open .number").inner_text().strip())
     page.get_by_role("link", name="区级预警").click()
@@ -106,7 +94,7 @@ def test_dashboard_count_is_the_queue_and_the_queue_filters(live_server, browser
 def test_agenda_pages_by_week_and_shows_a_completed_followup(live_server, browser_page):
     world = _world(live_server)
     base, page = live_server.url, browser_page
-    _sign_in(page, live_server, world["sids"]["psych"])
+    use_session(page, live_server, world["sids"]["psych"])
     page.goto(f"{base}/agenda")
     heading = page.get_by_test_id("week-range").inner_text()
     assert "本周" in heading and "年" in heading and "至" in heading

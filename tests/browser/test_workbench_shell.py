@@ -7,19 +7,10 @@ class list) is saved at 1280×800 and 390×844 into ``$WELLBEING_SCREENS`` (defa
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from flask import Flask
-from sqlalchemy import select
-
-from wellbeing.auth.models import User
-from wellbeing.auth.services import start_session
 from wellbeing.demo import demo_logins, seed_demo
 
-from .helpers import SIZES
+from .helpers import SIZES, screens_dir, sign_in_as
 
-REPO = Path(__file__).resolve().parents[2]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 # Lists with names in tables, looked at on a phone as well.
@@ -29,30 +20,10 @@ EXTRA_PAGES = {
 }
 
 
-def _folder() -> Path:
-    target = Path(os.environ.get("WELLBEING_SCREENS") or REPO / "build" / "screens")
-    target.mkdir(parents=True, exist_ok=True)
-    return target
-
-
-def _sign_in(page, live_server, username: str) -> None:  # type: ignore[no-untyped-def]
-    """A signed-in session (second factor passed) as the browser's cookie."""
-    with live_server.db.session() as s:
-        user = s.scalar(select(User).where(User.username == username))
-        sid = start_session(s, user, "127.0.0.1", True).token
-    signer = Flask("cookies")
-    signer.secret_key = live_server.env.settings.secret_key
-    value = signer.session_interface.get_signing_serializer(signer).dumps({"sid": sid})
-    page.context.clear_cookies()
-    page.context.add_cookies(
-        [{"name": "wellbeing_session", "value": value, "url": live_server.url}]
-    )
-
-
 def _shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     for width, height in SIZES:
         page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=str(_folder() / f"{name}-{width}x{height}.png"), full_page=True)
+        page.screenshot(path=str(screens_dir() / f"{name}-{width}x{height}.png"), full_page=True)
 
 
 def _layout_problems(page, where: str) -> list[str]:  # type: ignore[no-untyped-def]
@@ -99,12 +70,12 @@ def test_shell_and_each_role_s_workbench(live_server, browser_page, capsys):  # 
         if login.role in seen_roles:
             continue
         seen_roles.add(login.role)
-        _sign_in(page, live_server, login.username)
+        sign_in_as(page, live_server, login.username)
         page.goto(f"{base}/")
         assert page.url.rstrip("/") == base, f"{login.username} was sent to {page.url}"
         assert page.locator("h1").inner_text() == "工作台"
         problems += _layout_problems(page, f"{login.role} /")
-        page.screenshot(path=str(_folder() / f"menu-open-{login.role}-390x844.png"))  # as left
+        page.screenshot(path=str(screens_dir() / f"menu-open-{login.role}-390x844.png"))  # as left
         page.goto(f"{base}/")
         _shoot(page, f"workbench-{login.role}")
         for extra in EXTRA_PAGES.get(login.role, ()):
@@ -114,7 +85,7 @@ def test_shell_and_each_role_s_workbench(live_server, browser_page, capsys):  # 
             _shoot(page, f"{extra.strip('/').replace('/', '-')}-{login.role}")
     # The same shell in English (longer words): the top line still fits a phone.
     psych = next(login.username for login in demo_logins() if login.role == "psych_teacher")
-    _sign_in(page, live_server, psych)
+    sign_in_as(page, live_server, psych)
     page.goto(f"{base}/")
     page.click("#locale-form button[value=en]")
     page.wait_for_load_state()
@@ -123,6 +94,6 @@ def test_shell_and_each_role_s_workbench(live_server, browser_page, capsys):  # 
     page.goto(f"{base}/")
     _shoot(page, "workbench-psych_teacher-en")
     with capsys.disabled():
-        print(f"\nworkbench screenshots ({len(seen_roles)} roles): {_folder()}")
+        print(f"\nworkbench screenshots ({len(seen_roles)} roles): {screens_dir()}")
     assert len(seen_roles) == 7
     assert not problems, "\n  ".join(problems)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,18 @@ class AlertError(DomainError):
 
 class AlertNotFound(NotFound, AlertError):
     """No such alert (404)."""
+
+
+# What each kind of alert is called on pages (the inbox, the queue, the workbench).
+KIND_LABELS = {
+    "red_tier": _l("New red tier"),
+    "critical_item": _l("Critical screening item"),
+    "urgent_concern": _l("Urgent concern"),
+    "first_response_overdue": _l("First response overdue"),
+    "followup_overdue": _l("Follow-up overdue"),
+    "referral_sla": _l("Referral past its deadline"),
+    "break_glass": _l("Break-glass access"),
+}
 
 
 CRISIS_KINDS = frozenset({"red_tier", "critical_item", "urgent_concern"})

@@ -19,21 +19,13 @@ from ..db import get_session, utcnow
 from ..students.chip import chip_fields
 from ..web import flash_error, require
 from . import district, links, queries, services
+from .common import KIND_LABELS
 from .forms import AcknowledgeForm, QueueFilterForm, ResolveForm
 from .models import STATES, Alert, AlertState
 from .nav import inbox_count
 
 bp = Blueprint("alerts", __name__)
 
-KIND_LABELS = {
-    "red_tier": _l("New red tier"),
-    "critical_item": _l("Critical screening item"),
-    "urgent_concern": _l("Urgent concern"),
-    "first_response_overdue": _l("First response overdue"),
-    "followup_overdue": _l("Follow-up overdue"),
-    "referral_sla": _l("Referral past its deadline"),
-    "break_glass": _l("Break-glass access"),
-}
 # Rendered when shown (in the reader's language), not at import.
 STATE_LABELS: dict[str, object] = {state: LazyString(state_label, state) for state in STATES}
 FILTER_LABELS: dict[str, object] = {**STATE_LABELS, queries.ALL: _l("All")}

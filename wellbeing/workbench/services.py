@@ -18,6 +18,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
+from ..alerts.common import KIND_LABELS
 from ..alerts.district import QueueFilter, centre_districts, queue_page
 from ..alerts.models import Alert, AlertState
 from ..audit import queries as audit_queries
@@ -75,15 +76,6 @@ class Panel:
 
 PanelSource = Callable[[Session, Principal, Today], Panel | None]
 
-ALERT_KINDS = {
-    "red_tier": _l("New red tier"),
-    "critical_item": _l("Critical screening item"),
-    "urgent_concern": _l("Urgent concern"),
-    "first_response_overdue": _l("First response overdue"),
-    "followup_overdue": _l("Follow-up overdue"),
-    "referral_sla": _l("Referral past its deadline"),
-    "break_glass": _l("Break-glass access"),
-}
 URGENCY = {
     "routine": _l("Concern: routine"),
     "soon": _l("Concern: soon"),
@@ -106,7 +98,7 @@ def _alert_rows(session: Session, principal: Principal, alerts: list[Alert], now
         student = students.get(alert.student_id) if alert.student_id else None
         shown = _named(principal, student) if alert.kind != "break_glass" else None
         rows.append(
-            Row("alerts.detail", {"alert_id": alert.id}, ALERT_KINDS.get(alert.kind, alert.kind),
+            Row("alerts.detail", {"alert_id": alert.id}, KIND_LABELS.get(alert.kind, alert.kind),
                 shown, alert.due_at, alert.state == AlertState.OPEN and alert.due_at < now)
         )  # fmt: skip
     return rows
