@@ -10,7 +10,7 @@ from .caseload import has_classes
 
 NAV = [
     NavItem("workbench.home", _l("Workbench"), Permission.SELF_SESSION, 10, group="workbench"),
-    NavItem("workbench.caseload", _l("My students"), Permission.TIER_DECIDE, 19, group="students"),
+    NavItem("workbench.caseload", _l("My caseload"), Permission.TIER_DECIDE, 19, group="students"),
     NavItem(
         "workbench.class_list", _l("My class"), Permission.CONCERN_REPORT, 19, group="students",
         when=has_classes,
