@@ -1,49 +1,8 @@
-"""Screening instruments defined as data: the YAML format, its validation and parsed form.
+"""Screening instruments defined as data: parsing and validating a file into its parsed form.
 
-An instrument is one YAML file (``wellbeing/instruments/*.yaml`` ships PHQ-9 and GAD-7; a
-district drops its licensed instruments into its own directory).  Keys (``LT`` = localised
-text, a mapping ``{zh_CN: str, en: str}``):
-
-``code``            instrument code, ``[a-z][a-z0-9_]*``, unique across all loaded files
-``version``         version string (quote it: ``"1.0"``), part of the FHIR canonical URL
-``name``            LT
-``description``     LT, optional
-``licence``         licence / copyright note shown with the instrument
-``origin``          optional: where the wording comes from, for whom it is validated, and
-                    which adapted versions exist but are not shipped (and why)
-``show_item_texts`` bool, default true; false for licensed instruments whose item texts may
-                    not be reproduced on screen or in exports
-``grades``          list of school grades (1–12) the instrument applies to
-``stem``            LT, optional instruction shown above the items
-``option_sets``     optional mapping name → list of options, reused by items
-``items``           list of items, in administration order.  Item keys:
-                    ``code`` (unique), ``text`` (LT), ``options`` (an option-set name or an
-                    inline list of options), ``reverse`` (bool, default false: scored value =
-                    max + min − raw over the item's option values), ``scored`` (bool, default
-                    true; unscored items, e.g. PHQ-9 item 10, are recorded but belong to no
-                    scale).  Option keys: ``value`` (int, unique within the item), ``label`` (LT)
-``scales``          optional list of scales (subscales and validity scales), then
-``total``           an optional scale that is the instrument's total (its code defaults to
-                    ``total``).  Scale keys:
-                    ``code`` (unique), ``name`` (LT), ``method`` (``sum`` | ``mean``, default
-                    sum), exactly one of ``items`` (scored item codes) or ``scales`` (codes of
-                    scales listed earlier), ``max_missing`` (int, default 0: how many items may
-                    be unanswered before the scale is incomplete; when > 0 the items must share
-                    one value range; only for item scales), ``decimals`` (int 0–4, default 2:
-                    rounding of non-integer scales, e.g. means), ``bands`` (optional list of
-                    ``{code, lower, upper, label: LT}`` with inclusive bounds that must cover the
-                    scale's whole possible range without gaps or overlaps), ``void`` (optional
-                    ``{at_least and/or at_most, reason}``: a validity scale, e.g. a lie scale;
-                    when its value is within the bounds the whole response is void with
-                    ``reason`` as the reason code)
-``critical``        optional list of critical-item rules ``{code, item, at_least and/or
-                    at_most, label: LT (optional)}`` compared with the raw answered value
-``tier_rules``      optional list ``{code, tier (0–3), provisional (bool, default false),
-                    label: LT (optional), condition}`` where the condition is either
-                    ``scale`` plus ``bands`` (list of band codes) or ``at_least``/``at_most``,
-                    or ``critical`` (a critical rule code)
-``metadata``        optional free mapping; ``metadata.loinc`` = ``{panel: code, scales:
-                    {scale code: LOINC code}}`` is used by the FHIR export
+The YAML format, documented key by key, is in :mod:`.schema` beside the structural schema it
+meets first; this module parses a valid file into the frozen dataclasses below and checks the
+cross-references (unknown items, band tiling, ...).
 """
 
 from __future__ import annotations
