@@ -181,6 +181,12 @@ def _label_sets() -> list[tuple[str, tuple, object]]:
         ("guardian relation", crisis_models.RELATIONS, dict(crisis_forms.RELATION_LABELS)),
         ("contact channel", crisis_models.CHANNELS, dict(crisis_forms.CHANNEL_LABELS)),
         ("referral outcome", crisis_models.REFERRAL_OUTCOMES, dict(crisis_forms.OUTCOME_LABELS)),
+        (
+            "consent purpose",
+            crisis_models.CONSENT_PURPOSES,
+            dict(crisis_forms.CONSENT_PURPOSE_LABELS),
+        ),
+        ("consent", tuple(crisis_models.ConsentDecision), dict(crisis_forms.CONSENT_LABELS)),
     ]
 
 

@@ -133,3 +133,22 @@ def test_jobs_and_cli_groups_are_found() -> None:
     assert {"alerts.escalation_scan", "notify.send_outbox"} <= ids
     groups = list(modules.iter_parts("cli", "group"))
     assert groups and all(hasattr(g, "commands") for g in groups)
+
+
+def test_timeline_kinds_are_found_in_timeline_files_only() -> None:
+    """The growth-record timeline is every module's ``timeline.py``: ``KINDS`` (each kind named
+    by one module) and ``items``; nothing else contributes to it."""
+    from wellbeing.students import timeline
+
+    kinds = timeline.kinds()
+    assert {
+        "screening", "tier", "concern", "hotline", "alert", "crisis", "followup", "guardian_contact",
+    } <= set(kinds)  # fmt: skip
+    # students/timeline.py holds the types and the page's collection: it contributes no items.
+    declared_in = [m.__name__ for m in modules.parts("timeline") if hasattr(m, "items")]
+    assert declared_in and all(name.endswith(".timeline") for name in declared_in)
+    assert not hasattr(timeline, "items") and not hasattr(timeline, "KINDS")
+    names = [name.split(".")[1] for name in declared_in]
+    assert names == sorted(names, key=modules.MODULES.index)
+    owners = [contribute.__module__ for _kinds, contribute in timeline.contributors()]
+    assert owners == declared_in

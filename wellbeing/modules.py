@@ -27,13 +27,17 @@ file           declares                                         found by
 ``nav``        ``NAV``: its menu entries, a list of             ``ui.collect_nav`` (once, in
                ``ui.NavItem`` (endpoint, label, permission,     ``ui.init_ui``)
                order, group, when)
+``timeline``   ``KINDS`` (its item kinds and their labels) and  ``students.timeline.collect``
+               ``items(session, principal, student, since,      (the timeline page)
+               until)``: its growth-record timeline items,
+               already cut to what the viewer may see
 =============  ===============================================  ================================
 
 Every part is found the same way: :func:`parts` imports ``wellbeing.<module>.<part>`` for each
 module in order, and :func:`iter_parts` reads one attribute from those that have it. Declaring
-with an attribute (``bp``, ``group``, ``JOBS``, ``NAV``) and declaring with a decorator in the
-part's file (``@section``) are both "by the module": the part's file is the only place that
-names what the module adds. A new kind of contribution is added to :data:`PARTS` and read with
+with an attribute (``bp``, ``group``, ``JOBS``, ``NAV``, ``KINDS``) and declaring with a
+decorator in the part's file (``@section``) are both "by the module": the part's file is the
+only place that names what the module adds. A new kind of contribution is added to :data:`PARTS` and read with
 :func:`iter_parts`.
 """
 
@@ -47,11 +51,11 @@ from typing import Any
 
 MODULES = (
     "keys", "orgs", "auth", "students", "admin", "audit", "notify", "risk", "alerts", "breakglass",
-    "screening", "followups", "crisis", "concerns", "reports", "workbench", "api",
+    "screening", "followups", "crisis", "concerns", "notes", "reports", "workbench", "api",
 )  # fmt: skip
 
 # The files a module may have that the app looks for (see the table above).
-PARTS = ("models", "services", "record", "views", "api", "cli", "jobs", "nav")
+PARTS = ("models", "services", "record", "views", "api", "cli", "jobs", "nav", "timeline")
 
 
 class MissingModule(RuntimeError):

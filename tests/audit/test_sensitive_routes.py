@@ -77,6 +77,11 @@ def _students_record(w: World) -> Visit:
     return Visit(f"/students/{w.own_student.id}", "psych_teacher", w.own_student)
 
 
+@builder("students.timeline")
+def _students_timeline(w: World) -> Visit:
+    return Visit(f"/students/{w.own_student.id}/timeline", "psych_teacher", w.own_student)
+
+
 @builder("students.search")
 def _students_search(w: World) -> Visit:
     return Visit(f"/students/search?q={w.own_student.name}", "psych_teacher", w.own_student)
@@ -135,6 +140,11 @@ def _followups_detail(w: World) -> Visit:
     principal = build_principal(w.session, w.users["psych_teacher"])
     complete_followup(w.session, principal, followup, outcome="seen", note="harness")
     return Visit(f"/followups/{followup.id}", "psych_teacher", w.own_student)
+
+
+@builder("students.guardian")
+def _students_guardian(w: World) -> Visit:
+    return Visit(f"/students/{w.own_student.id}/guardians/0", "psych_teacher", w.own_student)
 
 
 @builder("crisis.guardian_contacts")
@@ -363,6 +373,41 @@ def _followups_api_agenda(w: World) -> Visit:
     _followup_for(w)
     return Visit("/api/v1/followups", "psych_teacher", w.own_student,
                  scopes=("followups:read", "students:read"))  # fmt: skip
+
+
+# --------------------------------------------------------------------------- builders: notes
+
+
+def _note_for(w: World, *, sign: bool):  # type: ignore[no-untyped-def]
+    from wellbeing.auth.services import build_principal
+    from wellbeing.notes.services import NoteInput, write_note
+
+    author = build_principal(w.session, w.users["psych_teacher"])
+    data = NoteInput(session_date=utcnow().date(), note_type="individual", duration_minutes=30,
+                     content="Sensitive-route harness: a session")  # fmt: skip
+    return write_note(w.session, author, w.own_student, data, sign=sign)
+
+
+@builder("notes.new")
+def _notes_new(w: World) -> Visit:
+    return Visit(f"/students/{w.own_student.id}/notes/new", "psych_teacher", w.own_student)
+
+
+@builder("notes.detail")
+def _notes_detail(w: World) -> Visit:
+    return Visit(f"/notes/{_note_for(w, sign=True).id}", "school_leader", w.own_student)
+
+
+@builder("notes.edit")
+def _notes_edit(w: World) -> Visit:
+    return Visit(f"/notes/{_note_for(w, sign=False).id}/edit", "psych_teacher", w.own_student)
+
+
+@builder("notes.addendum")
+def _notes_addendum(w: World) -> Visit:
+    note = _note_for(w, sign=True)
+    return Visit(f"/notes/{note.id}/addenda", "psych_teacher", w.own_student, method="POST",
+                 data={"text": "Harness: a correction"})  # fmt: skip
 
 
 # --------------------------------------------------------------------------- the walk

@@ -36,8 +36,8 @@ def declared_events() -> list[tuple[str, events.Event[Any]]]:
 def test_the_known_events_are_declared_once_each():
     names = sorted(event.name for _module, event in declared_events())
     assert names == sorted(
-        ["alert_raised", "break_glass_started", "critical_response", "student_transferred",
-         "tier_changed"]
+        ["alert_raised", "break_glass_started", "consent_withdrawn", "critical_response",
+         "student_transferred", "tier_changed"]
     )  # fmt: skip
 
 

@@ -7,12 +7,14 @@ school for school roles; counsellors only once the district is involved (not the
 
 import io
 
-from ..authz import FORBIDDEN, LOGIN, OK, Case, build_world, everyone, run_cases
+from ..authz import BAD, FORBIDDEN, LOGIN, OK, REDIRECT, Case, build_world, everyone, run_cases
 
 SEARCHERS = everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=OK, school_leader=OK, counsellor=OK)
 OWN_RECORD = everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=OK, school_leader=OK)
 OTHER_RECORD = everyone(FORBIDDEN, anonymous=LOGIN)
 ADMIN_PAGE = everyone(FORBIDDEN, anonymous=LOGIN, admin=OK)
+GUARDIAN_EDIT = everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=OK)
+GUARDIAN_SAVE = everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=REDIRECT)
 
 
 def _student(w, where):  # type: ignore[no-untyped-def]
@@ -34,6 +36,27 @@ CASES = [
     Case(
         "GET", "/students/<uuid:student_id>", lambda w, where: f"/students/{_student(w, where).id}",
         OWN_RECORD, OTHER_RECORD,
+    ),
+    Case(
+        "GET", "/students/<uuid:student_id>/timeline",
+        lambda w, where: f"/students/{_student(w, where).id}/timeline", OWN_RECORD, OTHER_RECORD,
+    ),
+    Case(
+        "GET", "/students/<uuid:student_id>/timeline",
+        lambda w, where: f"/students/{_student(w, where).id}/timeline?since=2026-13-01",
+        everyone(FORBIDDEN, anonymous=LOGIN, psych_teacher=BAD, school_leader=BAD), OTHER_RECORD,
+    ),
+    # Correcting a guardian's details: RECORD_WRITE (the psych teacher; a counsellor only
+    # once the district is involved, not the case here).
+    Case(
+        "GET", "/students/<uuid:student_id>/guardians/<int:index>",
+        lambda w, where: f"/students/{_student(w, where).id}/guardians/0", GUARDIAN_EDIT,
+        OTHER_RECORD,
+    ),
+    Case(
+        "POST", "/students/<uuid:student_id>/guardians/<int:index>",
+        lambda w, where: f"/students/{_student(w, where).id}/guardians/0", GUARDIAN_SAVE,
+        OTHER_RECORD, data={"name": "李四", "phone": "13900139000", "relation": "母亲"},
     ),
     Case("GET", "/students/import", lambda w, where: "/students/import", ADMIN_PAGE),
     Case("POST", "/students/import", lambda w, where: "/students/import", ADMIN_PAGE, data=_roster),

@@ -85,6 +85,11 @@ ACTION_LABELS: dict[str, object] = {
     A.BREAK_GLASS_VIEW: _l("Opened a break-glass grant for review"),
     A.CALENDAR_TOKEN: _l("Changed the calendar link"),
     A.FOLLOWUP_CANCEL: _l("Cancelled a follow-up"),
+    A.NOTE_CREATE: _l("Wrote a counselling note"),
+    A.NOTE_SIGN: _l("Signed a counselling note"),
+    A.NOTE_LOCK: _l("Locked an unsigned counselling note"),
+    A.NOTE_ADDENDUM: _l("Added to a counselling note"),
+    A.NOTE_VIEW: _l("Read counselling notes"),
     A.EMAIL_FAILED: _l("An e-mail could not be sent"),
 }
 

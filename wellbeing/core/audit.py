@@ -110,6 +110,11 @@ class AuditAction(enum.StrEnum):
     BREAK_GLASS_VIEW = "audit:breakglass:view"
     CALENDAR_TOKEN = "auth:calendar_token:change"  # noqa: S105 (an audit tag)
     FOLLOWUP_CANCEL = "case:followup:cancel"
+    NOTE_CREATE = "case:note:create"
+    NOTE_SIGN = "case:note:sign"
+    NOTE_LOCK = "case:note:lock"
+    NOTE_ADDENDUM = "case:note:addendum"
+    NOTE_VIEW = "case:note:view"
     EMAIL_FAILED = "system:email:failed"
 
 

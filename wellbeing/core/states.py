@@ -83,18 +83,28 @@ class Transitions(Generic[S]):
         return CheckConstraint(f"{column} IN ({values})", name=f"{column}_valid")
 
 
-_LABELS: dict[StrEnum, object] = {}
+# Keyed by (enum class, value): a StrEnum member hashes and compares as its value, so keying
+# by the member alone gave every machine's "locked" or "draft" the last name registered. A bare
+# string (a value read from a column, not wrapped in its enum) still finds the last name
+# registered for that value, as before.
+_LABELS: dict[tuple[type, str], object] = {}
+_BY_VALUE: dict[str, object] = {}
 
 
 def label_states(labels: Mapping[Any, object]) -> None:
     """Register people's names for states (lazy translations), read by :func:`state_label`."""
-    _LABELS.update(labels)
+    for state, label in labels.items():
+        _LABELS[(type(state), str(state))] = label
+        _BY_VALUE[str(state)] = label
 
 
 def state_name(state: StrEnum) -> object:
     """The state's name as a lazy translation (rendered when read, in the reader's language);
     the value itself only if nobody named it."""
-    return _LABELS.get(state, state.value)
+    value = str(state)
+    if isinstance(state, StrEnum):
+        return _LABELS.get((type(state), value), value)
+    return _BY_VALUE.get(value, value)
 
 
 def state_label(state: StrEnum) -> str:

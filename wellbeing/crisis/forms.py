@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, SelectField, TextAreaField
+from wtforms import BooleanField, DateTimeLocalField, RadioField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ..core.forms import int_or_none, please_choose
@@ -31,6 +31,14 @@ RELATION_LABELS = [
 CHANNEL_LABELS = [
     ("phone", _l("Phone")), ("in_person", _l("In person")), ("video", _l("Video call")),
     ("message", _l("Message")),
+]  # fmt: skip
+CONSENT_PURPOSE_LABELS = [
+    ("partner_sharing", _l("Sharing with a partner")), ("referral", _l("Referral")),
+    ("screening", _l("Screening")),
+]  # fmt: skip
+CONSENT_LABELS = [
+    ("given", _l("Consent given")), ("refused", _l("Consent refused")),
+    ("withdrawn", _l("Consent withdrawn")),
 ]  # fmt: skip
 OUTCOME_LABELS = [("considered", _l("Considered, not needed now")), ("made", _l("Referral made"))]
 DT = "%Y-%m-%dT%H:%M"
@@ -117,10 +125,20 @@ def step_form(step: str, **kwargs: object) -> FlaskForm:
 
 
 class GuardianContactForm(FlaskForm):
+    """A contact of the log, with an optional consent entry (both selects or neither: the
+    service refuses half an entry)."""
+
     relation = _relation()
     channel = _channel()
     contacted_at = _contacted_at()
     summary = _summary()
+    # Radios, nothing pre-chosen: no consent entry unless the user picks one of each.
+    consent = RadioField(
+        _l("Informed consent (optional)"), choices=CONSENT_LABELS, validators=[Optional()]
+    )
+    consent_purpose = RadioField(
+        _l("Consent for"), choices=CONSENT_PURPOSE_LABELS, validators=[Optional()]
+    )
 
 
 class CloseForm(FlaskForm):

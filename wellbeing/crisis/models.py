@@ -1,7 +1,7 @@
-"""Crisis checklists and guardian contacts.
+"""Crisis checklists and the guardian-contact log.
 
 Plaintext: ids, state, step codes, who/when, the guardian's relation and the channel (codes),
-the tier confirmed at closing.
+the consent purpose and decision of a contact (codes), the tier confirmed at closing.
 Encrypted: what was said to the guardian, step notes and the closing summary.
 """
 
@@ -12,7 +12,7 @@ import uuid
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Index, SmallInteger, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.crypto import Purpose
@@ -30,6 +30,21 @@ MANDATORY_STEPS = frozenset(STEPS)
 REFERRAL_OUTCOMES = ("considered", "made")
 RELATIONS = ("mother", "father", "grandparent", "other_relative", "legal_guardian", "other")
 CHANNELS = ("phone", "in_person", "video", "message")
+# What a guardian may consent to, and what they may say (DESIGN.md §2: sharing with a partner,
+# a referral, a screening). The latest entry per (student, guardian, purpose) is the state.
+CONSENT_PURPOSES = ("partner_sharing", "referral", "screening")
+
+
+class ConsentDecision(StrEnum):
+    GIVEN = "given"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
 # The step an acknowledged crisis alert records (one event, one acknowledgement).
 FIRST_STEP = STEPS[0]
 
@@ -96,10 +111,26 @@ class CrisisStep(Base):
 
 
 class GuardianContact(Base):
-    """Who told which guardian what, when, by which channel (in a crisis or not)."""
+    """The record's log of every contact with a guardian (in a crisis or not): who told which
+    guardian (``relation``) what, when, by which channel, and optionally a consent entry
+    (``consent`` for ``consent_purpose``). Append-only: nothing updates or deletes a row; the
+    consent state is derived from the latest entry (``crisis.consent``)."""
 
     __tablename__ = "guardian_contact"
-    __table_args__ = (Index("ix_guardian_contact_student_at", "student_id", "contacted_at"),)
+    __table_args__ = (
+        Index("ix_guardian_contact_student_at", "student_id", "contacted_at"),
+        Index("ix_guardian_contact_consent", "student_id", "consent_purpose", "contacted_at"),
+        CheckConstraint(_in("relation", RELATIONS), name="relation_valid"),
+        CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
+        CheckConstraint(
+            # both or neither (IN alone lets a NULL through: a CHECK fails only on false)
+            "(consent IS NULL AND consent_purpose IS NULL) OR ("
+            "consent IS NOT NULL AND consent_purpose IS NOT NULL AND "
+            f"{_in('consent', tuple(ConsentDecision))} AND "
+            f"{_in('consent_purpose', CONSENT_PURPOSES)})",
+            name="consent_valid",
+        ),
+    )
 
     id: Mapped[uuidpk]
     student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student.id"))
@@ -109,6 +140,8 @@ class GuardianContact(Base):
     relation: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(12))
     contacted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    consent_purpose: Mapped[str | None] = mapped_column(String(16))
+    consent: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[created_at]
     summary_ct: Mapped[bytes] = mapped_column(EncryptedBlob)
     summary = Encrypted("summary_ct", Kind.TEXT, Purpose.CLINICAL)

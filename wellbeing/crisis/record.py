@@ -9,11 +9,19 @@ from ..auth.names import user_names
 from ..core.authz import Permission, Principal, can
 from ..students.models import Student
 from ..students.record import SectionResult, section
-from .forms import CHANNEL_LABELS, OUTCOME_LABELS, RELATION_LABELS, STEP_LABELS
+from .forms import (
+    CHANNEL_LABELS,
+    CONSENT_LABELS,
+    CONSENT_PURPOSE_LABELS,
+    OUTCOME_LABELS,
+    RELATION_LABELS,
+    STEP_LABELS,
+)
+from .guardian_log import guardian_contacts
 from .models import STEPS
-from .services import crises_of, crisis_for_student, guardian_contacts
+from .services import crises_of, crisis_for_student
 
-FIELDS = ["guardian_contacts", "crisis", "closing_summary"]
+FIELDS = ["guardian_contacts", "consent", "crisis", "closing_summary"]
 
 
 @section("crisis", order=60)
@@ -28,7 +36,8 @@ def crisis_section(session: Session, principal: Principal, student: Student) -> 
     }
     labels = {
         "relation": dict(RELATION_LABELS), "channel": dict(CHANNEL_LABELS), "step": STEP_LABELS,
-        "outcome": dict(OUTCOME_LABELS),
+        "outcome": dict(OUTCOME_LABELS), "consent": dict(CONSENT_LABELS),
+        "purpose": dict(CONSENT_PURPOSE_LABELS),
     }  # fmt: skip
     context = {
         "contacts": contacts,

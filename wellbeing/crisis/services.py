@@ -25,7 +25,6 @@ from ..alerts.models import Alert
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, Role, can, ensure
-from ..core.errors import DomainError
 from ..core.states import IllegalTransition
 from ..db import utcnow
 from ..followups.models import FollowUp
@@ -36,29 +35,20 @@ from ..students.chip import chip_fields
 from ..students.events import STUDENT_TRANSFERRED, StudentTransferred
 from ..students.models import Student
 from .bulk import on_tier_changed_many
+from .errors import CrisisError, clean_text
 from .forms import STEP_LABELS
+from .guardian_log import record_guardian_contact
 from .links import crises_of_alert, crisis_alert_ids, crisis_links, link_alert, link_alerts
 from .models import (
-    CHANNELS,
     CRISIS_STATES,
     FIRST_STEP,
     MANDATORY_STEPS,
     REFERRAL_OUTCOMES,
-    RELATIONS,
     STEPS,
     Crisis,
     CrisisState,
     CrisisStep,
-    GuardianContact,
 )
-
-MAX_TEXT = 4000
-
-
-class CrisisError(DomainError):
-    """Refused input or an illegal change; the message is safe to show."""
-
-    code = "crisis_refused"
 
 
 class CrisisClosed(IllegalTransition, CrisisError):
@@ -200,13 +190,6 @@ def crisis_for_student(session: Session, student_id: uuid.UUID) -> Crisis | None
 
 
 # --------------------------------------------------------------------------- the checklist
-
-
-def clean_text(text: str | None, what: str) -> str | None:
-    text = (text or "").strip() or None
-    if text and len(text) > MAX_TEXT:
-        raise CrisisError(_l("The text is longer than %(n)s characters"), n=MAX_TEXT)
-    return text
 
 
 def complete_step(
@@ -363,65 +346,6 @@ def crises_of(
         )
     )
     return [(c, steps_of(session, c)) for c in crises]
-
-
-# --------------------------------------------------------------------------- guardian contacts
-
-
-def record_guardian_contact(
-    session: Session,
-    actor: Principal,
-    student: Student,
-    *,
-    relation: str,
-    channel: str,
-    contacted_at: dt.datetime | None,
-    summary: str | None,
-    crisis: Crisis | None = None,
-) -> GuardianContact:
-    ensure(actor, Permission.CRISIS_MANAGE, student)
-    if relation not in RELATIONS:
-        raise CrisisError(_l("Choose which guardian"))
-    if channel not in CHANNELS:
-        raise CrisisError(_l("Choose how the guardian was contacted"))
-    if contacted_at is None or contacted_at.tzinfo is None:
-        raise CrisisError(_l("Give the time of the contact"))
-    if contacted_at > utcnow() + dt.timedelta(minutes=5):
-        raise CrisisError(_l("The contact cannot be in the future"))
-    summary_text = clean_text(summary, "summary")
-    if not summary_text:
-        raise CrisisError(_l("Write what was said"))
-    contact = GuardianContact(
-        student_id=student.id, school_id=student.school_id, crisis_id=crisis.id if crisis else None,
-        staff_id=actor.user_id, relation=relation, channel=channel, contacted_at=contacted_at,
-        summary=summary_text,
-    )  # fmt: skip
-    session.add(contact)
-    session.flush()
-    audit.record(
-        session, AuditAction.GUARDIAN_CONTACT, object_type="guardian_contact", object_id=contact.id,
-        student_id=student.id, school_id=student.school_id, fields=["summary"],
-        detail={"relation": relation, "channel": channel, "in_crisis": crisis is not None},
-    )  # fmt: skip
-    return contact
-
-
-def guardian_contacts(
-    session: Session, actor: Principal, student: Student, *, audited: bool = True
-) -> list[GuardianContact]:
-    ensure(actor, Permission.CRISIS_MANAGE, student)
-    rows = list(
-        session.scalars(
-            select(GuardianContact).where(GuardianContact.student_id == student.id)
-            .order_by(GuardianContact.contacted_at.desc())
-        )
-    )  # fmt: skip
-    if audited:
-        audit.record(
-            session, AuditAction.GUARDIAN_CONTACT_VIEW, object_type="student", object_id=student.id,
-            student_id=student.id, school_id=student.school_id, fields=["summary"],
-        )  # fmt: skip
-    return rows
 
 
 def _on_transferred(session: Session, moved: StudentTransferred) -> None:

@@ -19,9 +19,12 @@ from ..db import get_session, utcnow
 from ..risk import consequences
 from ..students.models import Student
 from ..web import require
-from . import notices, services, stepdown
+from . import guardian_log, notices, services, stepdown
+from .consent import consent_states
 from .forms import (
     CHANNEL_LABELS,
+    CONSENT_LABELS,
+    CONSENT_PURPOSE_LABELS,
     OUTCOME_LABELS,
     RELATION_LABELS,
     STEP_LABELS,
@@ -47,7 +50,8 @@ def _plug_into_tier_pages(state: BlueprintSetupState) -> None:
 
 LABELS = {
     "step": STEP_LABELS, "relation": dict(RELATION_LABELS), "channel": dict(CHANNEL_LABELS),
-    "outcome": dict(OUTCOME_LABELS),
+    "outcome": dict(OUTCOME_LABELS), "consent": dict(CONSENT_LABELS),
+    "purpose": dict(CONSENT_PURPOSE_LABELS),
 }  # fmt: skip
 
 
@@ -87,7 +91,8 @@ def _detail_page(crisis_id: uuid.UUID, failed: tuple[str, Any] | None = None) ->
         people.add(crisis.closed_by_id)
     names = user_names(session, people)
     contacts = {
-        c.id: c for c in services.guardian_contacts(session, g.principal, student, audited=False)
+        c.id: c
+        for c in guardian_log.guardian_contacts(session, g.principal, student, audited=False)
     }
     followups = services.step_followups(session, done)
     forms: dict[str, Any] = {
@@ -184,9 +189,10 @@ def guardian_contacts(student_id: uuid.UUID) -> ResponseReturnValue:
     form = GuardianContactForm()
     if form.validate_on_submit():
         try:
-            services.record_guardian_contact(
+            contact = guardian_log.record_guardian_contact(
                 session, g.principal, student, relation=form.relation.data, channel=form.channel.data,
                 contacted_at=_local_to_utc(form.contacted_at.data), summary=form.summary.data,
+                consent=form.consent.data, consent_purpose=form.consent_purpose.data,
             )  # fmt: skip
         except DomainError as exc:
             form.summary.errors = [*form.summary.errors, exc.message]
@@ -196,12 +202,21 @@ def guardian_contacts(student_id: uuid.UUID) -> ResponseReturnValue:
                   "message."),
                 "success",
             )  # fmt: skip
+            if contact.consent:
+                flash(
+                    _("Consent entry recorded: %(decision)s, %(purpose)s, %(guardian)s.",
+                      decision=LABELS["consent"][contact.consent],
+                      purpose=LABELS["purpose"][contact.consent_purpose or ""],
+                      guardian=LABELS["relation"][contact.relation]),
+                    "success",
+                )  # fmt: skip
             return redirect(url_for("crisis.guardian_contacts", student_id=student.id))
     if form.contacted_at.data is None:
         form.contacted_at.data = _now_local()
-    contacts = services.guardian_contacts(session, g.principal, student)
+    contacts = guardian_log.guardian_contacts(session, g.principal, student)
     names = user_names(session, {c.staff_id for c in contacts})
     return render_template(
         "crisis/guardian_contacts.html", student=student, contacts=contacts, form=form, names=names,
-        labels=LABELS,
+        labels=LABELS, consents=sorted(consent_states(session, student.id).values(),
+                                       key=lambda e: (e.relation, e.purpose)),
     )  # fmt: skip

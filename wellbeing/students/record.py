@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..core.authz import Principal
+from ..core.authz import Permission, Principal, can
 from ..orgs.models import School, SchoolClass
 from .models import Student
 
@@ -106,5 +106,8 @@ def identity_section(session: Session, principal: Principal, student: Student) -
         "tier": student.tier,
         "tier_provisional": student.tier_provisional,
         "guardians": student.guardians or [],
+        # Links (no data): the guardian correction form and the contact log of ``crisis``.
+        "can_correct": can(principal, Permission.RECORD_WRITE, student),
+        "can_contact": can(principal, Permission.CRISIS_MANAGE, student),
     }
     return "students/_identity.html", context, IDENTITY_FIELDS

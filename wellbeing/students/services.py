@@ -34,9 +34,11 @@ from ..orgs.models import School, SchoolClass
 from ..orgs.services import create_class
 from . import queries
 from .collation import pinyin_key
+from .guardians import Merged, merge_roster_guardian
 from .models import Student, initials_index, name_initials
 from .record import RenderedSection, render_sections
 from .roster import RosterError, RosterRow, RowError, iter_roster, validate_roster
+from .timeline import Timeline, collect, fields_shown
 
 BATCH_SIZE = 500
 _FOLDED_DUPLICATE = "duplicate student number (differs only in letter case or width)"
@@ -70,6 +72,8 @@ class ImportResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    # Guardian fields the file would have changed but a person corrected by hand since (kept).
+    guardian_fields_kept: int = 0
     # (grade, label) of classes named in the file that did not exist (created unless dry run).
     classes_created: list[tuple[int, str]] = field(default_factory=list)
 
@@ -232,7 +236,7 @@ def _write_batch(
         if student is None:
             new_rows.append(_insert_values(school.id, row, class_id))
             continue
-        changes = _changes(student, row, class_id)
+        changes = _changes(student, row, class_id, result)
         if not changes:
             result.unchanged += 1
             continue
@@ -263,7 +267,7 @@ def _insert_values(school_id: uuid.UUID, row: RosterRow, class_id: uuid.UUID) ->
     plain = {
         "student_number": row.student_number, "name": row.name, "sex": row.sex,
         "birth_date": row.birth_date, "national_id": row.national_id,
-        "guardians": _guardians(row, None),
+        "guardians": _guardians(row, None).guardians,
     }  # fmt: skip
     for name, value in plain.items():
         descriptor = Student.__dict__[name]
@@ -276,17 +280,17 @@ def _insert_values(school_id: uuid.UUID, row: RosterRow, class_id: uuid.UUID) ->
     return values
 
 
-def _guardians(row: RosterRow, stored: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
-    """The roster supplies the first guardian; blank guardian cells keep what is stored."""
-    if row.guardian_name is None and row.guardian_phone is None:
-        return stored
-    relation = stored[0].get("relation") if stored else None
-    first = {"name": row.guardian_name, "phone": row.guardian_phone, "relation": relation}
-    return [first, *(stored or [])[1:]]
+def _guardians(row: RosterRow, stored: list[dict[str, Any]] | None) -> Merged:
+    """The roster supplies the first guardian; blank guardian cells keep what is stored, and
+    fields corrected by hand are kept (``guardians.merge_roster_guardian``)."""
+    return merge_roster_guardian(row.guardian_name, row.guardian_phone, stored)
 
 
-def _changes(student: Student, row: RosterRow, class_id: uuid.UUID) -> dict[str, Any]:
-    """Fields whose decrypted value differs from the row. Blank optional cells change nothing."""
+def _changes(
+    student: Student, row: RosterRow, class_id: uuid.UUID, result: ImportResult
+) -> dict[str, Any]:
+    """Fields whose decrypted value differs from the row. Blank optional cells change nothing;
+    guardian fields corrected by hand are kept (counted in ``result.guardian_fields_kept``)."""
     wanted: dict[str, Any] = {
         "student_number": row.student_number,
         "name": row.name,
@@ -298,7 +302,9 @@ def _changes(student: Student, row: RosterRow, class_id: uuid.UUID) -> dict[str,
     if row.national_id is not None:
         wanted["national_id"] = row.national_id
     stored_guardians = student.guardians
-    guardians = _guardians(row, stored_guardians)
+    merged = _guardians(row, stored_guardians)
+    result.guardian_fields_kept += merged.kept
+    guardians = merged.guardians
     if guardians != stored_guardians:
         wanted["guardians"] = guardians
     return {name: value for name, value in wanted.items() if getattr(student, name) != value}
@@ -456,3 +462,24 @@ def read_summary(session: Session, principal: Principal, student_id: uuid.UUID) 
         student_id=student.id, school_id=student.school_id, fields=API_FIELDS,
     )  # fmt: skip
     return student
+
+
+def open_timeline(
+    session: Session, principal: Principal, student_id: uuid.UUID, *,
+    since: dt.datetime | None = None, until: dt.datetime | None = None,
+    kinds: Iterable[str] | None = None,
+) -> tuple[Student, Timeline] | None:  # fmt: skip
+    """The student's growth-record timeline (None when there is no such student): every
+    module's items as far as ``principal`` may see them, and ONE ``STUDENT_VIEW`` entry naming
+    the kinds shown (``timeline.<kind>``, ``.summary`` for outlines), never their values."""
+    student = session.get(Student, student_id)
+    if student is None:
+        return None
+    ensure(principal, Permission.RECORD_READ, student)
+    timeline = collect(session, principal, student, since=since, until=until, only=kinds)
+    audit.record(
+        session, audit.AuditAction.STUDENT_VIEW, object_type="student", object_id=student.id,
+        student_id=student.id, school_id=student.school_id,
+        fields=["timeline", *fields_shown(timeline)],
+    )  # fmt: skip
+    return student, timeline

@@ -1,0 +1,104 @@
+"""The crisis part of the growth-record timeline: every crisis, open or closed, with the steps
+of its checklist (who did each, when), and every contact with a guardian (who was contacted,
+how, by whom; what was said only on the crisis pages). For those who manage crises."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+
+from flask import url_for
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..core.authz import Permission, Principal, can
+from ..core.states import state_label
+from ..students.models import Student
+from ..students.timeline import PER_KIND_LIMIT, TimelineItem, in_range, names_of, summary
+from .forms import CHANNEL_LABELS, RELATION_LABELS, STEP_LABELS
+from .models import Crisis, CrisisState, CrisisStep, GuardianContact
+
+KINDS = {"crisis": _l("Crises"), "guardian_contact": _l("Guardian contacts")}
+
+
+def items(
+    session: Session, principal: Principal, student: Student,
+    since: dt.datetime | None, until: dt.datetime | None,
+) -> list[TimelineItem]:  # fmt: skip
+    if not can(principal, Permission.RECORD_READ, student):
+        return []
+    full = can(principal, Permission.CRISIS_MANAGE, student)
+    return [
+        *crisis_items(session, student, since, until, full=full),
+        *contact_items(session, student, since, until, full=full),
+    ]
+
+
+def crisis_items(
+    session: Session, student: Student, since: dt.datetime | None, until: dt.datetime | None,
+    *, full: bool,
+) -> list[TimelineItem]:  # fmt: skip
+    crises = session.scalars(
+        select(Crisis)
+        .where(Crisis.student_id == student.id, *in_range(Crisis.opened_at, since, until))
+        .order_by(Crisis.opened_at.desc()).limit(PER_KIND_LIMIT)
+    ).all()  # fmt: skip
+    if not full:
+        return [summary(c.opened_at, "crisis", _l("Crisis opened")) for c in crises]
+    steps: dict[uuid.UUID, list[CrisisStep]] = defaultdict(list)
+    if crises:
+        for step in session.scalars(
+            select(CrisisStep)
+            .where(CrisisStep.crisis_id.in_([c.id for c in crises]))
+            .order_by(CrisisStep.done_at)
+        ):
+            steps[step.crisis_id].append(step)
+    people = {c.closed_by_id for c in crises} | {s.done_by_id for v in steps.values() for s in v}
+    names = names_of(session, people)
+    found = []
+    for crisis in crises:
+        lines = [str(_l("State: %(state)s", state=state_label(CrisisState(crisis.state))))]
+        for step in steps[crisis.id]:
+            lines.append(str(_l(
+                "%(step)s: %(name)s, %(date)s", step=STEP_LABELS.get(step.step, _l("Other")),
+                name=names.get(step.done_by_id, ""), date=step.done_at.date().isoformat(),
+            )))  # fmt: skip
+        if crisis.closed_at is not None:
+            lines.append(str(_l(
+                "Closed by %(name)s on %(date)s",
+                name=names.get(crisis.closed_by_id, ""), date=crisis.closed_at.date().isoformat(),
+            )))  # fmt: skip
+        found.append(
+            TimelineItem(
+                at=crisis.opened_at, kind="crisis", title=str(_l("Crisis opened")),
+                lines=tuple(lines), url=url_for("crisis.detail", crisis_id=crisis.id),
+            )
+        )  # fmt: skip
+    return found
+
+
+def contact_items(
+    session: Session, student: Student, since: dt.datetime | None, until: dt.datetime | None,
+    *, full: bool,
+) -> list[TimelineItem]:  # fmt: skip
+    rows = session.scalars(
+        select(GuardianContact)
+        .where(GuardianContact.student_id == student.id,
+               *in_range(GuardianContact.contacted_at, since, until))
+        .order_by(GuardianContact.contacted_at.desc()).limit(PER_KIND_LIMIT)
+    ).all()  # fmt: skip
+    if not full:
+        return [summary(r.contacted_at, "guardian_contact", _l("Guardian contacted")) for r in rows]
+    names = names_of(session, {r.staff_id for r in rows})
+    relations, channels = dict(RELATION_LABELS), dict(CHANNEL_LABELS)
+    return [
+        TimelineItem(
+            at=row.contacted_at, kind="guardian_contact",
+            title=str(_l("Guardian contacted: %(relation)s", relation=relations.get(row.relation, _l("Other")))),
+            lines=(str(_l("Channel: %(channel)s", channel=channels.get(row.channel, _l("Other")))),),
+            actor=names.get(row.staff_id),
+        )
+        for row in rows
+    ]  # fmt: skip

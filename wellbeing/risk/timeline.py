@@ -1,0 +1,58 @@
+"""The tier part of the growth-record timeline: every tier decision, from which tier to which,
+who decided and why (the reason as people read it, :func:`wellbeing.labels.tier_reason_label`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..core.authz import Permission, Principal, can
+from ..labels import tier_reason_label, tier_source_label
+from ..students.models import Student
+from ..students.timeline import PER_KIND_LIMIT, TimelineItem, in_range, names_of
+from .models import TierDecision
+from .policy import policy_for_student
+
+KINDS = {"tier": _l("Tier decisions")}
+
+
+def items(
+    session: Session, principal: Principal, student: Student,
+    since: dt.datetime | None, until: dt.datetime | None,
+) -> list[TimelineItem]:  # fmt: skip
+    if not can(principal, Permission.RECORD_READ, student):
+        return []
+    rows = session.scalars(
+        select(TierDecision)
+        .where(TierDecision.student_id == student.id,
+               *in_range(TierDecision.decided_at, since, until))
+        .order_by(TierDecision.decided_at.desc()).limit(PER_KIND_LIMIT)
+    ).all()  # fmt: skip
+    policy = policy_for_student(session, student)
+    locale = str(get_locale() or "zh_CN")
+    names = names_of(session, {r.decided_by for r in rows})
+    found = []
+    for row in rows:
+        title = _l(
+            "Tier %(old)s → %(new)s",
+            old=policy.tier_name(row.from_tier, locale),
+            new=policy.tier_name(row.to_tier, locale),
+        )
+        lines = [str(_l("Source: %(source)s", source=tier_source_label(row.source)))]
+        reason = tier_reason_label(row)
+        if reason:
+            lines.append(str(_l("Reason: %(reason)s", reason=reason)))
+        found.append(
+            TimelineItem(
+                at=row.decided_at,
+                kind="tier",
+                title=str(title),
+                lines=tuple(lines),
+                actor=names.get(row.decided_by) if row.decided_by else None,
+            )
+        )
+    return found
