@@ -7,13 +7,12 @@ import datetime as dt
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core.authz import Permission, Principal, can
 from ..core.states import state_label
 from ..students.models import Student
-from ..students.timeline import PER_KIND_LIMIT, TimelineItem, in_range, names_of, summary
+from ..students.timeline import TimelineItem, names_of, newest, summary
 from .common import KIND_LABELS
 from .models import Alert, AlertState
 
@@ -26,11 +25,7 @@ def items(
 ) -> list[TimelineItem]:  # fmt: skip
     if not can(principal, Permission.RECORD_READ, student):
         return []
-    rows = session.scalars(
-        select(Alert)
-        .where(Alert.student_id == student.id, *in_range(Alert.raised_at, since, until))
-        .order_by(Alert.raised_at.desc()).limit(PER_KIND_LIMIT)
-    ).all()  # fmt: skip
+    rows = newest(session, Alert, Alert.raised_at, student, since, until)
     if not can(principal, Permission.ALERTS_HANDLE, student):
         return [summary(r.raised_at, "alert", _l("Alert raised")) for r in rows]
     names = names_of(

@@ -9,13 +9,12 @@ import datetime as dt
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core.authz import Permission, Principal, can
 from ..core.states import state_label
 from ..students.models import Student
-from ..students.timeline import PER_KIND_LIMIT, TimelineItem, in_range, names_of, summary
+from ..students.timeline import TimelineItem, names_of, newest, summary
 from .forms import CALLER_LABELS, CATEGORY_LABELS, RISK_LABELS, URGENCY_LABELS
 from .models import Concern, ConcernState, HotlineCall
 
@@ -36,11 +35,7 @@ def items(
 def concern_items(
     session: Session, student: Student, since: dt.datetime | None, until: dt.datetime | None
 ) -> list[TimelineItem]:
-    rows = session.scalars(
-        select(Concern)
-        .where(Concern.student_id == student.id, *in_range(Concern.created_at, since, until))
-        .order_by(Concern.created_at.desc()).limit(PER_KIND_LIMIT)
-    ).all()  # fmt: skip
+    rows = newest(session, Concern, Concern.created_at, student, since, until)
     names = names_of(session, {c.reporter_id for c in rows})
     categories, urgencies = dict(CATEGORY_LABELS), dict(URGENCY_LABELS)
     found = []
@@ -65,12 +60,7 @@ def hotline_items(
     session: Session, principal: Principal, student: Student,
     since: dt.datetime | None, until: dt.datetime | None,
 ) -> list[TimelineItem]:  # fmt: skip
-    rows = session.scalars(
-        select(HotlineCall)
-        .where(HotlineCall.student_id == student.id,
-               *in_range(HotlineCall.called_at, since, until))
-        .order_by(HotlineCall.called_at.desc()).limit(PER_KIND_LIMIT)
-    ).all()  # fmt: skip
+    rows = newest(session, HotlineCall, HotlineCall.called_at, student, since, until)
     if not can(principal, Permission.HOTLINE_LOG, student):
         return [summary(r.called_at, "hotline", _l("Call to the district hotline")) for r in rows]
     names = names_of(session, {c.counsellor_id for c in rows})

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from ..core.authz import Permission, Principal, can
 from ..core.states import state_label
 from ..students.models import Student
-from ..students.timeline import PER_KIND_LIMIT, TimelineItem, in_range, names_of, summary
+from ..students.timeline import TimelineItem, names_of, newest, summary
 from .forms import CHANNEL_LABELS, RELATION_LABELS, STEP_LABELS
 from .models import Crisis, CrisisState, CrisisStep, GuardianContact
 
@@ -40,11 +40,7 @@ def crisis_items(
     session: Session, student: Student, since: dt.datetime | None, until: dt.datetime | None,
     *, full: bool,
 ) -> list[TimelineItem]:  # fmt: skip
-    crises = session.scalars(
-        select(Crisis)
-        .where(Crisis.student_id == student.id, *in_range(Crisis.opened_at, since, until))
-        .order_by(Crisis.opened_at.desc()).limit(PER_KIND_LIMIT)
-    ).all()  # fmt: skip
+    crises = newest(session, Crisis, Crisis.opened_at, student, since, until)
     if not full:
         return [summary(c.opened_at, "crisis", _l("Crisis opened")) for c in crises]
     steps: dict[uuid.UUID, list[CrisisStep]] = defaultdict(list)
@@ -83,12 +79,7 @@ def contact_items(
     session: Session, student: Student, since: dt.datetime | None, until: dt.datetime | None,
     *, full: bool,
 ) -> list[TimelineItem]:  # fmt: skip
-    rows = session.scalars(
-        select(GuardianContact)
-        .where(GuardianContact.student_id == student.id,
-               *in_range(GuardianContact.contacted_at, since, until))
-        .order_by(GuardianContact.contacted_at.desc()).limit(PER_KIND_LIMIT)
-    ).all()  # fmt: skip
+    rows = newest(session, GuardianContact, GuardianContact.contacted_at, student, since, until)
     if not full:
         return [summary(r.contacted_at, "guardian_contact", _l("Guardian contacted")) for r in rows]
     names = names_of(session, {r.staff_id for r in rows})

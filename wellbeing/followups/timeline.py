@@ -7,12 +7,11 @@ import datetime as dt
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core.authz import Permission, Principal, can
 from ..students.models import Student
-from ..students.timeline import PER_KIND_LIMIT, TimelineItem, in_range, names_of
+from ..students.timeline import TimelineItem, names_of, newest
 from .forms import OUTCOME_LABELS, SOURCE_LABELS
 from .models import STATE_LABELS, FollowUp, FollowUpState
 
@@ -25,11 +24,7 @@ def items(
 ) -> list[TimelineItem]:  # fmt: skip
     if not can(principal, Permission.RECORD_READ, student):
         return []
-    rows = session.scalars(
-        select(FollowUp)
-        .where(FollowUp.student_id == student.id, *in_range(FollowUp.due_at, since, until))
-        .order_by(FollowUp.due_at.desc()).limit(PER_KIND_LIMIT)
-    ).all()  # fmt: skip
+    rows = newest(session, FollowUp, FollowUp.due_at, student, since, until)
     names = names_of(session, {r.completed_by or r.owner_id for r in rows})
     found = []
     for row in rows:

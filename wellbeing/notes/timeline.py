@@ -13,13 +13,12 @@ import datetime as dt
 from flask import url_for
 from flask_babel import format_date, ngettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core.authz import Permission, Principal, can
 from ..core.states import state_label
 from ..students.models import Student
-from ..students.timeline import PER_KIND_LIMIT, SUMMARY, TimelineItem, in_range, names_of
+from ..students.timeline import SUMMARY, TimelineItem, names_of, newest
 from .forms import TYPE_LABELS
 from .models import CounsellingNote
 from .queries import Access, note_access, shown_state
@@ -33,12 +32,7 @@ def items(
 ) -> list[TimelineItem]:  # fmt: skip
     if not can(principal, Permission.NOTES_READ, student):
         return []
-    rows = session.scalars(
-        select(CounsellingNote)
-        .where(CounsellingNote.student_id == student.id,
-               *in_range(CounsellingNote.created_at, since, until))
-        .order_by(CounsellingNote.created_at.desc()).limit(PER_KIND_LIMIT)
-    ).all()  # fmt: skip
+    rows = newest(session, CounsellingNote, CounsellingNote.created_at, student, since, until)
     names = names_of(session, {row.author_id for row in rows})
     found = []
     for row in rows:

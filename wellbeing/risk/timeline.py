@@ -7,13 +7,12 @@ import datetime as dt
 
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core.authz import Permission, Principal, can
 from ..labels import tier_reason_label, tier_source_label
 from ..students.models import Student
-from ..students.timeline import PER_KIND_LIMIT, TimelineItem, in_range, names_of
+from ..students.timeline import TimelineItem, names_of, newest
 from .models import TierDecision
 from .policy import policy_for_student
 
@@ -26,12 +25,7 @@ def items(
 ) -> list[TimelineItem]:  # fmt: skip
     if not can(principal, Permission.RECORD_READ, student):
         return []
-    rows = session.scalars(
-        select(TierDecision)
-        .where(TierDecision.student_id == student.id,
-               *in_range(TierDecision.decided_at, since, until))
-        .order_by(TierDecision.decided_at.desc()).limit(PER_KIND_LIMIT)
-    ).all()  # fmt: skip
+    rows = newest(session, TierDecision, TierDecision.decided_at, student, since, until)
     policy = policy_for_student(session, student)
     locale = str(get_locale() or "zh_CN")
     names = names_of(session, {r.decided_by for r in rows})

@@ -9,12 +9,11 @@ import datetime as dt
 from flask import url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core.authz import Permission, Principal, can
 from ..students.models import Student
-from ..students.timeline import PER_KIND_LIMIT, TimelineItem, in_range, summary
+from ..students.timeline import TimelineItem, newest, summary
 from .engine.instruments import builtin_instruments
 from .models import Response
 
@@ -27,12 +26,9 @@ def items(
 ) -> list[TimelineItem]:  # fmt: skip
     if not can(principal, Permission.RECORD_READ, student):
         return []
-    rows = session.scalars(
-        select(Response)
-        .where(Response.student_id == student.id, Response.voided.is_(False),
-               *in_range(Response.created_at, since, until))
-        .order_by(Response.created_at.desc()).limit(PER_KIND_LIMIT)
-    ).all()  # fmt: skip
+    rows = newest(
+        session, Response, Response.created_at, student, since, until, Response.voided.is_(False)
+    )
     if not can(principal, Permission.SCREENING_READ, student):
         return [summary(r.created_at, "screening", _l("Screening completed")) for r in rows]
     locale = str(get_locale() or "zh_CN")

@@ -18,16 +18,19 @@ lives here, below every contributor, and needs to import none of them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import modules
 from ..auth.names import user_names
 from ..core.authz import Principal
 from .models import Student
+
+M = TypeVar("M")
 
 FULL: Literal["full"] = "full"
 SUMMARY: Literal["summary"] = "summary"
@@ -73,6 +76,19 @@ def in_range(column: Any, since: dt.datetime | None, until: dt.datetime | None) 
     if until is not None:
         terms.append(column < until)
     return terms
+
+
+def newest(
+    session: Session, model: type[M], at: Any, student: Student,
+    since: dt.datetime | None, until: dt.datetime | None, *where: Any,
+) -> Sequence[M]:  # fmt: skip
+    """A kind's rows about ``student`` in ``[since, until)`` by ``at``, newest first, at most
+    :data:`PER_KIND_LIMIT` (one indexed query: ``(student_id, at)``)."""
+    return session.scalars(
+        select(model)
+        .where(model.student_id == student.id, *where, *in_range(at, since, until))  # type: ignore[attr-defined]  # every kind's table has student_id
+        .order_by(at.desc()).limit(PER_KIND_LIMIT)
+    ).all()  # fmt: skip
 
 
 def kinds() -> dict[str, Any]:
