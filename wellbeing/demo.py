@@ -32,6 +32,7 @@ from .demo_cases import register as register_cases
 from .demo_data import SCHOOLS, SEED, SEED_STEPS, DemoSchool
 from .orgs.labels import class_label
 from .orgs.services import create_school, ensure_district, find_class, school_by_code
+from .screening.clock import local_today
 from .students.models import Student
 from .students.roster import national_id_check_digit
 from .students.services import import_roster
@@ -101,7 +102,7 @@ def _national_id(rng: random.Random, birth: dt.date, sex: str) -> str:
 def roster_csv(school: DemoSchool, today: dt.date | None = None) -> str:
     """The school's demo roster as CSV text (Chinese headers, like a school's export)."""
     rng = random.Random(f"{SEED}-{school.code}")
-    today = today or dt.date.today()
+    today = today or local_today()
     out = io.StringIO(newline="")
     writer = csv.writer(out)
     writer.writerow(

@@ -29,6 +29,7 @@ from .demo_data import SCHOOLS, SEED, SEED_STEPS
 from .orgs.models import School
 from .orgs.services import school_by_code
 from .risk.models import TierDecision
+from .screening.clock import local_today
 from .screening.intake.importer import import_file
 from .screening.services import create_campaign
 from .students.models import Student
@@ -91,7 +92,7 @@ def _seed_screening(db: Database, settings: Settings) -> None:
     would upload it (scored, encrypted, tiered; critical items raise alerts)."""
     school = SCHOOLS[1]
     rng = random.Random(SEED)
-    today = dt.date.today()
+    today = local_today()
     with db.session() as session, _acting(session, f"{school.prefix}.psych") as (user, actor):
         campaign = create_campaign(
             session, actor, name=f"{today.year}年秋季心理测评筛查", instruments=["phq9", "gad7"],

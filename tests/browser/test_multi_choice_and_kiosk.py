@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from wellbeing.concerns.models import HotlineCall
 from wellbeing.orgs.models import School
+from wellbeing.screening.clock import local_today
 from wellbeing.screening.models import Campaign, HeldAnswers, KioskSession, Response
 from wellbeing.screening.services import create_campaign, record_answers
 from wellbeing.students.models import Student
@@ -89,7 +90,8 @@ def test_a_phq9_only_campaign(live_server, browser_page):  # type: ignore[no-unt
     page.check("input[name=instruments][value=phq9]")
     page.fill("input[name=grade_from]", "8")
     page.fill("input[name=grade_to]", "8")
-    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    # the school's date, not the machine's: they differ from 00:00 to 08:00 in Shanghai
+    tomorrow = local_today() + dt.timedelta(days=1)
     page.fill("input[name=opens_on]", tomorrow.isoformat())
     page.fill("input[name=closes_on]", (tomorrow + dt.timedelta(days=14)).isoformat())
     page.click("#campaign-form button[type=submit]")
@@ -116,7 +118,7 @@ def test_kiosk_refuses_screened_students_and_keeps_late_conflicts(live_server, b
     first, second, third = world["numbers"]
     with live_server.db.session() as session:
         school = session.get(School, world["school_id"])
-        today = dt.date.today()
+        today = local_today()
         campaign = create_campaign(
             session, None, name="八年级筛查", instruments=["phq9", "gad7"], schools=[school],
             grades=[8], opens_on=today - dt.timedelta(days=1), closes_on=today + dt.timedelta(days=30),
