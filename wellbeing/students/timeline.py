@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from .. import modules
 from ..auth.names import user_names
-from ..core.authz import Principal
+from ..core.authz import Permission, Principal, can
 from .models import Student
 
 M = TypeVar("M")
@@ -128,7 +128,10 @@ def collect(
 ) -> Timeline:
     """Every contributor's items, newest first, filtered to the kinds in ``only`` (all when
     None, none when empty: nothing is read). ``kinds_shown`` names the kinds that have at least
-    one item (for the audit entry)."""
+    one item (for the audit entry). Nothing is read for a viewer who may not open the record:
+    the contributors check only what each of their kinds needs beyond that."""
+    if not can(principal, Permission.RECORD_READ, student):
+        return Timeline([], [])
     wanted = set(only) if only is not None else None
     items: list[TimelineItem] = []
     for declared, contribute in contributors():
