@@ -37,8 +37,10 @@ def test_every_package_with_parts_is_listed() -> None:
 
 
 def test_a_missing_module_fails_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(modules, "MODULES", (*modules.MODULES, "plans"))
-    with pytest.raises(modules.MissingModule, match=r"'plans'.*wellbeing/plans/ does not exist"):
+    monkeypatch.setattr(modules, "MODULES", (*modules.MODULES, "nosuchmodule"))
+    with pytest.raises(
+        modules.MissingModule, match=r"'nosuchmodule'.*wellbeing/nosuchmodule/ does not exist"
+    ):
         modules.import_models()
 
 

@@ -59,6 +59,12 @@ class Permission(enum.StrEnum):
     NOTES_READ = "case:notes:read"
     NOTES_WRITE = "case:notes:write"
     NOTES_READ_RESTRICTED = "case:notes:read_restricted"
+    PLANS_READ = "case:plans:read"
+    PLANS_WRITE = "case:plans:write"
+    PLANS_SIGNOFF = "case:plans:signoff"
+    RECORD_EXPORT = "case:record:export"
+    TASKS_OWN = "self:tasks:complete"
+    STUDENTS_TRANSFER = "district:students:transfer"
     BREAK_GLASS = "case:breakglass:start"
     # reporting a concern (class teachers, mentors) without browsing records
     CONCERN_REPORT = "report:concern:create"
@@ -92,16 +98,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SPECIAL_CARE_MANAGE, P.SCREENING_MANAGE, P.SCREENING_READ, P.SCREENING_KIOSK,
             P.TIER_DECIDE, P.ALERTS_HANDLE, P.CRISIS_MANAGE, P.FOLLOWUPS_MANAGE,
             P.NOTES_READ, P.NOTES_WRITE, P.CONCERN_REPORT, P.CONCERN_OWN, P.STATS_SCHOOL,
-            P.STATS_SCREENING, P.BREAK_GLASS, P.API_SCREENING_INTAKE,
+            P.STATS_SCREENING, P.BREAK_GLASS, P.API_SCREENING_INTAKE, P.PLANS_READ,
+            P.PLANS_WRITE, P.RECORD_EXPORT, P.TASKS_OWN,
         }
     ),
-    Role.CLASS_TEACHER: frozenset(_SIGNED_IN | {P.SELF_AGENDA, P.CONCERN_REPORT, P.CONCERN_OWN}),
+    Role.CLASS_TEACHER: frozenset(
+        _SIGNED_IN | {P.SELF_AGENDA, P.CONCERN_REPORT, P.CONCERN_OWN, P.TASKS_OWN}
+    ),
     Role.SCHOOL_LEADER: frozenset(
         _SIGNED_IN | {
             P.SELF_AGENDA, P.SELF_INBOX, P.STUDENTS_SEARCH, P.RECORD_READ, P.ALERTS_HANDLE,
             P.CRISIS_MANAGE, P.TIER_APPROVE_STEPDOWN, P.CONCERN_REPORT, P.CONCERN_OWN,
             P.STATS_SCHOOL, P.STATS_SCREENING,
             P.NOTES_READ,  # notes that are not restricted (DESIGN.md §1: never restricted ones)
+            P.PLANS_READ, P.PLANS_SIGNOFF, P.TASKS_OWN,
         }
     ),
     Role.COUNSELLOR: frozenset(
@@ -112,7 +122,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.NOTES_READ, P.NOTES_WRITE, P.NOTES_READ_RESTRICTED, P.BREAK_GLASS, P.STATS_SCHOOL,
             P.STATS_DISTRICT,
             P.STATS_SCREENING, P.DISTRICT_ESCALATIONS, P.HOTLINE_LOG, P.CONCERN_REPORT,
-            P.CONCERN_OWN,
+            P.CONCERN_OWN, P.PLANS_READ, P.PLANS_WRITE, P.PLANS_SIGNOFF, P.RECORD_EXPORT,
+            P.TASKS_OWN, P.STUDENTS_TRANSFER,
         }
     ),
     Role.PARTNER: frozenset(_SIGNED_IN | {P.PARTNER_REFERRALS}),
@@ -124,7 +135,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.ADMIN: frozenset(
-        _SIGNED_IN | {P.SCHOOLS_MANAGE, P.USERS_MANAGE, P.ROSTER_IMPORT, P.POLICY_MANAGE}
+        _SIGNED_IN
+        | {P.SCHOOLS_MANAGE, P.USERS_MANAGE, P.ROSTER_IMPORT, P.POLICY_MANAGE, P.STUDENTS_TRANSFER}
     ),
 }
 # fmt: on
@@ -134,7 +146,8 @@ STUDENT_SCOPED = frozenset(
     {
         P.RECORD_READ, P.RECORD_WRITE, P.SPECIAL_CARE_MANAGE, P.SCREENING_READ, P.TIER_DECIDE,
         P.TIER_APPROVE_STEPDOWN, P.ALERTS_HANDLE, P.CRISIS_MANAGE, P.FOLLOWUPS_MANAGE,
-        P.NOTES_READ, P.NOTES_WRITE, P.NOTES_READ_RESTRICTED,
+        P.NOTES_READ, P.NOTES_WRITE, P.NOTES_READ_RESTRICTED, P.PLANS_READ, P.PLANS_WRITE,
+        P.PLANS_SIGNOFF, P.RECORD_EXPORT,
     }
 )  # fmt: skip
 

@@ -13,6 +13,7 @@ Body format (JSON; the admin page edits it as YAML or JSON)::
         colour: "#c62828"
         first_response_hours: 1        # null for none
         followup_days: 1               # null for none
+        plan_review_days: 7            # optional; the plan's next review (default 90/30/7)
         escalation:                    # the ladder when not acknowledged / overdue
           - {role: school_leader, after_minutes: 60}
           - {role: counsellor, after_minutes: 120}
@@ -23,6 +24,10 @@ Body format (JSON; the admin page edits it as YAML or JSON)::
       phq9: [...]                      # replaces the instrument's own tier_rules
     break_glass:                       # optional: who may use break-glass access
       supervisors: false               # supervisors (auditors) too? off by default (DESIGN §1)
+    records:                           # optional: the growth record's periods
+      transfer_read_days: 30           # the sending school reads what it wrote, after a transfer
+      retention_years: 10              # a sealed record is purged this long after leaving
+      consent_valid_days: 365          # a guardian's consent counts for a referral this long
 """
 
 from __future__ import annotations
@@ -125,6 +130,8 @@ class TierSpec:
     followup_days: int | None
     escalation: tuple[EscalationStep, ...]
     involves_district: bool
+    # Days from a plan version to its next review (None: no plan expected at this tier).
+    plan_review_days: int | None = None
 
     def name(self, locale: str | None = None) -> str:
         return self.name_zh if (locale or "zh").lower().startswith("zh") else self.name_en
@@ -138,6 +145,19 @@ class SpecialCareCategory:
 
     def label(self, locale: str | None = None) -> str:
         return self.zh if (locale or "zh").lower().startswith("zh") else self.en
+
+
+# The plan's default review interval by level (issue 14: red 7 days, orange 30, yellow 90).
+DEFAULT_PLAN_REVIEW_DAYS = {0: None, 1: 90, 2: 30, 3: 7}
+
+
+@dataclass(frozen=True)
+class RecordPeriods:
+    """The growth record's periods (the policy's optional ``records`` group)."""
+
+    transfer_read_days: int = 30
+    retention_years: int = 10
+    consent_valid_days: int = 365
 
 
 @dataclass(frozen=True)
@@ -154,6 +174,7 @@ class Policy:
     created_at: dt.datetime | None = None
     # May supervisors (auditors, who otherwise read no case content) break the glass?
     supervisor_break_glass: bool = False
+    records: RecordPeriods = field(default_factory=lambda: RecordPeriods())
 
     # -- per-tier lookups, keyed by level 0..3
     def tier(self, level: int) -> TierSpec:
@@ -185,6 +206,11 @@ class Policy:
     def first_response_delta(self, level: int) -> dt.timedelta | None:
         hours = self.tiers[level].first_response_hours
         return None if hours is None else dt.timedelta(hours=hours)
+
+    def plan_review_delta(self, level: int) -> dt.timedelta | None:
+        """How long a plan version for a student at ``level`` runs before its review."""
+        days = self.tiers[level].plan_review_days
+        return None if days is None else dt.timedelta(days=days)
 
     def followup_delta(self, level: int) -> dt.timedelta | None:
         days = self.tiers[level].followup_days
@@ -233,6 +259,9 @@ def build_policy(
                     EscalationStep(s["role"], s["after_minutes"]) for s in t["escalation"]
                 ),
                 involves_district=t["level"] in district_tiers,
+                plan_review_days=t.get(
+                    "plan_review_days", DEFAULT_PLAN_REVIEW_DAYS.get(t["level"])
+                ),
             )
             for t in tiers
         ),
@@ -247,6 +276,7 @@ def build_policy(
         ),
         created_at=created_at,
         supervisor_break_glass=bool((body.get("break_glass") or {}).get("supervisors", False)),
+        records=RecordPeriods(**(body.get("records") or {})),
     )
 
 

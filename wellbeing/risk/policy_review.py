@@ -63,6 +63,11 @@ SETTING_LABELS: dict[str, Any] = {
     "provisional": _l("Provisional"),
     "break_glass": _l("Break-glass access"),
     "supervisors": _l("Supervisors may use break-glass access"),
+    "plan_review_days": _l("Plan review interval (days)"),
+    "records": _l("Growth record periods"),
+    "transfer_read_days": _l("Days the sending school still reads what it wrote after a transfer"),
+    "retention_years": _l("Years a sealed record is kept after the student leaves"),
+    "consent_valid_days": _l("Days a guardian's consent counts for a referral"),
 }
 TYPE_LABELS: dict[str, Any] = {
     "integer": _l("a whole number"),
@@ -245,6 +250,11 @@ def changes(old: Policy, new: Policy, locale: str) -> list[Change]:
             yes_no(a.involves_district),
             yes_no(b.involves_district),
         )
+        add(
+            _("%(tier)s › Plan review", tier=tier),
+            followup_text(a.plan_review_days),
+            followup_text(b.plan_review_days),
+        )
     before = {c.code: c for c in old.special_care_categories}
     after = {c.code: c for c in new.special_care_categories}
     category = _("Special-care category")
@@ -266,6 +276,12 @@ def changes(old: Policy, new: Policy, locale: str) -> list[Change]:
         allowed_text(old.supervisor_break_glass),
         allowed_text(new.supervisor_break_glass),
     )
+    for name in ("transfer_read_days", "retention_years", "consent_valid_days"):
+        add(
+            str(SETTING_LABELS[name]),
+            str(getattr(old.records, name)),
+            str(getattr(new.records, name)),
+        )
     return out
 
 

@@ -56,6 +56,8 @@ SCHEMA: dict[str, Any] = {
                     "colour": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},
                     "first_response_hours": _HOURS,
                     "followup_days": _DAYS,
+                    # optional: the built-in default per level applies when absent
+                    "plan_review_days": _DAYS,
                     "escalation": {
                         "type": "array",
                         "maxItems": 6,
@@ -89,6 +91,15 @@ SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "required": ["code", "zh", "en"],
                 "properties": {"code": _CODE, "zh": _LABEL, "en": _LABEL},
+            },
+        },
+        "records": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "transfer_read_days": {"type": "integer", "minimum": 0, "maximum": 366},
+                "retention_years": {"type": "integer", "minimum": 1, "maximum": 100},
+                "consent_valid_days": {"type": "integer", "minimum": 1, "maximum": 3660},
             },
         },
         "break_glass": {
