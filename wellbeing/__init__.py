@@ -120,4 +120,9 @@ def create_app(
     for part in ("views", "api"):  # <module>/views.py (HTML) and <module>/api.py (JSON, /api/v1)
         for blueprint in modules.iter_parts(part, "bp"):
             app.register_blueprint(blueprint)
+        # A module whose pages need more than one blueprint (the plans' task pages, the
+        # referrals' partner portal) lists the others in ``BLUEPRINTS`` beside ``bp``.
+        for extra in modules.iter_parts(part, "BLUEPRINTS"):
+            for blueprint in extra:
+                app.register_blueprint(blueprint)
     return app

@@ -302,6 +302,9 @@ def keys_rewrap(new_key_file: Path) -> None:
 def _load_module_commands() -> None:
     for group in modules.iter_parts("cli", "group"):
         main.add_command(group)
+    for more in modules.iter_parts("cli", "GROUPS"):  # a module's further groups
+        for group in more:
+            main.add_command(group)
 
 
 _load_module_commands()

@@ -58,6 +58,10 @@ class Settings:
     trusted_proxies: int = 0  # reverse proxies in front of the app whose X-Forwarded-* count
     max_upload_mb: int = 32  # roster and screening files (MiB); other requests get 512 KiB
     single_process: bool = False  # one process serves the app: per-process throttles suffice
+    # Reports that leave case-worker screens show counts below this as "<10" (issue 16); zeros
+    # "shown" or "suppressed". A setting until the district policy carries them.
+    suppression_threshold: int = 10
+    suppression_zeros: str = "shown"
     testing: bool = False
     scheduler_in_process: bool = False
 
@@ -105,6 +109,7 @@ _MINIMUMS = {
     "argon2_memory_kib": 8,
     "argon2_parallelism": 1,
     "max_upload_mb": 1,
+    "suppression_threshold": 2,
 }
 
 

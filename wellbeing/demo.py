@@ -26,10 +26,11 @@ from sqlalchemy.orm import Session
 from .auth.admin import create_user, grant_membership
 from .auth.models import User
 from .config import Settings
-from .core.authz import Role
+from .core.authz import MFA_REQUIRED_ROLES, Role
 from .db import Database
 from .demo_cases import register as register_cases
 from .demo_data import SCHOOLS, SEED, SEED_STEPS, DemoSchool
+from .demo_records import PARTNERS
 from .orgs.labels import class_label
 from .orgs.services import create_school, ensure_district, find_class, school_by_code
 from .screening.clock import local_today
@@ -65,7 +66,7 @@ def demo_logins() -> list[DemoLogin]:
         ]
     logins += [
         DemoLogin("counsellor", Role.COUNSELLOR, DISTRICT[1]),
-        DemoLogin("partner", Role.PARTNER, DISTRICT[1]),
+        *(DemoLogin(username, Role.PARTNER, name) for username, name, *_ in PARTNERS),
         DemoLogin("supervisor", Role.SUPERVISOR, DISTRICT[1]),
         DemoLogin("admin", Role.ADMIN, DISTRICT[1]),
     ]
@@ -210,6 +211,5 @@ def print_logins(logins: list[DemoLogin] | None = None) -> None:
         click.echo(
             f"  {login.username:<{width}}  {title}{' ' * pad} {login.password:<18} {login.where}"
         )
-    click.echo(
-        "  counsellor, supervisor and admin set up a second factor (TOTP app) at first sign-in."
-    )
+    second = [login.username for login in logins if Role(login.role) in MFA_REQUIRED_ROLES]
+    click.echo(f"  {', '.join(second)} set up a second factor (TOTP app) at first sign-in.")

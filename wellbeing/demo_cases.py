@@ -26,6 +26,7 @@ from .core import audit
 from .core.authz import Principal
 from .db import Database
 from .demo_data import SCHOOLS, SEED, SEED_STEPS
+from .demo_records import seed_records
 from .orgs.models import School
 from .orgs.services import school_by_code
 from .risk.models import TierDecision
@@ -130,5 +131,6 @@ def _seed_concerns(db: Database) -> None:
 
 
 def register() -> None:
-    if seed_cases not in SEED_STEPS:
-        SEED_STEPS.append(seed_cases)
+    for step in (seed_cases, seed_records):  # records build on the cases: notes, plans, referrals
+        if step not in SEED_STEPS:
+            SEED_STEPS.append(step)

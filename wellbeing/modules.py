@@ -51,7 +51,8 @@ from typing import Any
 
 MODULES = (
     "keys", "orgs", "auth", "students", "admin", "audit", "notify", "risk", "alerts", "breakglass",
-    "screening", "followups", "crisis", "concerns", "notes", "plans", "reports", "workbench", "api",
+    "screening", "followups", "crisis", "concerns", "notes", "plans", "referrals", "reports",
+    "workbench", "api",
 )  # fmt: skip
 
 # The files a module may have that the app looks for (see the table above).

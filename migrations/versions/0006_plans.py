@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("draft_ct", wellbeing.core.fields.EncryptedBlob(), nullable=True),
         sa.Column("draft_by", sa.Uuid(), nullable=True),
         sa.Column("draft_updated_at", wellbeing.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("draft_writers", sa.JSON(), nullable=True),
         sa.Column("close_reason_ct", wellbeing.core.fields.EncryptedBlob(), nullable=True),
         sa.CheckConstraint(
             "state IN ('proposed', 'draft', 'submitted', 'active', 'review', 'closed', 'cancelled')",
@@ -144,6 +145,7 @@ def upgrade() -> None:
         sa.Column("material", sa.Boolean(), nullable=False),
         sa.Column("signoff_required", sa.Boolean(), nullable=False),
         sa.Column("safety_crisis_id", sa.Uuid(), nullable=True),
+        sa.Column("writers", sa.JSON(), nullable=False),
         sa.Column("body_ct", wellbeing.core.fields.EncryptedBlob(), nullable=False),
         sa.ForeignKeyConstraint(
             ["author_id"], ["user_account.id"], name=op.f("fk_plan_version_author_id_user_account")

@@ -29,11 +29,14 @@ from schemathesis.specs.openapi.checks import (
 
 from wellbeing.alerts.services import raise_alert
 from wellbeing.api.openapi import build_document
+from wellbeing.auth.services import build_principal
 from wellbeing.core.authz import Role
 from wellbeing.db import utcnow
 from wellbeing.followups.services import schedule_followup
 
 from ..factories import make_school, make_student, make_user
+from ..plans.test_authz_plan_tasks import plan_in_effect
+from ..referrals.test_api_referrals import schemathesis_world
 from ..screening.helpers import open_campaign
 from .helpers import bearer
 
@@ -47,7 +50,7 @@ CONFORMANCE = [
 ]
 
 
-def _world(db_session: Any, env: Any) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+def _world(db_session: Any, env: Any) -> tuple[dict[str, dict[str, str]], dict[str, str], dict[str, Any]]:  # fmt: skip
     """A psych teacher with a token per scope, and real ids for the path parameters."""
     school = make_school(db_session)
     teacher = make_user(db_session, env.settings, Role.PSYCH_TEACHER, school=school)
@@ -60,14 +63,19 @@ def _world(db_session: Any, env: Any) -> tuple[dict[str, dict[str, str]], dict[s
         owner_id=teacher.id, source="manual",
     )  # fmt: skip
     campaign = open_campaign(db_session, [school])
+    leader = make_user(db_session, env.settings, Role.SCHOOL_LEADER, school=school)
+    plan_in_effect(db_session, build_principal(db_session, teacher), student,
+                   signer=build_principal(db_session, leader))  # fmt: skip
+    liaison, referral_ids, bodies = schemathesis_world(db_session, env.settings, teacher, student)
     scopes = ("students:read", "alerts:read", "followups:read", "screening:read",
-              "screening:intake")  # fmt: skip
+              "screening:intake", "plans:read", "tasks:read", "referrals:read")  # fmt: skip
     tokens = {scope: bearer(db_session, teacher, scope) for scope in scopes}
     tokens[""] = bearer(db_session, teacher, *scopes)  # operations without a named scope
+    tokens["partner:referrals"] = bearer(db_session, liaison, "partner:referrals")
     ids = {"student_id": str(student.id), "alert_id": str(alert.id),
-           "campaign_id": str(campaign.id)}  # fmt: skip
+           "campaign_id": str(campaign.id)} | referral_ids  # fmt: skip
     db_session.flush()
-    return tokens, ids
+    return tokens, ids, bodies
 
 
 # A batch the campaign accepts (recorded once: 201, then 200 "unchanged").
@@ -101,7 +109,7 @@ def _run(strategy: Any, headers: dict[str, str], checks: list[Any], seen: set[in
 
 @pytest.mark.slow
 def test_every_operation_conforms_to_the_document(app, db_session, env):
-    tokens, ids = _world(db_session, env)
+    tokens, ids, bodies = _world(db_session, env)
     # Unknown query parameters are ignored (as HTTP APIs commonly do), so negative cases do not
     # add them; the token is ours, not generated.
     config = schemathesis.Config.from_dict(
@@ -119,7 +127,8 @@ def test_every_operation_conforms_to_the_document(app, db_session, env):
     for operation in operations:
         headers = _headers(operation, tokens)
         path_names = [p.name for p in operation.path_parameters]
-        pinned = {name: ids[name] for name in path_names}
+        # a path's own object first (referrals: one per partner operation, in its state)
+        pinned = {name: ids.get(f"{operation.path}:{name}", ids.get(name, "")) for name in path_names}
         writes = operation.method.upper() != "GET"
         inputs = bool(list(operation.iter_parameters()) or operation.body)
         modes = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if inputs else [])
@@ -138,7 +147,8 @@ def test_every_operation_conforms_to_the_document(app, db_session, env):
                 )
                 _run(strategy, headers, checks, seen.setdefault(operation.label, set()))
         if writes:
-            strategy = operation.as_strategy(path_parameters=pinned, body=VALID_BATCH)
+            body = bodies.get(operation.path, VALID_BATCH)
+            strategy = operation.as_strategy(path_parameters=pinned, **({'body': body} if operation.body else {}))
             for _again in range(2):  # one fixed example a run: recorded, then unchanged
                 _run(strategy, headers, CONFORMANCE, seen[operation.label])
     # The examples reached the operations, not only their refusals.

@@ -410,6 +410,67 @@ def _notes_addendum(w: World) -> Visit:
                  data={"text": "Harness: a correction"})  # fmt: skip
 
 
+# --------------------------------------------------------------------------- builders: referrals
+
+
+def _referral_for(w: World, submit: bool = True) -> Any:
+    """A referral of the own student (guardian consent recorded), submitted unless not."""
+    from wellbeing.auth.services import build_principal
+    from wellbeing.crisis.guardian_log import record_guardian_contact
+    from wellbeing.referrals import services as referrals
+
+    sender = build_principal(w.session, w.users["psych_teacher"])
+    student = w.own_student
+    student.guardians = [{"name": "王母", "phone": "13800000000", "relation": "mother"}]
+    record_guardian_contact(w.session, sender, student, relation="mother", channel="phone",
+                            contacted_at=utcnow() - dt.timedelta(hours=1), summary="harness",
+                            consent_purpose="referral", consent="given")  # fmt: skip
+    for found in referrals.queries.student_referrals(w.session, student.id):
+        if found.is_open:
+            return found
+    referral = referrals.create_draft(w.session, sender, student.id,
+                                      referrals.ReferralInput(reason="harness"))  # fmt: skip
+    if submit:
+        referrals.submit(w.session, sender, referral.id)
+    return referral
+
+
+@builder("referrals.new")
+def _referrals_new(w: World) -> Visit:
+    return Visit(f"/students/{w.own_student.id}/referrals/new", "psych_teacher", w.own_student)
+
+
+@builder("referrals.index")
+def _referrals_index(w: World) -> Visit:
+    _referral_for(w)
+    return Visit("/referrals", "counsellor", w.own_student)
+
+
+@builder("referrals.detail")
+def _referrals_detail(w: World) -> Visit:
+    return Visit(f"/referrals/{_referral_for(w).id}", "school_leader", w.own_student)
+
+
+@builder("referrals.edit")
+def _referrals_edit(w: World) -> Visit:
+    return Visit(f"/referrals/{_referral_for(w).id}/edit", "psych_teacher", w.own_student)
+
+
+@builder("referrals.preview")
+def _referrals_preview(w: World) -> Visit:
+    return Visit(f"/referrals/{_referral_for(w).id}/preview", "psych_teacher", w.own_student)
+
+
+@builder("referrals.letter")
+def _referrals_letter(w: World) -> Visit:
+    return Visit(f"/referrals/{_referral_for(w).id}/letter", "psych_teacher", w.own_student)
+
+
+@builder("referrals.fhir")
+def _referrals_fhir(w: World) -> Visit:
+    return Visit(f"/referrals/{_referral_for(w).id}/fhir", "psych_teacher", w.own_student)
+
+
 # --------------------------------------------------------------------------- the walk
 
 

@@ -1,6 +1,6 @@
 """The bulk subscribers together: ``emit_many`` of TIER_CHANGED writes what one ``emit`` per
-student writes (alerts, crises, follow-ups), and a screening import with the subscribers
-attached raises them for the whole file at once."""
+student writes (alerts, crises, follow-ups, proposed plans), and a screening import with the
+subscribers attached raises them for the whole file at once."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from wellbeing.risk.events import TIER_CHANGED
 from wellbeing.screening.intake.importer import import_file
 
 from ..factories import make_user
+from ..plans.conftest import plans_snapshot
 from ..screening.helpers import GAD, PHQ, gad, open_campaign, phq, school_with_students, write_csv
 from .bulk_world import (
     NOW,
@@ -33,7 +34,10 @@ from .bulk_world import (
 
 
 def _snapshot(session):  # type: ignore[no-untyped-def]
-    return alerts_snapshot(session), crises_snapshot(session), followups_snapshot(session)
+    return (
+        alerts_snapshot(session), crises_snapshot(session), followups_snapshot(session),
+        plans_snapshot(session),
+    )  # fmt: skip
 
 
 def test_emit_many_equals_one_emit_per_student(db_session, env):
@@ -48,8 +52,8 @@ def test_emit_many_equals_one_emit_per_student(db_session, env):
         TIER_CHANGED.emit_many(db_session, decisions, partial(with_loaded_students, db_session))
         in_bulk = _snapshot(db_session)
     assert in_bulk == one_by_one
-    alerts, crises, followups = in_bulk
-    assert (len(alerts), len(crises), len(followups)) == (3, 3, 3)
+    alerts, crises, followups, plans = in_bulk
+    assert (len(alerts), len(crises), len(followups), len(plans)) == (3, 3, 3, 4)
 
 
 def test_a_screening_import_raises_alerts_crises_and_follow_ups_once_for_the_file(

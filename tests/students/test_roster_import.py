@@ -202,14 +202,16 @@ def test_actor_needs_roster_permission(db_session, env, tmp_path):
 # --------------------------------------------------------------------------- 100k rows
 
 
-def write_big(path: Path, n: int) -> Path:
+def write_big(path: Path, n: int, prefix: str = "S") -> Path:
+    """``n`` rows; files for different schools take different ``prefix``es (the same number,
+    name and birth date at another school of the district is the same student: a transfer)."""
     with path.open("w", encoding="gb18030", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(HEADER)
         for i in range(n):
             birth = dt.date(2008, 1, 1) + dt.timedelta(days=i % 2500)
             writer.writerow([
-                f"S{i:07d}", f"学生{i}", "男女"[i % 2], birth.isoformat(), str(1 + i % 12),
+                f"{prefix}{i:07d}", f"学生{i}", "男女"[i % 2], birth.isoformat(), str(1 + i % 12),
                 f"{i % 20 + 1}班", "", "监护人", "13812345678",
             ])  # fmt: skip
     return path
@@ -259,9 +261,9 @@ def test_100k_rows_import(db_session, tmp_path):
 def test_import_memory_is_bounded(db_session, tmp_path):
     """Memory grows far slower than the file: rows stream in batches; per row only the parser's
     duplicate check (number -> first row) and an 8-byte index stay until the end."""
-    warm = write_big(tmp_path / "warm.csv", 50)  # first use loads pinyin and crypto tables
+    warm = write_big(tmp_path / "warm.csv", 50, "W")  # first use loads pinyin and crypto tables
     import_roster(db_session, None, make_school(db_session), warm, "warm.csv")
-    small, large = write_big(tmp_path / "s.csv", 5_000), write_big(tmp_path / "l.csv", 25_000)
+    small, large = write_big(tmp_path / "s.csv", 5_000), write_big(tmp_path / "l.csv", 25_000, "L")
     held_small, held_large = parsed_size(small), parsed_size(large)
     peak_small, _ = traced_import(db_session, make_school(db_session), small)
     peak_large, result = traced_import(db_session, make_school(db_session), large)

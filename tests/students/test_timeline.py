@@ -27,6 +27,7 @@ from ..factories import make_student
 FULL, SUMMARY, HIDDEN = "full", "summary", "hidden"
 KINDS = (
     "screening", "tier", "concern", "hotline", "alert", "crisis", "followup", "guardian_contact",
+    "plan_version", "plan_signoff", "plan_goal", "consent", "referral", "referral_feedback",
 )  # fmt: skip
 ROLES = (
     "psych_teacher", "class_teacher", "school_leader", "counsellor", "counsellor_uninvolved",
@@ -45,6 +46,16 @@ TABLE = {
     "crisis":           (FULL, HIDDEN, FULL,    FULL, HIDDEN, HIDDEN, HIDDEN),
     "followup":         (FULL, HIDDEN, FULL,    FULL, HIDDEN, HIDDEN, HIDDEN),
     "guardian_contact": (FULL, HIDDEN, FULL,    FULL, HIDDEN, HIDDEN, HIDDEN),
+    # plans: leaders read plans; a class teacher sees only their own tasks (on their task list)
+    "plan_version":     (FULL, HIDDEN, FULL,    FULL, HIDDEN, HIDDEN, HIDDEN),
+    "plan_signoff":     (FULL, HIDDEN, FULL,    FULL, HIDDEN, HIDDEN, HIDDEN),
+    "plan_goal":        (FULL, HIDDEN, FULL,    FULL, HIDDEN, HIDDEN, HIDDEN),
+    # consent entries of the guardian-contact log: as guardian contacts (crisis managers)
+    "consent":          (FULL, HIDDEN, FULL,    FULL, HIDDEN, HIDDEN, HIDDEN),
+    # referrals: the school's psychology teachers and leaders and the centre read the moves;
+    # the partner's feedback in full to the sender and the centre, leaders see that it came
+    "referral":          (FULL, HIDDEN, FULL,    FULL, HIDDEN, HIDDEN, HIDDEN),
+    "referral_feedback": (FULL, HIDDEN, SUMMARY, FULL, HIDDEN, HIDDEN, HIDDEN),
 }
 # fmt: on
 # A text of each kind that only the full item shows (the summary never does).
@@ -57,6 +68,12 @@ FULL_MARKS = {
     "crisis": "Closed by",
     "followup": "Outcome:",
     "guardian_contact": "Channel:",
+    "plan_version": "Next review:",
+    "plan_signoff": "signed off",
+    "plan_goal": "Progress:",
+    "consent": "Guardian:",
+    "referral": "State:",
+    "referral_feedback": "Summary:",
 }  # fmt: skip
 
 
@@ -112,6 +129,7 @@ def world(db_session, env):  # type: ignore[no-untyped-def]
     contact = GuardianContact(
         student_id=student.id, school_id=student.school_id, crisis_id=crisis.id,
         staff_id=psych.id, relation="mother", channel="phone", contacted_at=crisis.opened_at,
+        consent_purpose="referral", consent="given",
     )  # fmt: skip
     contact.summary = "secret contact summary"
     followup = FollowUp(
@@ -122,8 +140,63 @@ def world(db_session, env):  # type: ignore[no-untyped-def]
     followup.note = "secret followup note"
     db_session.add_all([step, contact, followup])
     db_session.flush()
+    _plan_items(db_session, student, psych.id, w.users["school_leader"].id, now)
+    _referral_items(db_session, w, student)
     w.extra["student"] = student
     return w
+
+
+def _referral_items(session, w, student):  # type: ignore[no-untyped-def]
+    """A referral through to the partner's feedback (the guardian's consent is the crisis's
+    contact above)."""
+    from tests.referrals.helpers import liaison, make_partner
+    from wellbeing.referrals import services as referrals
+
+    student.guardians = [{"name": "王母", "phone": "13800000000", "relation": "mother"}]
+    partner = make_partner(session, w.own_school.district_id, "时间线医院")
+    sender, centre = _principal(w, "psych_teacher"), _principal(w, "counsellor")
+    w.users["liaison"] = liaison(session, w.settings, partner)
+    desk = _principal(w, "liaison")
+    rid = referrals.create_draft(
+        session, sender, student.id, referrals.ReferralInput(reason="需要专科评估")
+    ).id
+    referrals.submit(session, sender, rid)
+    referrals.accept(session, centre, rid)
+    referrals.send(session, centre, rid, partner.id)
+    referrals.acknowledge(session, desk, rid)
+    referrals.schedule(session, desk, rid, utcnow() + dt.timedelta(days=1))
+    referrals.record_attendance(session, desk, rid, True)
+    referrals.record_feedback(
+        session, desk, rid, referrals.FeedbackInput(summary="门诊评估已完成", advises_return=True)
+    )
+
+
+def _plan_items(session, student, author_id, leader_id, now):  # type: ignore[no-untyped-def]
+    """A plan with two versions (the goal's progress changed between them) and a sign-off."""
+    from wellbeing.plans.models import Plan, PlanSignoff, PlanState, PlanVersion
+    from wellbeing.plans.queries import open_plan
+
+    plan = open_plan(session, student.id)  # the red screening proposed one
+    if plan is None:
+        plan = Plan(student_id=student.id, school_id=student.school_id, created_by=author_id)
+        session.add(plan)
+    plan.state, plan.latest_version, plan.effective_version = PlanState.ACTIVE, 2, 2
+    session.flush()
+    goal = {"id": "g1", "text": "sleep seven hours", "measure": "", "target_date": None,
+            "lifecycle": "active", "achievement": "in_progress", "concern_ids": []}  # fmt: skip
+    for number, achievement in ((1, "in_progress"), (2, "improving")):
+        version = PlanVersion(
+            plan_id=plan.id, number=number, author_id=author_id, tier=2, material=number == 1,
+            signoff_required=number == 1, review_due=now.date(), writers=[author_id.hex],
+            created_at=now - dt.timedelta(days=3 - number),
+        )  # fmt: skip
+        version.body = {"goals": [{**goal, "achievement": achievement}]}
+        session.add(version)
+        session.flush()
+        if number == 1:
+            session.add(PlanSignoff(plan_id=plan.id, version_id=version.id, decision="signed",
+                                    by_id=leader_id, role="school_leader"))  # fmt: skip
+    session.flush()
 
 
 def _open(client, w, role, query=""):  # type: ignore[no-untyped-def]

@@ -37,6 +37,9 @@ KIND_LABELS = {
     "followup_overdue": _l("Follow-up overdue"),
     "referral_sla": _l("Referral past its deadline"),
     "break_glass": _l("Break-glass access"),
+    "plan_review_overdue": _l("Plan review overdue"),
+    "plan_proposal_overdue": _l("Plan not written in time"),
+    "student_transferred_in": _l("Student transferred in"),
 }
 
 

@@ -35,7 +35,8 @@ DEFAULT_LADDER: dict[int, tuple[tuple[str, int], ...]] = {
 # The tier an alert is handled at when the caller gives none.
 KIND_DEFAULT_TIER = {
     "red_tier": 3, "critical_item": 3, "urgent_concern": 3, "first_response_overdue": 2,
-    "followup_overdue": 2, "referral_sla": 2, "break_glass": 3,
+    "followup_overdue": 2, "referral_sla": 2, "break_glass": 3, "plan_review_overdue": 2,
+    "plan_proposal_overdue": 2, "student_transferred_in": 1,
 }  # fmt: skip
 BREAK_GLASS_LADDER = (("supervisor", 0),)
 BREAK_GLASS_RESPONSE_MINUTES = 24 * 60

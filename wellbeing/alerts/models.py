@@ -23,7 +23,8 @@ from ..db import Base, UTCDateTime, created_at, utcnow, uuidpk
 
 KINDS = (
     "red_tier", "critical_item", "urgent_concern", "first_response_overdue", "followup_overdue",
-    "referral_sla", "break_glass",
+    "referral_sla", "break_glass", "plan_review_overdue", "plan_proposal_overdue",
+    "student_transferred_in",
 )  # fmt: skip
 
 

@@ -33,7 +33,9 @@ from ..core.events import CRITICAL_RESPONSE, CriticalResponse
 from ..db import utcnow
 from ..orgs.models import School
 from ..risk.events import TIER_CHANGED, TierChanged
+from ..students.events import STUDENT_TRANSFERRED, StudentTransferred
 from ..students.models import Student
+from ..students.transfer import reading_school
 from . import links
 from .bulk import on_critical_responses, on_tier_changed_many
 from .common import CRISIS_KINDS, AlertError, AlertNotFound, IllegalTransition, alert_dedupe_key
@@ -223,7 +225,11 @@ def may_read_note(session: Session, principal: Principal | None, alert: Alert) -
         return may_handle(session, principal, alert)
 
     student = session.get(Student, alert.student_id)
-    return student is not None and can(principal, Permission.RECORD_READ, student)
+    return (
+        student is not None
+        and can(principal, Permission.RECORD_READ, student)
+        and reading_school(principal, student) in (None, alert.school_id)
+    )
 
 
 def _close_inbox(session: Session, alert: Alert) -> None:
@@ -348,6 +354,17 @@ def _on_break_glass(session: Session, grant: BreakGlassStarted) -> None:
     )  # fmt: skip
 
 
+def _on_transferred(session: Session, moved: StudentTransferred) -> None:
+    """The receiving school's psychology teachers take the case over: one alert per transfer,
+    on the ladder of the student's tier (a green student's on the yellow one)."""
+    student = session.get_one(Student, moved.student_id)
+    raise_alert(
+        session, kind="student_transferred_in", school_id=moved.new_school_id,
+        student_id=student.id, source_id=moved.transfer_id, tier=student.tier or None,
+    )  # fmt: skip
+
+
 TIER_CHANGED.subscribe(_on_tier_changed, many=on_tier_changed_many)
+STUDENT_TRANSFERRED.subscribe(_on_transferred)
 CRITICAL_RESPONSE.subscribe(_on_critical_response, many=on_critical_responses)
 BREAK_GLASS_STARTED.subscribe(_on_break_glass)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..core import audit
-from ..core.authz import Permission, Principal, Role, ensure
+from ..core.authz import MFA_REQUIRED_ROLES, Permission, Principal, Role, ensure
 from ..core.errors import DomainError
 from ..db import utcnow
 from . import recovery
@@ -62,9 +62,7 @@ def verify_second_factor(
 
 
 def mfa_required(user: User) -> bool:
-    return any(
-        Role(m.role) in {Role.COUNSELLOR, Role.SUPERVISOR, Role.ADMIN} for m in user.memberships
-    )
+    return any(Role(m.role) in MFA_REQUIRED_ROLES for m in user.memberships)
 
 
 def totp_qr_svg(uri: str) -> str:

@@ -55,7 +55,8 @@ class Membership(Base):
     district_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("district.id"))
     school_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("school.id"))
     class_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("school_class.id"))
-    partner_id: Mapped[uuid.UUID | None] = mapped_column()  # health partner (referrals module)
+    # The health partner of a liaison (the ``partner`` role): referrals.models.HealthPartner.
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("health_partner.id"))
     created_at: Mapped[created_at]
 
     user: Mapped[User] = relationship(back_populates="memberships", lazy="raise")

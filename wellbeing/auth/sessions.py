@@ -78,7 +78,7 @@ def revoke_all_sessions(session: Session, user_id: uuid.UUID) -> int:
 def build_principal(session: Session, user: User, now: dt.datetime | None = None) -> Principal:
     now = now or utcnow()
     scopes = tuple(
-        Scope(Role(m.role), m.district_id, m.school_id, m.class_id)
+        Scope(Role(m.role), m.district_id, m.school_id, m.class_id, m.partner_id)
         for m in sorted(user.memberships, key=lambda m: (m.role, str(m.school_id), str(m.class_id)))
     )
     glass = session.scalars(

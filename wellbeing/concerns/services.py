@@ -44,7 +44,9 @@ from ..db import utcnow
 from ..orgs.models import School
 from ..risk.services import apply_tier
 from ..students.chip import chip_fields
+from ..students.enrolment import ensure_not_sealed
 from ..students.models import Student
+from ..students.transfer import ensure_written_here
 from .models import (
     CATEGORIES,
     CONCERN_STATES,
@@ -205,6 +207,7 @@ def _create_concern(
     now: dt.datetime | None = None,
 ) -> tuple[Concern, Alert | None]:
     ensure(actor, Permission.CONCERN_REPORT, student)
+    ensure_not_sealed(student)
     now = now or utcnow()
     text = (text or "").strip()
     if category not in CATEGORIES:
@@ -324,6 +327,7 @@ def get_concern(
         return None
     student = session.get_one(Student, concern.student_id)
     ensure(actor, Permission.RECORD_READ, student)
+    ensure_written_here(actor, student, concern.school_id)  # the school the student left
     audit.record(
         session, AuditAction.CONCERN_VIEW, object_type="concern", object_id=concern.id,
         student_id=student.id, school_id=student.school_id,
@@ -339,6 +343,7 @@ def mark(
     """Mark a concern seen or acted (psych teacher / counsellor with write access)."""
     student = session.get(Student, concern.student_id)
     ensure(actor, Permission.RECORD_WRITE, student)
+    ensure_not_sealed(student)
     new_status = next_state(concern.state, action)
     now = now or utcnow()
     if new_status == ConcernState.ACTED:

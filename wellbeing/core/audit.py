@@ -63,6 +63,14 @@ class AuditAction(enum.StrEnum):
     MEMBERSHIP_REVOKE = "admin:membership:revoke"
     POLICY_CHANGE = "admin:policy:change"
     PARTNER_CHANGE = "admin:partner:change"
+    REFERRAL_CREATE = "case:referral:create"
+    REFERRAL_UPDATE = "case:referral:update"
+    REFERRAL_MOVE = "case:referral:move"
+    REFERRAL_VIEW = "case:referral:view"
+    REFERRAL_OVERRIDE = "case:referral:consent_override"
+    REFERRAL_ACCESS_CUT = "case:referral:access_cut"
+    REFERRAL_PRINT = "case:referral:print"  # the referral letter (转介单)
+    REFERRAL_EXPORT = "case:referral:export"  # the FHIR download
     ROSTER_IMPORT = "admin:roster:import"
     STUDENT_LIST = "case:student:list"
     STUDENT_SEARCH = "case:student:search"
@@ -70,6 +78,7 @@ class AuditAction(enum.StrEnum):
     STUDENT_UPDATE = "case:student:update"
     STUDENT_TRANSFER = "case:student:transfer"
     RECORD_EXPORT = "case:record:export"
+    GUARDIAN_COPY = "case:guardian_copy:export"  # the record copied for a guardian (PIPL)
     SCREENING_CAMPAIGN = "case:campaign:change"
     SCREENING_IMPORT = "case:screening:import"
     SCREENING_RESPONSE = "case:screening:create"
@@ -98,6 +107,7 @@ class AuditAction(enum.StrEnum):
     FOLLOWUP_COMPLETE = "case:followup:complete"
     FOLLOWUP_VIEW = "case:followup:view"
     DASHBOARD_VIEW = "stats:dashboard:view"
+    REPORT_RELEASE = "stats:report:release"  # an export or print, in the release ledger
     KEYS_INIT = "system:keys:init"
     KEYS_ROTATE = "system:keys:rotate"
     KEYS_REWRAP = "system:keys:rewrap"
@@ -115,7 +125,18 @@ class AuditAction(enum.StrEnum):
     NOTE_LOCK = "case:note:lock"
     NOTE_ADDENDUM = "case:note:addendum"
     NOTE_VIEW = "case:note:view"
+    PLAN_VIEW = "case:plan:view"
+    PLAN_WRITE = "case:plan:write"
+    PLAN_SIGNOFF = "case:plan:signoff"
+    TASK_CREATE = "case:plan_task:create"
+    TASK_DONE = "case:plan_task:complete"
+    TASK_CANCEL = "case:plan_task:cancel"
+    TASK_VIEW = "case:plan_task:view"
     EMAIL_FAILED = "system:email:failed"
+    STUDENT_LEAVE = "case:student:leave"
+    STUDENT_GRADUATE = "case:student:graduate"
+    RECORD_SEAL = "case:record:seal"
+    RECORD_PURGE = "case:record:purge"
 
 
 class Outcome(enum.StrEnum):

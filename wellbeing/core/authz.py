@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from flask_babel import lazy_gettext as _l
+
 
 class Role(enum.StrEnum):
     PSYCH_TEACHER = "psych_teacher"
@@ -26,7 +28,8 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
-MFA_REQUIRED_ROLES = frozenset({Role.COUNSELLOR, Role.SUPERVISOR, Role.ADMIN})
+# A health partner's liaison reads children's data from outside the district (issue 15 item 1).
+MFA_REQUIRED_ROLES = frozenset({Role.COUNSELLOR, Role.SUPERVISOR, Role.ADMIN, Role.PARTNER})
 SCHOOL_ROLES = frozenset({Role.PSYCH_TEACHER, Role.CLASS_TEACHER, Role.SCHOOL_LEADER})
 
 
@@ -78,6 +81,11 @@ class Permission(enum.StrEnum):
     HOTLINE_LOG = "district:hotline:log"
     # health partners
     PARTNER_REFERRALS = "partner:referrals:respond"
+    # referrals (issue 15): the school asks, the centre triages, the admin keeps the partners
+    REFERRALS_CREATE = "case:referrals:create"
+    REFERRALS_READ = "case:referrals:read"
+    REFERRALS_TRIAGE = "district:referrals:triage"
+    PARTNERS_MANAGE = "system:partners:manage"
     # audit
     AUDIT_READ = "audit:trail:read"
     AUDIT_EXPORT = "audit:trail:export"
@@ -151,6 +159,20 @@ STUDENT_SCOPED = frozenset(
     }
 )  # fmt: skip
 
+# Referrals (issue 15, DESIGN.md §1): the psychology teacher refers students of their school;
+# leaders and the centre read the school's referrals; the centre triages every school's; the
+# admin keeps the partner register. Partners act through PARTNER_REFERRALS on what is addressed
+# to their organisation only (``_scope_grants``).
+REFERRAL_GRANTS = {
+    Role.PSYCH_TEACHER: {P.REFERRALS_CREATE, P.REFERRALS_READ},
+    Role.SCHOOL_LEADER: {P.REFERRALS_READ},
+    Role.COUNSELLOR: {P.REFERRALS_READ, P.REFERRALS_TRIAGE},
+    Role.ADMIN: {P.PARTNERS_MANAGE},
+}
+for _role, _granted in REFERRAL_GRANTS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
+STUDENT_SCOPED = STUDENT_SCOPED | {P.REFERRALS_CREATE, P.REFERRALS_READ}
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -158,6 +180,7 @@ class Scope:
     district_id: uuid.UUID | None = None
     school_id: uuid.UUID | None = None
     class_id: uuid.UUID | None = None
+    partner_id: uuid.UUID | None = None  # a partner liaison's organisation (health_partner)
 
 
 @dataclass(frozen=True)
@@ -234,24 +257,48 @@ def _scope_grants(scope: Scope, permission: Permission, target: Any) -> bool:
         if permission in STUDENT_SCOPED and hasattr(target, "district_involved"):
             return bool(target.district_involved)
         return True
+    if scope.role == Role.PARTNER and target is not None and hasattr(target, "partner_id"):
+        # A liaison acts only on what is addressed to their organisation (the referral module
+        # adds state, consent and expiry: referrals.queries.partner_may_see).
+        return scope.partner_id is not None and target.partner_id == scope.partner_id
     # Admins, supervisors and partners: district-wide for the permissions their role has;
     # none of those is a student-scoped permission (partners go through relationship rules).
     return permission not in STUDENT_SCOPED
 
 
+# What a break-glass grant opens on a SEALED record (a student who left or graduated): reading
+# only, whatever else the holder's role may do to an enrolled student's record.
+SEALED_READABLE = frozenset(
+    {P.RECORD_READ, P.SCREENING_READ, P.NOTES_READ, P.NOTES_READ_RESTRICTED, P.PLANS_READ}
+)
+
+
+def is_sealed(target: Any) -> bool:
+    """A target that says it is sealed (``Student.sealed``: the student left or graduated)."""
+    return bool(getattr(target, "sealed", False))
+
+
 def can(principal: Principal | None, permission: Permission, target: Any = None) -> bool:
-    """May ``principal`` use ``permission`` on ``target`` (a student, school, or None)?"""
+    """May ``principal`` use ``permission`` on ``target`` (a student, school, or None)?
+
+    A sealed student (``target.sealed``, issue 14 item 9) refuses every student-scoped
+    permission to everyone, scope and relationships included; only a break-glass grant for
+    that student opens it, and then only for reading (:data:`SEALED_READABLE`)."""
     if permission == Permission.PUBLIC:
         return True
     if principal is None:
         return False
     if principal.token_scopes is not None and permission not in principal.token_scopes:
         return False
-    if any(_scope_grants(scope, permission, target) for scope in principal.scopes):
+    sealed = permission in STUDENT_SCOPED and is_sealed(target)
+    if not sealed and any(_scope_grants(scope, permission, target) for scope in principal.scopes):
         return True
     student_id = _student_id_of(target)
     if student_id is not None and student_id in break_glass_reach(principal):
-        return permission in principal.permissions() | {P.RECORD_READ, P.SCREENING_READ}
+        opened = principal.permissions() | {P.RECORD_READ, P.SCREENING_READ}
+        return permission in (opened & SEALED_READABLE if sealed else opened)
+    if sealed:
+        return False
     return any(rule(principal, permission, target) for rule in RELATIONSHIP_RULES)
 
 
@@ -291,4 +338,23 @@ class Forbidden(Exception):
 
 def ensure(principal: Principal | None, permission: Permission, target: Any = None) -> None:
     if not can(principal, permission, target):
+        if _sealed_for(principal, permission, target):
+            raise Forbidden(permission, target, rule="sealed_record", message=SEALED_MESSAGE)
         raise Forbidden(permission, target)
+
+
+def _sealed_for(principal: Principal | None, permission: Permission, target: Any) -> bool:
+    """Is the seal what refused? Said only to someone the record would be open to otherwise
+    (their scope, or a break-glass grant for this student)."""
+    if principal is None or permission not in STUDENT_SCOPED or not is_sealed(target):
+        return False
+    return any(_scope_grants(s, permission, target) for s in principal.scopes) or (
+        _student_id_of(target) in break_glass_reach(principal)
+    )
+
+
+# The person's reason when a sealed record refuses them (lazy: rendered in their language).
+SEALED_MESSAGE = _l(
+    "This student has left or graduated: the record is sealed and read-only. District "
+    "counsellors open it only through break-glass."
+)

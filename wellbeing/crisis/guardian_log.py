@@ -15,6 +15,7 @@ from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, ensure
 from ..db import utcnow
+from ..students.enrolment import ensure_not_sealed
 from ..students.models import Student
 from .errors import CrisisError, clean_text
 from .events import CONSENT_WITHDRAWN, ConsentWithdrawn
@@ -53,6 +54,7 @@ def record_guardian_contact(
     """Add one contact to the log (and its consent entry, if any), audited; a withdrawal emits
     ``CONSENT_WITHDRAWN`` in the same transaction."""
     ensure(actor, Permission.CRISIS_MANAGE, student)
+    ensure_not_sealed(student)
     if relation not in RELATIONS:
         raise CrisisError(_l("Choose which guardian"))
     if channel not in CHANNELS:

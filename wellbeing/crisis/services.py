@@ -32,6 +32,7 @@ from ..followups.services import schedule_followup
 from ..orgs.models import School
 from ..risk.events import TIER_CHANGED, TierChanged
 from ..students.chip import chip_fields
+from ..students.enrolment import ensure_not_sealed
 from ..students.events import STUDENT_TRANSFERRED, StudentTransferred
 from ..students.models import Student
 from .bulk import on_tier_changed_many
@@ -211,6 +212,7 @@ def complete_step(
     takes a default for it)."""
     student = session.get_one(Student, crisis.student_id)
     ensure(actor, Permission.CRISIS_MANAGE, student)
+    ensure_not_sealed(student)
     now = now or utcnow()
     if step not in STEPS:
         raise CrisisError(_l("Unknown checklist step"))
@@ -291,6 +293,7 @@ def close_crisis(
     the closer's confirmation. The crisis and its history stay in the student's record."""
     student = session.get_one(Student, crisis.student_id)
     ensure(actor, Permission.CRISIS_MANAGE, student)
+    ensure_not_sealed(student)
     check_closable(session, crisis, student, summary=summary, tier=tier, confirmed=confirmed)
     CRISIS_STATES.move(crisis, CrisisState.CLOSED)
     crisis.closed_at, crisis.closed_by_id = now or utcnow(), actor.user_id

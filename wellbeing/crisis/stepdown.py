@@ -14,6 +14,7 @@ from ..core.authz import Permission, Principal, ensure
 from ..risk.models import TierDecision
 from ..risk.services import TierError
 from ..risk.services import approve_stepdown as approve
+from ..students.enrolment import ensure_not_sealed
 from ..students.models import Student
 from .models import Crisis
 from .services import (
@@ -55,6 +56,7 @@ def approve_stepdown(
         raise TierError(_l("no such step-down request"))
     student = session.get(Student, decision.student_id)
     ensure(actor, Permission.TIER_APPROVE_STEPDOWN, student)
+    ensure_not_sealed(student)
     crisis = crisis_for_student(session, decision.student_id)
     if crisis is not None:
         if crisis_action not in CRISIS_ACTIONS:

@@ -1,6 +1,8 @@
 """The crisis part of the growth-record timeline: every crisis, open or closed, with the steps
 of its checklist (who did each, when), and every contact with a guardian (who was contacted,
-how, by whom; what was said only on the crisis pages). For those who manage crises."""
+how, by whom; what was said only on the crisis pages), and each consent entry of that log as
+an item of its own (given, refused or withdrawn, for what, by which guardian). For those who
+manage crises; others who read the record see that they took place."""
 
 from __future__ import annotations
 
@@ -17,10 +19,19 @@ from ..core.authz import Permission, Principal, can
 from ..core.states import state_label
 from ..students.models import Student
 from ..students.timeline import TimelineItem, names_of, newest, summary
-from .forms import CHANNEL_LABELS, RELATION_LABELS, STEP_LABELS
+from .forms import (
+    CHANNEL_LABELS,
+    CONSENT_LABELS,
+    CONSENT_PURPOSE_LABELS,
+    RELATION_LABELS,
+    STEP_LABELS,
+)
 from .models import Crisis, CrisisState, CrisisStep, GuardianContact
 
-KINDS = {"crisis": _l("Crises"), "guardian_contact": _l("Guardian contacts")}
+KINDS = {
+    "crisis": _l("Crises"), "guardian_contact": _l("Guardian contacts"),
+    "consent": _l("Consent entries"),
+}  # fmt: skip
 
 
 def items(
@@ -31,6 +42,7 @@ def items(
     return [
         *crisis_items(session, student, since, until, full=full),
         *contact_items(session, student, since, until, full=full),
+        *consent_items(session, student, since, until, full=full),
     ]
 
 
@@ -87,6 +99,36 @@ def contact_items(
             at=row.contacted_at, kind="guardian_contact",
             title=str(_l("Guardian contacted: %(relation)s", relation=relations.get(row.relation, _l("Other")))),
             lines=(str(_l("Channel: %(channel)s", channel=channels.get(row.channel, _l("Other")))),),
+            actor=names.get(row.staff_id),
+        )
+        for row in rows
+    ]  # fmt: skip
+
+
+def consent_items(
+    session: Session, student: Student, since: dt.datetime | None, until: dt.datetime | None,
+    *, full: bool,
+) -> list[TimelineItem]:  # fmt: skip
+    """The consent entries of the guardian-contact log (at the time the guardian said it)."""
+    rows = newest(
+        session, GuardianContact, GuardianContact.contacted_at, student, since, until,
+        GuardianContact.consent.is_not(None),
+    )  # fmt: skip
+    if not full:
+        return [summary(r.contacted_at, "consent", _l("Consent entry")) for r in rows]
+    names = names_of(session, {r.staff_id for r in rows})
+    relations, channels = dict(RELATION_LABELS), dict(CHANNEL_LABELS)
+    decisions, purposes = dict(CONSENT_LABELS), dict(CONSENT_PURPOSE_LABELS)
+    return [
+        TimelineItem(
+            at=row.contacted_at, kind="consent",
+            title=str(_l("%(decision)s (%(purpose)s)",
+                         decision=decisions.get(row.consent or "", _l("Other")),
+                         purpose=purposes.get(row.consent_purpose or "", _l("Other")))),
+            lines=(
+                str(_l("Guardian: %(relation)s", relation=relations.get(row.relation, _l("Other")))),
+                str(_l("Channel: %(channel)s", channel=channels.get(row.channel, _l("Other")))),
+            ),
             actor=names.get(row.staff_id),
         )
         for row in rows

@@ -11,9 +11,16 @@ CRLF = "\r\n"
 
 @dataclass(frozen=True)
 class FeedEvent:
+    """A timed event (``start``, ``minutes``), or an all-day one (``day``: a due date).
+    ``summary`` and ``url`` replace the calendar's own for this event (other modules' items,
+    registered in :mod:`.agenda`)."""
+
     uid: str
-    start: dt.datetime
+    start: dt.datetime | None = None
     minutes: int = 30
+    day: dt.date | None = None
+    summary: str | None = None
+    url: str | None = None
 
 
 def escape_text(value: str) -> str:
@@ -53,14 +60,20 @@ def calendar(
         f"X-WR-CALNAME:{escape_text(name)}",
     ]
     for event in events:
+        if event.day is not None:
+            end = event.day + dt.timedelta(days=1)
+            when = [f"DTSTART;VALUE=DATE:{event.day:%Y%m%d}", f"DTEND;VALUE=DATE:{end:%Y%m%d}"]
+        else:
+            assert event.start is not None  # noqa: S101 (a timed event has its start)
+            finish = event.start + dt.timedelta(minutes=event.minutes)
+            when = [f"DTSTART:{_utc(event.start)}", f"DTEND:{_utc(finish)}"]
         lines += [
             "BEGIN:VEVENT",
             f"UID:{event.uid}",
             f"DTSTAMP:{_utc(now)}",
-            f"DTSTART:{_utc(event.start)}",
-            f"DTEND:{_utc(event.start + dt.timedelta(minutes=event.minutes))}",
-            f"SUMMARY:{escape_text(summary)}",
-            f"URL:{url}",
+            *when,
+            f"SUMMARY:{escape_text(event.summary or summary)}",
+            f"URL:{event.url or url}",
             "TRANSP:OPAQUE",
             "END:VEVENT",
         ]

@@ -32,8 +32,10 @@ from ..notify.services import post_notice, queue_email, translations
 from ..orgs.models import School
 from ..risk.events import TIER_CHANGED, TierChanged
 from ..risk.policy import current_policy
+from ..students.enrolment import ensure_not_sealed
 from ..students.events import STUDENT_TRANSFERRED, StudentTransferred
 from ..students.models import Student
+from ..students.transfer import ensure_written_here
 from .bulk import on_tier_changed_many
 from .models import (
     ACTIVE_STATES,
@@ -78,6 +80,7 @@ def schedule_followup(
     """Create a follow-up (the only creation path). ``actor=None`` means a rule (system)."""
     if actor is not None:
         ensure(actor, Permission.FOLLOWUPS_MANAGE, student)
+        ensure_not_sealed(student)
     if source not in SOURCES:
         raise FollowUpError(f"unknown follow-up source {source!r}")
     if due_at.tzinfo is None:
@@ -212,6 +215,7 @@ def read_followup(
     if followup is None or student is None:
         raise LookupError("no such follow-up")
     ensure(actor, Permission.RECORD_READ, student)
+    ensure_written_here(actor, student, followup.school_id)  # the school the student left
     fields = ["due_at", "state", "owner_id"]
     if followup.state == DONE:
         fields += ["outcome", "note", "completed_by", "completed_at"]
@@ -245,6 +249,7 @@ def complete_followup(
     if student is None:
         raise FollowUpError(_l("the student of this follow-up no longer exists"))
     ensure(actor, Permission.FOLLOWUPS_MANAGE, student)
+    ensure_not_sealed(student)
     if not FOLLOWUP_STATES.allowed(followup.state, DONE):
         raise FollowUpError(_l("this follow-up is already closed"))
     if outcome not in OUTCOMES:

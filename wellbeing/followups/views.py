@@ -32,6 +32,7 @@ from ..notify.services import mark_notices_read, translations, unread_notices
 from ..students.chip import chip_fields
 from ..students.models import Student
 from ..web import require
+from . import agenda as agenda_sources
 from . import ical, queries, services
 from .forms import (
     OUTCOME_LABELS,
@@ -109,11 +110,19 @@ def agenda() -> ResponseReturnValue:
     data = queries.agenda_week(session, g.principal.user_id, now, tz, _week_param())
     rows = {row.student.id: row.student for row in data.rows}
     named = [sid for sid in data.students if can(g.principal, Permission.RECORD_READ, rows[sid])]
+    # Other modules' items (plan tasks: agenda.AGENDA_SOURCES), named with the chip.
+    today = now.astimezone(tz).date()
+    extras = agenda_sources.agenda_items(session, g.principal.user_id, data.start, data.end, today)
+    extra_students = {i.student.id: i.student for i in extras if i.student is not None}
     audit.record(
         session, AuditAction.FOLLOWUP_VIEW, object_type="followup",
-        fields=(["outcome"] if any(r.followup.outcome for r in data.rows) else [])
-        + chip_fields(g.principal, [rows[sid] for sid in named]),
-        detail={"students": named, "week": data.start.isoformat()},
+        fields=list(dict.fromkeys(
+            (["outcome"] if any(r.followup.outcome for r in data.rows) else [])
+            + chip_fields(g.principal, [rows[sid] for sid in named] + list(extra_students.values()))
+            + [name for item in extras for name in item.fields]
+        )),
+        detail={"students": sorted({*named, *extra_students}, key=str),
+                "week": data.start.isoformat()},
     )  # fmt: skip
     notices = unread_notices(session, g.principal.user_id)
     mark_notices_read(session, g.principal.user_id, [n.id for n in notices])
@@ -123,6 +132,7 @@ def agenda() -> ResponseReturnValue:
         has_token=services.has_calendar_token(session, g.principal.user_id), token_form=EmptyForm(),
         today=now.astimezone(tz).date(), prev_week=data.start - dt.timedelta(days=7),
         next_week=data.start + dt.timedelta(days=7), this_week=this_week, dates=_dates(data.start),
+        extras=extras,
         outcomes=OUTCOME_LABELS, states=STATE_LABELS, sources=SOURCE_LABELS,
     )  # fmt: skip
 
@@ -231,11 +241,13 @@ def feed(token: str) -> ResponseReturnValue:
     now = utcnow()
     settings = _settings()
     t = translations(user.locale)
+    today = now.astimezone(settings.tz).date()
     body = ical.calendar(
         [
             ical.FeedEvent(uid=f"{fid}@wellbeing", start=due)
             for fid, due in queries.feed_items(session, user.id, now)
-        ],
+        ]
+        + agenda_sources.feed_events(session, user.id, today, t.gettext),
         summary=t.gettext("Follow-up"),
         url=f"{settings.base_url.rstrip('/')}{url_for('followups.agenda')}",
         name=t.gettext("Wellbeing agenda"),

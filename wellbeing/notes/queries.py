@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ..core.authz import Permission, Principal, can
 from ..db import utcnow
+from ..students.transfer import reading_school
 from .models import CounsellingNote, NoteAddendum, NoteState
 
 
@@ -53,6 +54,9 @@ def note_access(
     its 24 hours is read as locked, whether or not the job has moved it yet)."""
     if principal is None or not can(principal, Permission.NOTES_READ, student):
         return Access.HIDDEN
+    reading = reading_school(principal, student, now)
+    if reading is not None and note.school_id != reading:
+        return Access.HIDDEN  # the school the student left reads only its own notes
     is_author = note.author_id == principal.user_id
     if shown_state(note, now) == NoteState.DRAFT and not is_author:
         return Access.HIDDEN

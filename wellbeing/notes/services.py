@@ -33,6 +33,7 @@ from ..db import utcnow
 from ..risk.models import TierDecision
 from ..risk.services import apply_tier
 from ..students.chip import chip_fields
+from ..students.enrolment import ensure_not_sealed
 from ..students.models import Student
 from .models import (
     DRAFT_HOURS,
@@ -111,6 +112,7 @@ def write_note(
     """A new note about ``student`` by ``actor``: signed at once, or a draft for 24 hours."""
     now = now or utcnow()
     ensure(actor, Permission.NOTES_WRITE, student)
+    ensure_not_sealed(student)
     check_input(data, now)
     note = CounsellingNote(
         id=uuid.uuid4(), student_id=student.id, school_id=student.school_id,
@@ -127,6 +129,7 @@ def write_note(
 
 def _own_note(actor: Principal, note: CounsellingNote, student: Student) -> None:
     ensure(actor, Permission.NOTES_WRITE, student)
+    ensure_not_sealed(student)
     if note.author_id != actor.user_id:
         raise Forbidden(
             Permission.NOTES_WRITE, note, rule="note_author_only",
@@ -224,6 +227,7 @@ def add_addendum(
     now = now or utcnow()
     student = _student(session, note)
     ensure(actor, Permission.NOTES_WRITE, student)
+    ensure_not_sealed(student)
     if note_access(actor, note, student, now) != Access.FULL:
         raise Forbidden(Permission.NOTES_READ_RESTRICTED, note, rule="note_restricted")
     if note.state == NoteState.DRAFT and is_editable(note, now):
@@ -298,6 +302,7 @@ def student_for_writing(session: Session, actor: Principal, student_id: uuid.UUI
     if student is None:
         raise NotFound(_l("There is no such student."))
     ensure(actor, Permission.NOTES_WRITE, student)
+    ensure_not_sealed(student)
     audit.record(
         session, AuditAction.STUDENT_VIEW, object_type="student", object_id=student.id,
         student_id=student.id, school_id=student.school_id,

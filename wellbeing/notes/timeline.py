@@ -20,8 +20,8 @@ from ..core.states import state_label
 from ..students.models import Student
 from ..students.timeline import SUMMARY, TimelineItem, names_of, newest
 from .forms import TYPE_LABELS
-from .models import CounsellingNote
-from .queries import Access, note_access, shown_state
+from .models import CounsellingNote, NoteState
+from .queries import Access, addenda_of, note_access, shown_state, visible_notes
 
 KINDS = {"note": _l("Counselling notes")}
 
@@ -61,6 +61,44 @@ def items(
                 at=row.created_at, kind="note", title=str(title), lines=tuple(lines),
                 actor=author, url=url_for("notes.detail", note_id=row.id),
                 fields=("note.type", "note.duration", "note.state"),
+            )
+        )  # fmt: skip
+    return found
+
+
+def export_items(
+    session: Session, principal: Principal, student: Student, include_restricted: bool
+) -> list[TimelineItem]:
+    """The notes in the copy of the record made for a guardian (``students/export.py``): each
+    note the exporting person reads in full, with its content and addenda; never a draft; a
+    restricted note only when ``include_restricted`` (the export service allows that to district
+    counsellors, with a reason)."""
+    notes = [
+        entry.note for entry in visible_notes(session, principal, student)
+        if entry.access == Access.FULL and shown_state(entry.note) != NoteState.DRAFT
+        and (include_restricted or not entry.note.restricted)
+    ]  # fmt: skip
+    names = names_of(session, {note.author_id for note in notes})
+    found = []
+    for note in notes:
+        note_type = TYPE_LABELS.get(note.note_type, _l("Other"))
+        lines = [
+            ngettext("Session: %(date)s, %(type)s, %(num)d minute",
+                     "Session: %(date)s, %(type)s, %(num)d minutes", note.duration_minutes,
+                     date=format_date(note.session_date), type=note_type),
+            str(note.content or ""),
+        ]  # fmt: skip
+        for addendum in addenda_of(session, note.id):
+            lines.append(str(_l(
+                "Addendum of %(date)s: %(text)s",
+                date=format_date(addendum.created_at.date()), text=addendum.text or "",
+            )))  # fmt: skip
+        title = _l("Restricted note") if note.restricted else _l("Counselling note")
+        found.append(
+            TimelineItem(
+                at=note.created_at, kind="note", title=str(title), lines=tuple(lines),
+                actor=names.get(note.author_id),
+                fields=("note.type", "note.duration", "note.content", "note.addenda"),
             )
         )  # fmt: skip
     return found

@@ -16,7 +16,11 @@ The body of a version is one encrypted JSON document (``plans.body`` validates i
      "goals": [{"id", "text", "measure", "target_date", "lifecycle", "achievement",
                 "concern_ids": [...]}],
      "interventions": [{"id", "kind", "description", "frequency", "who"}],
-     "adults": [{"id", "user_id", "name", "role", "tasks": [{"id", "title", "due"}]}]}
+     "adults": [{"id", "user_id", "name", "role", "tasks": [{"id", "title", "due"}]}],
+     "safety_crisis_id", "review_due"}
+
+(``safety_crisis_id``: the crisis whose safety-plan step a red student's plan links;
+``review_due``: the writer's choice of the next review date, empty for the tier's default.)
 
 Versions and sign-offs are append-only (FHIR CarePlan.replaces: version n replaces n - 1; a
 sign-off is a row appended per decision, as Primero appends approvals): nothing updates or
@@ -31,6 +35,7 @@ from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -146,6 +151,9 @@ class Plan(Base):
     draft = Encrypted("draft_ct", Kind.JSON, Purpose.CLINICAL)
     draft_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
     draft_updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Everyone who saved the working copy since a version last took effect (user ids, hex):
+    # none of them may sign the version it becomes.
+    draft_writers: Mapped[list[str] | None] = mapped_column(JSON)
     close_reason_ct: Mapped[bytes | None] = mapped_column(EncryptedBlob)
     close_reason = Encrypted("close_reason_ct", Kind.TEXT, Purpose.CLINICAL)
 
@@ -169,6 +177,9 @@ class PlanVersion(Base):
     signoff_required: Mapped[bool] = mapped_column(Boolean)
     # The crisis whose checklist holds the safety plan this version links (never copied).
     safety_crisis_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("crisis.id"))
+    # The author and everyone who wrote the draft it was saved from (user ids, hex): none of
+    # them may sign it off.
+    writers: Mapped[list[str]] = mapped_column(JSON)
     body_ct: Mapped[bytes] = mapped_column(EncryptedBlob)
     body = Encrypted("body_ct", Kind.JSON, Purpose.CLINICAL)
 

@@ -6,16 +6,24 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, render_template, request
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
 from ..core.authz import Permission
 from ..db import get_session, utcnow
 from ..orgs.models import School
+from ..screening.pages import RESULTS_SUPPRESSION
 from ..web import require
-from . import charts, services
+from . import charts, publish, services
 
 bp = Blueprint("reports", __name__)
+
+
+@bp.record_once
+def _plug_into_screening_results(state: BlueprintSetupState) -> None:
+    """Hand the campaign results page (``screening``, below) its small-cell suppression."""
+    state.app.extensions[RESULTS_SUPPRESSION] = publish.publish_results
 
 
 SERIES_NAMES = {

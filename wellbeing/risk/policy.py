@@ -44,6 +44,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..orgs.models import School
+from ..students.retention import RetentionRule, set_retention_source
 from .models import DistrictPolicy
 from .policy_schema import (
     PolicyError,
@@ -338,6 +339,25 @@ def district_of_school(session: Session, school_id: uuid.UUID) -> uuid.UUID | No
 
 def policy_for_student(session: Session, student: Any) -> Policy:
     return current_policy(session, district_of_school(session, student.school_id))
+
+
+def retention_for_student(session: Session, student: Any) -> RetentionRule:
+    """The district's ``records.retention_years`` for the retention purge (``students`` is
+    below ``risk``: it reads the period through :func:`set_retention_source`), with the policy
+    version and who saved it (for the purge's tombstone)."""
+    policy = policy_for_student(session, student)
+    set_by = None
+    if policy.version:
+        set_by = session.scalar(
+            select(DistrictPolicy.created_by).where(
+                DistrictPolicy.district_id == policy.district_id,
+                DistrictPolicy.version == policy.version,
+            )
+        )
+    return RetentionRule(policy.records.retention_years, policy.version, set_by)
+
+
+set_retention_source(retention_for_student)
 
 
 __all__ = [

@@ -31,6 +31,8 @@ from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, ensure
 from ..db import utcnow
+from ..students import transfer as student_transfer
+from ..students.enrolment import ensure_not_sealed
 from ..students.models import Student
 from .bulk import apply_rule_tiers as apply_rule_tiers
 from .decisions import REASON_MAX as REASON_MAX
@@ -39,7 +41,7 @@ from .decisions import TierError as TierError
 from .decisions import apply_decision, check_tier, confirm_decision
 from .models import APPLIED, DistrictPolicy, TierDecision
 from .policy import PolicyError as PolicyError
-from .policy import forget_policy, validate_body
+from .policy import forget_policy, policy_for_student, validate_body
 from .special_care import get_special_care as get_special_care
 from .special_care import has_special_care as has_special_care
 from .special_care import set_special_care as set_special_care
@@ -93,6 +95,7 @@ def apply_tier(
     needs_decide = source == "manual" or tier <= old
     if needs_decide:
         ensure(actor, Permission.TIER_DECIDE, student)
+        ensure_not_sealed(student)
         if not text:
             raise TierError(_l("a written reason is required"))
     if len(text) > REASON_MAX:
@@ -220,6 +223,15 @@ def policy_versions(session: Session, district_id: uuid.UUID) -> list[DistrictPo
             .order_by(DistrictPolicy.version.desc())
         )
     )
+
+
+def _transfer_read_days(session: Session, student: Student) -> int:
+    """How long a sending school reads what it wrote after a transfer: the district policy's
+    ``records.transfer_read_days`` (``students`` is below the policy, so it asks through this)."""
+    return policy_for_student(session, student).records.transfer_read_days
+
+
+student_transfer.read_days_from(_transfer_read_days)
 
 
 __all__ = [

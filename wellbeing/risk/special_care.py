@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, ensure
+from ..students.enrolment import ensure_not_sealed
 from ..students.models import Student
 from .decisions import TierError
 from .policy import Policy, policy_for_student
@@ -41,6 +42,7 @@ def set_special_care(
     policy). Audited with the count only: even the codes are sensitive."""
     if actor is not None:
         ensure(actor, Permission.SPECIAL_CARE_MANAGE, student)
+        ensure_not_sealed(student)
     policy: Policy = policy_for_student(session, student)
     wanted = set(codes)
     held = get_special_care(student)

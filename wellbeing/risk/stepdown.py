@@ -15,6 +15,7 @@ from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, ensure
 from ..db import utcnow
+from ..students.enrolment import ensure_not_sealed
 from ..students.models import Student
 from .decisions import RED, TierError, next_effective, record_tier_change
 from .models import APPLIED, DECISION_STATES, PENDING, REJECTED, WITHDRAWN, TierDecision
@@ -93,6 +94,7 @@ def approve_stepdown(
     """A second person approves a pending step-down from red: the tier changes now."""
     decision, student = _load_pending(session, decision)
     ensure(actor, Permission.TIER_APPROVE_STEPDOWN, student)
+    ensure_not_sealed(student)
     if not DECISION_STATES.allowed(decision.state, APPLIED):
         raise TierError(_l("this step-down is no longer waiting for approval"))
     if decision.decided_by == actor.user_id:

@@ -4,8 +4,10 @@ user may act for), the school to act for, and the questionnaire of a campaign.""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any, cast
 
-from flask import abort, g
+from flask import abort, current_app, g
 
 from ..core.authz import Permission
 from ..core.forms import SelectChoice
@@ -38,3 +40,17 @@ def pick_school(schools: list[School], value: str | None) -> School:
 
 def questionnaire(campaign: Campaign) -> list[Instrument]:
     return list(campaign_instruments(get_session(), campaign).values())
+
+
+# The reports module (above this one) hands the results page its small-cell suppression when
+# its blueprint is registered (``reports.views``; issue 16), as crisis does for the tier pages.
+RESULTS_SUPPRESSION = "wellbeing.results_suppression"
+
+
+def results_suppression() -> Callable[..., Any]:
+    """``reports.publish.publish_results``: fails closed when the reports module is absent, so
+    the results table never goes out unsuppressed."""
+    found = current_app.extensions.get(RESULTS_SUPPRESSION)
+    if not callable(found):
+        raise RuntimeError("the reports module is not registered: the results page needs it")
+    return cast(Callable[..., Any], found)

@@ -45,7 +45,7 @@ from .forms import (
 from .intake.importer import import_file
 from .intake.messages import instrument_names, translate_message
 from .links import event_items_of_responses
-from .pages import campaign_for, pick_school, questionnaire, school_choices
+from .pages import campaign_for, pick_school, questionnaire, results_suppression, school_choices
 
 
 @bp.app_template_filter("instrument_names")
@@ -116,10 +116,14 @@ def results(campaign_id: uuid.UUID) -> ResponseReturnValue:
     by = request.args.get("by", "grade")
     if by not in ("school", "grade", "class"):
         abort(400)
-    rows = queries.results(get_session(), campaign, [s.id for s in schools], by=by)
+    # The class-level rows whatever the level shown: suppression protects the linked tables
+    # (classes, grades, schools) together, so no page can be subtracted from another.
+    rows = queries.results(get_session(), campaign, [s.id for s in schools], by="class")
     labels = queries.band_labels(campaign.instruments, str(get_locale()))
+    order = {code: list(bands) for code, bands in labels.items()}
+    published = results_suppression()(g.principal, rows, by, campaign.instruments, order)
     return render_template(
-        "screening/results.html", campaign=campaign, rows=rows, by=by, labels=labels
+        "screening/results.html", campaign=campaign, published=published, by=by, labels=labels
     )
 
 

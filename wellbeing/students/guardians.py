@@ -26,6 +26,7 @@ from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, ensure
 from ..core.errors import DomainError, NotFound
+from .enrolment import ensure_not_sealed
 from .models import Student
 from .roster import FieldError, parse_guardian_name, parse_phone
 
@@ -73,6 +74,7 @@ def correct_guardian(
     """Correct guardian ``index`` (``len(guardians)`` adds one); returns the fields changed.
     The changed fields are marked corrected by hand, so a later roster import keeps them."""
     ensure(actor, Permission.RECORD_WRITE, student)
+    ensure_not_sealed(student)
     guardians = [dict(g) for g in (student.guardians or [])]
     if not 0 <= index <= len(guardians):
         raise GuardianError(_l("No such guardian"))

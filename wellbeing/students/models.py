@@ -6,8 +6,11 @@ import datetime as dt
 import functools
 import unicodedata
 import uuid
+from enum import StrEnum
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    CheckConstraint,
     ForeignKey,
     Index,
     LargeBinary,
@@ -21,14 +24,38 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.crypto import Purpose, current_keyring
 from ..core.fields import BlindIndexSpec, Encrypted, EncryptedBlob, Kind
+from ..core.states import Transitions, label_states
 from ..db import Base, UTCDateTime, created_at, utcnow, uuidpk
 
 ID = Purpose.IDENTITY
 
 
+class StudentStatus(StrEnum):
+    """Enrolment (the column keeps its historical name ``status``). Leaving or graduating seals
+    the record: read-only, and readable only through break-glass (``students.enrolment``)."""
+
+    ACTIVE = "active"
+    LEFT = "left"
+    GRADUATED = "graduated"
+
+
+STUDENT_STATUSES = Transitions(
+    StudentStatus,
+    {StudentStatus.ACTIVE: {StudentStatus.LEFT, StudentStatus.GRADUATED}},
+)
+label_states(
+    {
+        StudentStatus.ACTIVE: _l("enrolled"),
+        StudentStatus.LEFT: _l("left the school"),
+        StudentStatus.GRADUATED: _l("graduated"),
+    }
+)
+
+
 class Student(Base):
     __tablename__ = "student"
     __table_args__ = (
+        STUDENT_STATUSES.check("status"),  # ck_student_status_valid
         # Blind index first: imports look students up by it, for many schools at once.
         UniqueConstraint("student_number_bidx", "school_id"),
         Index("ix_student_school_tier", "school_id", "tier"),
@@ -44,7 +71,11 @@ class Student(Base):
     school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"))
     class_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("school_class.id"), index=True)
     grade: Mapped[int] = mapped_column(SmallInteger)
-    status: Mapped[str] = mapped_column(String(12), default="active")  # active|left|graduated
+    status: Mapped[str] = mapped_column(String(12), default=StudentStatus.ACTIVE)
+    # The school's local date the student left or graduated (retention counts from it), and
+    # when the record was sealed; both empty while the student is enrolled.
+    left_at: Mapped[dt.date | None]
+    sealed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Maintained by the risk module: the current tier is the basis of every list and cadence.
     tier: Mapped[int] = mapped_column(SmallInteger, default=0)
     tier_provisional: Mapped[bool] = mapped_column(default=False)
@@ -79,6 +110,11 @@ class Student(Base):
     @property
     def student_id(self) -> uuid.UUID:
         return self.id
+
+    @property
+    def sealed(self) -> bool:
+        """Read by ``core.authz.can``: a sealed record opens only through break-glass."""
+        return self.status != StudentStatus.ACTIVE
 
 
 # --------------------------------------------------------------------------- pinyin initials
@@ -155,3 +191,66 @@ def _initials_on_update(_mapper: object, _connection: object, target: Student) -
     state = inspect(target)
     if state.attrs.name_ct.history.has_changes() or state.attrs.school_id.history.has_changes():
         _refresh_initials(target)
+
+
+class PurgeLock(Base):
+    """The escape that lets a retention purge delete what database triggers otherwise keep
+    (migration 0009: signed counselling notes and their addenda): while a row names a student,
+    that student's notes and addenda may be deleted. The purge inserts the row, deletes, and
+    deletes the row again, all in one transaction, so no other transaction ever sees it (see
+    /work/tools/COMMON.md, "Purge escape for triggers"). No foreign key: the student's own row
+    is purged in the same transaction."""
+
+    __tablename__ = "purge_lock"
+
+    student_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --------------------------------------------------------------------------- transfers
+
+TRANSFER_SOURCES = ("manual", "roster")
+
+
+class StudentTransfer(Base):
+    """One move of a student to another school of the district (``students.transfer``).
+
+    ``read_until``: until when the sending school's staff still read what their school wrote
+    (``policy.records.transfer_read_days`` after the move). ``by_id`` is empty for a roster
+    import run from the CLI. Append-only: a later transfer is a new row."""
+
+    __tablename__ = "student_transfer"
+    __table_args__ = (
+        CheckConstraint("source IN ('manual', 'roster')", name="source_valid"),
+        # The access rule: "transfers of this student from this school still readable".
+        Index("ix_student_transfer_student_from", "student_id", "from_school_id", "read_until"),
+        Index("ix_student_transfer_from_until", "from_school_id", "read_until"),
+    )
+
+    id: Mapped[uuidpk]
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student.id"))
+    from_school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"))
+    to_school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"))
+    by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user_account.id"))
+    source: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[created_at]
+    read_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class RecordExport(Base):
+    """A copy of the growth record handed out for a guardian (PIPL access request,
+    ``students/export.py``): who asked (a code), whether restricted notes were included and the
+    written reason for including them (encrypted). The audit entry points here by id."""
+
+    __tablename__ = "record_export"
+    __table_args__ = (Index("ix_record_export_student_created", "student_id", "created_at"),)
+
+    id: Mapped[uuidpk]
+    student_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("student.id"))
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"))
+    actor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
+    requester: Mapped[str] = mapped_column(String(20))
+    include_restricted: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[created_at]
+    reason_ct: Mapped[bytes | None] = mapped_column(EncryptedBlob)
+    reason = Encrypted("reason_ct", Kind.TEXT, Purpose.CLINICAL)

@@ -27,11 +27,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core.authz import Permission, Principal, can
 from ..orgs.models import School, SchoolClass
 from .models import Student
+from .transfer import reading_school, transfers_of
 
 SectionResult = tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], Sequence[str]] | None
 SectionFunction = Callable[[Session, Principal, Student], SectionResult]
@@ -53,6 +55,9 @@ class RenderedSection:
 
 
 SECTIONS: dict[str, Section] = {}
+# The sections the sending school's staff see during a transfer's read period: each one cuts
+# its rows to that school (notes: ``notes.queries.note_access``); the timeline does the rest.
+TRANSFER_READER_SECTIONS = frozenset({"identity", "transfer", "notes"})
 
 
 def section(name: str, order: int = 50) -> Callable[[SectionFunction], SectionFunction]:
@@ -73,7 +78,11 @@ def render_sections(
     session: Session, principal: Principal, student: Student
 ) -> list[RenderedSection]:
     rendered = []
+    # Staff of the school the student left read only what their school wrote (transfer.py).
+    cut = reading_school(principal, student) is not None
     for entry in ordered_sections():
+        if cut and entry.name not in TRANSFER_READER_SECTIONS:
+            continue
         result = entry.render(session, principal, student)
         if result is None:
             continue
@@ -111,3 +120,28 @@ def identity_section(session: Session, principal: Principal, student: Student) -
         "can_contact": can(principal, Permission.CRISIS_MANAGE, student),
     }
     return "students/_identity.html", context, IDENTITY_FIELDS
+
+
+# --------------------------------------------------------------------------- transfers
+
+TRANSFER_SECTION_FIELDS = ("transfer.schools", "transfer.dates")
+
+
+@section("transfer", order=1)
+def transfer_section(session: Session, principal: Principal, student: Student) -> SectionResult:
+    """The student's moves between schools; for the sending school's staff, until when they
+    read (and that they see only what their school wrote)."""
+    moves = transfers_of(session, student.id)
+    if not moves:
+        return None
+    ids = {m.from_school_id for m in moves} | {m.to_school_id for m in moves}
+    names = select(School.id, School.name).where(School.id.in_(ids))
+    schools = dict(session.execute(names).tuples().all())
+    reading = reading_school(principal, student)
+    context = {
+        "moves": moves,
+        "schools": schools,
+        # The move this viewer reads through (the sending school's staff), else None.
+        "reader_move": next((m for m in moves if m.from_school_id == reading), None),
+    }
+    return "students/_transfer_section.html", context, TRANSFER_SECTION_FIELDS

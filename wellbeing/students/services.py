@@ -32,7 +32,7 @@ from ..core.tabular import TabularError
 from ..orgs.labels import class_number
 from ..orgs.models import School, SchoolClass
 from ..orgs.services import create_class
-from . import queries
+from . import queries, transfer_roster
 from .collation import pinyin_key
 from .guardians import Merged, merge_roster_guardian
 from .models import Student, initials_index, name_initials
@@ -76,6 +76,11 @@ class ImportResult:
     guardian_fields_kept: int = 0
     # (grade, label) of classes named in the file that did not exist (created unless dry run).
     classes_created: list[tuple[int, str]] = field(default_factory=list)
+    # Students of other schools of the district recognised in the file and moved here
+    # (``transfer_roster.find_arrivals``), and rows naming a student moved away from this school
+    # (not moved back, not created: a stale roster must not undo a transfer).
+    transferred_in: int = 0
+    transfer_skipped: int = 0
 
     @property
     def ok(self) -> bool:
@@ -125,7 +130,8 @@ def import_roster(
             return result
         try:
             with session.begin_nested():
-                _write(session, school, path, report.classes, result, batch_size, today)
+                by_id = actor.user_id if actor is not None else None
+                _write(session, school, path, report.classes, result, batch_size, today, by_id)
                 if dry_run:
                     raise _DryRunDone
         except _DryRunDone:
@@ -141,6 +147,8 @@ def import_roster(
             school_id=school.id, fields=ROSTER_FIELDS,
             detail={"rows": result.rows_total, "created": result.created, "updated": result.updated,
                     "unchanged": result.unchanged, "classes_created": len(result.classes_created),
+                    "transferred_in": result.transferred_in,
+                    "transfer_skipped": result.transfer_skipped,
                     "file_type": Path(filename).suffix.lower().lstrip(".")[:8]},
         )  # fmt: skip
     return result
@@ -177,6 +185,7 @@ def _write(
     result: ImportResult,
     batch_size: int,
     today: dt.date | None,
+    by_id: uuid.UUID | None = None,
 ) -> None:
     classes = {
         (c.grade, c.label): c.id
@@ -189,7 +198,7 @@ def _write(
     # differ only in letter case (the parser's duplicate check compares them as written).
     seen = _SeenNumbers()
     for batch in _batched(iter_roster(path, today=today), batch_size):
-        _write_batch(session, school, batch, classes, seen, result)
+        _write_batch(session, school, batch, classes, seen, result, by_id)
     seen.check()
 
 
@@ -216,6 +225,7 @@ def _write_batch(
     classes: dict[tuple[int, str], uuid.UUID],
     seen: _SeenNumbers,
     result: ImportResult,
+    by_id: uuid.UUID | None = None,
 ) -> None:
     index = Student.student_number.blind_index
     keyed: dict[bytes, RosterRow] = {}
@@ -229,12 +239,22 @@ def _write_batch(
         Student.school_id == school.id, Student.student_number_bidx.in_(list(keyed))
     )
     existing = {s.student_number_bidx: s for s in session.scalars(stmt)}
+    moved, skipped = transfer_roster.take_arrivals(
+        session, school, keyed, existing, lambda r: classes[(r.grade, r.class_label)], by_id
+    )
+    result.transferred_in += moved
+    result.transfer_skipped += len(skipped)
     new_rows: list[dict[str, Any]] = []
     for key, row in keyed.items():
         class_id = classes[(row.grade, row.class_label)]
         student = existing.get(key)
+        if student is None and key in skipped:
+            continue
         if student is None:
             new_rows.append(_insert_values(school.id, row, class_id))
+            continue
+        if student.sealed:  # left or graduated: the record is read-only (students.enrolment)
+            result.unchanged += 1
             continue
         changes = _changes(student, row, class_id, result)
         if not changes:

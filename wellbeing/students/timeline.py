@@ -18,7 +18,10 @@ lives here, below every contributor, and needs to import none of them.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -29,6 +32,7 @@ from .. import modules
 from ..auth.names import user_names
 from ..core.authz import Permission, Principal, can
 from .models import Student
+from .transfer import reading_school
 
 M = TypeVar("M")
 
@@ -37,6 +41,9 @@ SUMMARY: Literal["summary"] = "summary"
 Visibility = Literal["full", "summary"]
 # No more than this many items per kind are read (newest first): a bound on one page's work.
 PER_KIND_LIMIT = 500
+# Set by :func:`collect` for a viewer who reads the student only as the school the student left
+# (``transfer.reading_school``): every kind is then cut to the rows written at that school.
+ONLY_SCHOOL: ContextVar[uuid.UUID | None] = ContextVar("timeline_only_school", default=None)
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,14 @@ def newest(
     since: dt.datetime | None, until: dt.datetime | None, *where: Any,
 ) -> Sequence[M]:  # fmt: skip
     """A kind's rows about ``student`` in ``[since, until)`` by ``at``, newest first, at most
-    :data:`PER_KIND_LIMIT` (one indexed query: ``(student_id, at)``)."""
+    :data:`PER_KIND_LIMIT` (one indexed query: ``(student_id, at)``). While :data:`ONLY_SCHOOL`
+    is set, only rows whose ``school_id`` is that school (none of a table without one)."""
+    only_school = ONLY_SCHOOL.get()
+    if only_school is not None:
+        column = getattr(model, "school_id", None)
+        if column is None:
+            return []
+        where = (*where, column == only_school)
     return session.scalars(
         select(model)
         .where(model.student_id == student.id, *where, *in_range(at, since, until))  # type: ignore[attr-defined]  # every kind's table has student_id
@@ -115,6 +129,8 @@ def contributors() -> list[tuple[frozenset[str], Contributor]]:
 class Timeline:
     items: list[TimelineItem]
     kinds_shown: list[str]
+    # Kinds with PER_KIND_LIMIT items: older ones were not read (the page says so in words).
+    capped: list[str] = field(default_factory=list)
 
 
 def collect(
@@ -134,17 +150,23 @@ def collect(
         return Timeline([], [])
     wanted = set(only) if only is not None else None
     items: list[TimelineItem] = []
-    for declared, contribute in contributors():
-        if wanted is not None and not declared & wanted:
-            continue  # none of its kinds asked for: not read at all
-        items.extend(
-            item
-            for item in contribute(session, principal, student, since, until)
-            if wanted is None or item.kind in wanted
-        )
+    token = ONLY_SCHOOL.set(reading_school(principal, student))
+    try:
+        for declared, contribute in contributors():
+            if wanted is not None and not declared & wanted:
+                continue  # none of its kinds asked for: not read at all
+            items.extend(
+                item
+                for item in contribute(session, principal, student, since, until)
+                if wanted is None or item.kind in wanted
+            )
+    finally:
+        ONLY_SCHOOL.reset(token)
     items.sort(key=lambda item: item.at, reverse=True)
     shown = list(dict.fromkeys(item.kind for item in items))
-    return Timeline(items, sorted(shown))
+    counts = Counter(item.kind for item in items)
+    capped = sorted(kind for kind, count in counts.items() if count >= PER_KIND_LIMIT)
+    return Timeline(items, sorted(shown), capped)
 
 
 def fields_shown(timeline: Timeline) -> list[str]:

@@ -4,24 +4,31 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_timezone
+from flask_babel import format_datetime, get_timezone
 from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..core.authz import Permission
 from ..core.errors import DomainError
 from ..core.forms import SelectChoice
 from ..db import get_session
-from ..orgs.labels import school_label
+from ..orgs.labels import class_label, school_label
+from ..orgs.models import SchoolClass
 from ..web import accepts_upload, flash_error, require
-from . import guardians, queries, services
+from . import export_views, guardians, queries, services
+from . import transfer as student_transfer
 from .forms import GuardianForm, RosterUploadForm, SearchForm, TimelineFilterForm
 from .messages import ROSTER_MESSAGES
 from .models import Student
+from .timeline import PER_KIND_LIMIT
 from .timeline import kinds as timeline_kinds
+from .transfer_forms import TransferForm
 
 bp = Blueprint("students", __name__, url_prefix="/students")
 
@@ -84,9 +91,26 @@ def timeline(student_id: uuid.UUID) -> ResponseReturnValue:
     student, found = opened
     page = render_template(
         "students/timeline.html", student=student, form=form, items=found.items, labels=labels,
-        valid=valid,
+        valid=valid, capped=found.capped, per_kind=PER_KIND_LIMIT,
     )  # fmt: skip
     return page, 200 if valid else 400
+
+
+# --------------------------------------------------------------------------- copy for a guardian
+
+
+@bp.get("/<uuid:student_id>/export")
+@require(Permission.RECORD_EXPORT, sensitive=True, download=True)
+def export_form(student_id: uuid.UUID) -> ResponseReturnValue:
+    """Copy of the record for a guardian: who asked (and restricted notes, for counsellors)."""
+    return export_views.form_page(student_id)
+
+
+@bp.post("/<uuid:student_id>/export")
+@require(Permission.RECORD_EXPORT, sensitive=True, download=True)
+def export_copy(student_id: uuid.UUID) -> ResponseReturnValue:
+    """The copy as one self-contained HTML file (or the form again with what to correct)."""
+    return export_views.download(student_id)
 
 
 def day_start(day: dt.date | None, plus_days: int = 0) -> dt.datetime | None:
@@ -158,3 +182,77 @@ def guardian(student_id: uuid.UUID, index: int) -> ResponseReturnValue:
         "students/guardian.html", student=student, form=form, index=index,
         adding=not stored, corrected=stored.get(guardians.CORRECTED, []),
     )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- transfers
+
+
+@bp.route("/transfer", methods=["GET", "POST"])
+@require(Permission.STUDENTS_TRANSFER)
+def transfer() -> ResponseReturnValue:
+    """Move a student to another school of the district (admins, district counsellors)."""
+    session = get_session()
+    form = TransferForm()
+    schools = queries.importable_schools(session)
+    form.from_school.choices = [SelectChoice(str(s.id), school_label(s)) for s in schools]
+    form.to_school.choices = list(form.from_school.choices)
+    form.class_id.choices = transfer_class_choices(session, schools)
+    if request.method == "GET" or not form.validate_on_submit():
+        status = 200 if request.method == "GET" else 400
+        return render_template("students/transfer.html", form=form), status
+    try:
+        outcome = student_transfer.transfer_by_number(
+            session, g.principal, uuid.UUID(form.from_school.data), form.student_number.data or "",
+            uuid.UUID(form.to_school.data),
+            uuid.UUID(form.class_id.data) if form.class_id.data else None,
+        )  # fmt: skip
+    except DomainError as exc:
+        flash_error(exc)
+        return render_template("students/transfer.html", form=form), exc.status
+    flash(transfer_confirmation(outcome), "success")
+    return redirect(url_for("students.transfer"))
+
+
+def transfer_class_choices(session: Session, schools: list[Any]) -> Any:
+    """The class select: "not known yet", then each school's classes under its name."""
+    names = {s.id: school_label(s) for s in schools}
+    groups: dict[str, list[tuple[str, str]]] = {"": [("", _("Not known yet"))]}
+    for klass in session.scalars(
+        select(SchoolClass).order_by(SchoolClass.school_id, SchoolClass.grade, SchoolClass.label)
+    ):
+        if klass.school_id in names:
+            groups.setdefault(names[klass.school_id], []).append(
+                (str(klass.id), class_label(klass.grade, klass.label))
+            )
+    return groups
+
+
+def transfer_confirmation(outcome: student_transfer.TransferOutcome) -> str:
+    """What happened, in one message: which student, which schools, who was alerted, and until
+    when the sending school reads what it wrote."""
+    moved = _("Student %(number)s moved from %(old)s to %(new)s.", number=outcome.student.student_number,
+              old=outcome.from_school.name, new=outcome.to_school.name)  # fmt: skip
+    if outcome.school_class is not None:
+        klass = class_label(outcome.school_class.grade, outcome.school_class.label)
+        then = _("Class: %(class)s.", **{"class": klass})
+        moved = _("%(first)s %(then)s", first=moved, then=then)
+    if outcome.alerted:
+        alerted = _("Alerted: %(names)s (psychology teachers of %(school)s).",
+                    names=_(", ").join(outcome.alerted), school=outcome.to_school.name)  # fmt: skip
+    else:
+        alerted = _("%(school)s has no psychology teacher: the alert goes up the escalation "
+                    "ladder.", school=outcome.to_school.name)  # fmt: skip
+    until = _("%(school)s reads what it wrote about the student until %(date)s.",
+              school=outcome.from_school.name,
+              date=format_datetime(outcome.transfer.read_until, "yyyy-MM-dd"))  # fmt: skip
+    # One template: Chinese runs sentences together, English puts a space between them.
+    return _("%(moved)s %(alerted)s %(until)s", moved=moved, alerted=alerted, until=until)
+
+
+@bp.get("/moved-away")
+@require(Permission.RECORD_READ, sensitive=True)
+def moved_away() -> ResponseReturnValue:
+    """Students who left the viewer's school for another school of the district, while the
+    school still reads what it wrote about them (they are no longer in its search)."""
+    rows = student_transfer.list_moved_away(get_session(), g.principal)
+    return render_template("students/moved_away.html", rows=rows)

@@ -12,6 +12,7 @@ from ..core.authz import Permission
 from ..db import get_session, utcnow
 from ..web import require
 from . import caseload as caseloads
+from . import partner as partner  # registers the liaison's panels (LATER_PANELS)
 from . import services
 
 bp = Blueprint("workbench", __name__)
