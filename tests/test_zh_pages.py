@@ -161,13 +161,14 @@ def test_screening_results_name_incomplete_answers(app):
     from wellbeing.screening.queries import band_labels
 
     campaign = SimpleNamespace(id=uuid.uuid4(), name="秋季测评", instruments=["phq9"])
-    row = SimpleNamespace(
-        school="第一中学", grade=7, class_label="3班", critical=0,
-        bands={"phq9": {"mild": 2, "incomplete": 1}}, tiers={0: 3, 1: 0, 2: 0, 3: 0},
+    row = SimpleNamespace(  # a line of reports.publish.PublishedResults (counts as text)
+        school="第一中学", grade=7, class_label="3班", critical="0", screened="3",
+        bands={"phq9": [("mild", "2"), ("incomplete", "1")]}, tiers=["3", "0", "0", "0"],
     )  # fmt: skip
+    published = SimpleNamespace(lines=[row], total=row, threshold=None, hidden=False)
     with app.test_request_context(), force_locale("zh_CN"):
         html = render_template(
-            "screening/results.html", campaign=campaign, rows=[row], by="class",
+            "screening/results.html", campaign=campaign, published=published, by="class",
             labels=band_labels(["phq9"], "zh_CN"),
         )  # fmt: skip
     table = html[html.index('id="results"') :]

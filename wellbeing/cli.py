@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import click
+from sqlalchemy import func, select
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -141,8 +142,17 @@ def main() -> None:
 
 
 @main.command()
-def init() -> None:
-    """Apply migrations and prepare the key material (WELLBEING_DATABASE_URL, WELLBEING_KEY_FILE)."""
+@click.option(
+    "--admin", "admin_username", help="Create this first administrator (when none exists)."
+)
+@click.option("--district", "district_name", default="District", show_default=True,
+              help="The district's name, when the database has none yet.")  # fmt: skip
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the administrator's password from stdin."
+)
+def init(admin_username: str | None, district_name: str, password_stdin: bool) -> None:
+    """Apply migrations and prepare the key material (WELLBEING_DATABASE_URL, WELLBEING_KEY_FILE);
+    with --admin, create the first administrator (they enrol a second factor at first sign-in)."""
     settings = settings_or_exit()
     try:
         created = initialise(settings)
@@ -151,6 +161,43 @@ def init() -> None:
     click.echo(
         f"database ready; data keys created: {', '.join(created) or 'none (already present)'}"
     )
+    click.echo(_first_admin(admin_username, district_name, password_stdin))
+
+
+def _first_admin(username: str | None, district_name: str, password_stdin: bool) -> str:
+    """Create the first administrator once; say what to do when there is none yet."""
+    from .auth.admin import create_user, grant_membership  # a module: loads when a command runs
+    from .auth.models import Membership  # (see above)
+    from .auth.services import PasswordPolicyError  # (see above)
+    from .core.authz import Role  # (see above: loads the policy only with the modules)
+    from .orgs.services import OrgError, ensure_district  # (see above)
+
+    with app_context() as ctx, ctx.db.session() as session:
+        admins = session.scalar(
+            select(func.count(Membership.id)).where(Membership.role == str(Role.ADMIN))
+        )
+        if admins:
+            return f"an administrator exists already ({admins}); none created"
+        if not username:
+            return (
+                "no administrator yet: run `wellbeing init --admin USERNAME` "
+                "(add --password-stdin to pipe the password)"
+            )
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+        try:
+            ensure_district(session, "district", district_name)
+            user = create_user(session, None, ctx.settings, username=username, password=password)
+            grant_membership(session, None, user, Role.ADMIN)
+        except (OrgError, PasswordPolicyError) as exc:
+            session.rollback()
+            raise Refused(str(exc)) from None
+        return (
+            f"administrator {user.username} created; they set up two-factor sign-in "
+            "at their first sign-in"
+        )
 
 
 @main.group()

@@ -19,10 +19,12 @@ file           declares                                         found by
 ``record``     growth-record sections, each a function          :func:`import_services`
                decorated ``@section(name, order)`` from
                ``wellbeing.students.record``
-``views``      ``bp``: its HTML pages (a ``Blueprint``)         ``create_app``
+``views``      ``bp``: its HTML pages (a ``Blueprint``), and    ``create_app``
+               ``BLUEPRINTS``: more page blueprints, if any
 ``api``        ``bp``: its JSON routes under ``/api/v1``, and   ``create_app``,
                ``OPENAPI_PATHS`` / ``OPENAPI_SCHEMAS``          ``api.openapi.build_document``
-``cli``        ``group``: a ``click`` group of commands         ``wellbeing.cli``
+``cli``        ``group``: a ``click`` group of commands (or     ``wellbeing.cli``
+               ``GROUPS``: several)
 ``jobs``       ``JOBS``: a list of ``core.jobs.Job``            ``core.scheduler.collect_jobs``
 ``nav``        ``NAV``: its menu entries, a list of             ``ui.collect_nav`` (once, in
                ``ui.NavItem`` (endpoint, label, permission,     ``ui.init_ui``)

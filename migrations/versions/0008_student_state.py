@@ -10,14 +10,15 @@ retention period counts from it) and the time the record was sealed (``sealed_at
 already marked left or graduated before this migration are sealed from now, with today as the
 date they left (nothing older is known; retention then runs from today, never sooner).
 
+On SQLite the CHECK is added by rebuilding the table; ``migrations/env.py`` runs every
+migration with foreign-key enforcement off (SQLite's procedure for such changes) and checks
+every reference before the commit.
+
 The CHECK list is written out here, not imported from the models: a migration must keep
 meaning what it meant when it was written.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import sqlalchemy as sa
 from alembic import op
@@ -43,36 +44,12 @@ def upgrade() -> None:
         "UPDATE student SET left_at = CURRENT_DATE, sealed_at = CURRENT_TIMESTAMP "
         "WHERE status <> 'active'"
     )
-    with _rebuilding_student(), op.batch_alter_table("student") as batch:
+    with op.batch_alter_table("student") as batch:
         batch.create_check_constraint("status_valid", CHECK)  # ck_student_status_valid
 
 
 def downgrade() -> None:
-    with _rebuilding_student(), op.batch_alter_table("student") as batch:
+    with op.batch_alter_table("student") as batch:
         batch.drop_constraint(op.f("ck_student_status_valid"), type_="check")
     op.drop_column("student", "sealed_at")
     op.drop_column("student", "left_at")
-
-
-@contextmanager
-def _rebuilding_student() -> Iterator[None]:
-    """SQLite adds or drops a CHECK by rebuilding the table (copy, DROP, rename), and the DROP
-    of a table that other tables' rows reference fails while foreign keys are enforced
-    (deferring them does not help: the rename does not count as re-inserting the parents).
-    SQLite's own procedure for such changes: switch enforcement off, which takes effect only
-    outside a transaction, rebuild, check every reference, switch it on again. The migrations
-    run before this one are committed first; PostgreSQL alters the table in place."""
-    bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        yield
-        return
-    bind.exec_driver_sql("COMMIT")
-    bind.exec_driver_sql("PRAGMA foreign_keys = OFF")
-    bind.exec_driver_sql("BEGIN IMMEDIATE")
-    yield
-    broken = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-    if broken:
-        raise RuntimeError(f"foreign keys broken by rebuilding student: {broken[:5]}")
-    bind.exec_driver_sql("COMMIT")
-    bind.exec_driver_sql("PRAGMA foreign_keys = ON")
-    bind.exec_driver_sql("BEGIN IMMEDIATE")

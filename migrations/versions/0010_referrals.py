@@ -269,6 +269,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The links go with the partners (SQLite keeps an unnamed reflected foreign key through
+    # the batch rebuild; NULLs satisfy it, and env.py checks every reference before commit).
+    op.execute("UPDATE membership SET partner_id = NULL")
     with op.batch_alter_table("membership") as batch:
         batch.drop_constraint(op.f("fk_membership_partner_id_health_partner"), type_="foreignkey")
     for index, table in (

@@ -128,7 +128,9 @@ def test_every_operation_conforms_to_the_document(app, db_session, env):
         headers = _headers(operation, tokens)
         path_names = [p.name for p in operation.path_parameters]
         # a path's own object first (referrals: one per partner operation, in its state)
-        pinned = {name: ids.get(f"{operation.path}:{name}", ids.get(name, "")) for name in path_names}
+        pinned = {
+            name: ids.get(f"{operation.path}:{name}", ids.get(name, "")) for name in path_names
+        }
         writes = operation.method.upper() != "GET"
         inputs = bool(list(operation.iter_parameters()) or operation.body)
         modes = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if inputs else [])
@@ -148,7 +150,9 @@ def test_every_operation_conforms_to_the_document(app, db_session, env):
                 _run(strategy, headers, checks, seen.setdefault(operation.label, set()))
         if writes:
             body = bodies.get(operation.path, VALID_BATCH)
-            strategy = operation.as_strategy(path_parameters=pinned, **({'body': body} if operation.body else {}))
+            strategy = operation.as_strategy(
+                path_parameters=pinned, **({"body": body} if operation.body else {})
+            )
             for _again in range(2):  # one fixed example a run: recorded, then unchanged
                 _run(strategy, headers, CONFORMANCE, seen[operation.label])
     # The examples reached the operations, not only their refusals.

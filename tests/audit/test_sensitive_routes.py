@@ -533,3 +533,10 @@ def test_every_sensitive_route_writes_an_entry_naming_the_student(app, client, d
         if problem
     ]
     assert problems == []
+
+
+# Modules whose builders live beside their tests (they import ``builder`` from here).
+from ..plans import sensitive_builders as plans_builders  # noqa: E402, F401
+from ..referrals import portal_builders as portal_builders  # noqa: E402
+from ..students import sensitive_builders as students_builders  # noqa: E402, F401
+from ..students import test_authz_leaving as test_authz_leaving  # noqa: E402

@@ -122,8 +122,15 @@ def test_the_whole_referral_path(live_server, browser_page):  # type: ignore[no-
     # NFKC: the PDF's font maps some ideographs to Kangxi radicals (⼩ for 小)
     compact = unicodedata.normalize("NFKC", "".join(text.split()))
     assert "转介单" in compact and "林小夏" in compact and "13812345678" in compact
-    assert unicodedata.normalize("NFKC", "".join(REASON.split())) in compact and "市精神卫生中心" in compact
+    assert (
+        unicodedata.normalize("NFKC", "".join(REASON.split())) in compact
+        and "市精神卫生中心" in compact
+    )
     assert INTERNAL not in compact
+
+    page.goto(f"{base}/reports/district")
+    assert "已转给合作医疗机构" in page.locator("[data-testid=referrals-by-state]").inner_text()
+    shoot(page, "refschool-district-dashboard")
 
     # 3. the partner acknowledges, schedules, records attendance, writes the feedback
     sign_in_as(page, live_server, w["liaison"])

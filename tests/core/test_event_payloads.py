@@ -37,7 +37,7 @@ def test_the_known_events_are_declared_once_each():
     names = sorted(event.name for _module, event in declared_events())
     assert names == sorted(
         ["alert_raised", "break_glass_started", "consent_withdrawn", "critical_response",
-         "student_transferred", "tier_changed"]
+         "referral_moved", "student_left", "student_transferred", "tier_changed"]
     )  # fmt: skip
 
 

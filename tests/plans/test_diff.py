@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+from flask_babel import force_locale
+
 from wellbeing.plans.body import validate
 from wellbeing.plans.diff import compare
 
@@ -59,6 +61,7 @@ def test_linked_concerns_show_their_text_and_none_is_an_empty_plan(app):
     other = copy.deepcopy(body)
     other["concerns"].append({"id": "c2", "text": "同学关系紧张", "concern_id": None})
     other["goals"][0]["concern_ids"] = ["c1", "c2"]
-    with app.test_request_context():
+    with app.test_request_context(), force_locale("zh_CN"):
         [link] = [c for c in compare(body, other) if c.field == "goals.concern_ids"]
-    assert (link.before, link.after) == ("考试焦虑，睡眠差", "考试焦虑，睡眠差; 同学关系紧张")
+    # listed the reader's way (babel's list pattern): 和 in Chinese, never "; "
+    assert (link.before, link.after) == ("考试焦虑，睡眠差", "考试焦虑，睡眠差和同学关系紧张")

@@ -27,9 +27,9 @@ def test_a_sealed_plan_and_its_tasks_are_read_only(db_session, plans_world):  # 
 
     with pytest.raises(Forbidden):  # the seal refuses the permission itself (core.authz)
         services.start_review(db_session, w.psych, plan.id, now=NOW)
-    with pytest.raises(RecordSealed):  # a task's assignee holds no student permission
+    with pytest.raises(RecordSealed):  # the seal speaks first (the task was cancelled too)
         tasks.complete_task(db_session, w.class_teacher, task.id, "done", now=NOW)
-    assert task.state == "open"
+    assert task.state == "cancelled"  # leaving cancelled it (plans.leaving); done never
 
 
 def test_no_plan_is_proposed_for_a_student_who_left(db_session, plans_world):  # type: ignore[no-untyped-def]

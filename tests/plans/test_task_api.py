@@ -53,6 +53,8 @@ def test_my_tasks_from_a_version_in_effect(client, db_session, plans_world, audi
     assert task["overdue"] is False and task["for_outside_person"] is False
     entry = audit_entries(AuditAction.TASK_VIEW)[-1]
     assert entry.detail["count"] == 1 and "task.title" in entry.fields
+    # the trail names whose task left, even when the answer does not name the student
+    assert entry.detail["students"] == [str(w.orange.id)] and "student_id" not in entry.fields
     # the guardian's task is tracked by the school's psychology teachers
     psych = bearer(db_session, w.users["other_psych"], "tasks:read", "students:read")
     tracked = client.get("/api/v1/tasks", headers=psych).get_json()["tasks"]

@@ -73,8 +73,8 @@ def test_bad_partner_input_is_refused(client, db_session, env):
     response = client.post("/admin/partners/new", data=_partner_form(day_start="18:00"))
     assert response.status_code == 200  # shown again with the message
     html = response.get_data(as_text=True)
-    # partners._check words it "after they start" (or, as it stands, "HH:MM": see the report)
-    assert "after they start" in html or "HH:MM" in html
+    # the real reason, not "Give working hours as HH:MM" (PartnerError is a ValueError too)
+    assert "after they start" in html and "HH:MM" not in html
     assert (
         db_session.scalars(
             select(HealthPartner).where(

@@ -9,12 +9,17 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from wellbeing.auth.services import build_principal
 from wellbeing.core.audit import AuditAction
+from wellbeing.core.authz import Role
 from wellbeing.db import utcnow
+from wellbeing.plans import services as plans
 from wellbeing.plans.models import PlanTask
 from wellbeing.referrals.models import Referral, ReferralState
 
 from ..conftest import login
+from ..factories import make_user
+from ..plans.conftest import complete_body
 from .helpers import PATHS, do, draft, give_consent, make_world, walk_to
 
 S = ReferralState
@@ -44,6 +49,7 @@ def test_start_preview_and_submit_with_consent(client, db_session, env, audit_en
     # the preview: the minimum dataset, never the internal note
     assert "持续情绪低落" in html and "13800000000" in html and "班主任反映" not in html
     assert 'data-testid="consent-basis"' in html and 'data-testid="submit-form"' in html
+    assert 'data-testid="consent-log"' in html and "Consent given" in html
     assert any(e.detail.get("view") == "preview" for e in audit_entries(AuditAction.REFERRAL_VIEW))
     response = client.post(f"/referrals/{referral.id}/submit", data={"partner_id": ""})
     assert response.status_code == 302
@@ -136,4 +142,28 @@ def test_consent_must_be_recent(client, db_session, env):
     login(client, world.users["sender"])
     html = client.get(f"/referrals/{referral.id}/preview").get_data(as_text=True)
     assert "Not recorded" in html
+    give_consent(db_session, world, decision="refused")  # one guardian's refusal shows too
+    html = client.get(f"/referrals/{referral.id}/preview").get_data(as_text=True)
+    assert "Consent refused" in html and "Not recorded" in html
     assert PATHS and do  # the helpers stay the one way to walk a referral
+
+
+def test_return_to_school_advice_proposes_a_plan_review(db_session, env):
+    """Feedback advising a return to school (复学) gives the plan in effect a review task; the
+    update task goes to the sender either way."""
+    world = make_world(db_session, env.settings, tier=2)
+    sender = world.people["sender"]
+    plan = plans.start_plan(db_session, sender, world.student.id)
+    plans.save_draft(db_session, sender, plan.id, complete_body())
+    plans.save_version(db_session, sender, plan.id)
+    leader = make_user(db_session, env.settings, Role.SCHOOL_LEADER, school=world.school)
+    plans.sign(db_session, build_principal(db_session, leader), plan.id, 1)
+    db_session.refresh(plan)
+    assert plan.state == "active"
+    walk_to(db_session, world, S.FEEDBACK)  # the helper's feedback advises a return
+    kinds = {
+        (t.kind, t.plan_id, t.assignee_id)
+        for t in db_session.scalars(select(PlanTask).where(PlanTask.student_id == world.student.id))
+    }
+    assert ("update_plan", plan.id, world.users["sender"].id) in kinds
+    assert ("review_plan", plan.id, world.users["sender"].id) in kinds

@@ -57,7 +57,9 @@ REASON = "情绪低落两月，请专科评估XJ52"
 PHQ_ITEM_TEXT_EN = "Little interest or pleasure in doing things"
 
 
-def _response(session: Any, world: World, instrument: str, total: int, band: str) -> Response:
+def screening_response(
+    session: Any, world: World, instrument: str, total: int, band: str
+) -> Response:
     today = utcnow().date()
     campaign = create_campaign(
         session, None, name=f"筛查{instrument}", instruments=[instrument], schools=[world.school],
@@ -89,8 +91,8 @@ def leaky_world(session: Any, env: Any, *, answers: bool) -> tuple[World, Any]:
     student.national_id = SECRETS["national id"]
     student.birth_date = dt.date.fromisoformat(SECRETS["birth date"])
     give_consent(session, world, "partner_sharing")
-    phq = _response(session, world, "phq9", 17, "moderately_severe")
-    _response(session, world, "gad7", 19, "severe")  # not chosen
+    phq = screening_response(session, world, "phq9", 17, "moderately_severe")
+    screening_response(session, world, "gad7", 19, "severe")  # not chosen
     sender = world.people["sender"]
     notes.write_note(
         session, sender, student,
@@ -177,6 +179,9 @@ def test_every_partner_surface_shows_the_minimum_dataset_only(client, db_session
         assert builtin_instruments()["phq9"].name.en in texts[name]
     assert world.student.name in texts["queue page"] and world.student.name in texts["api queue"]
     assert world.student.name not in texts["workbench"]  # counts and links, no names
+    for name in ("queue page", "referral page", "print", "workbench"):  # no way into the record
+        for link in ("/students/", "/plans/", "/notes/", "/referrals/", "/crisis"):
+            assert f'href="{link}' not in texts[name], (name, link)
 
 
 def test_after_every_partner_move_the_answers_stay_minimal(client, db_session, env):

@@ -9,7 +9,7 @@ import pytest
 
 from wellbeing.core.audit import AuditAction
 from wellbeing.core.authz import Role
-from wellbeing.students.services import API_FIELDS
+from wellbeing.students.reading import API_FIELDS
 
 from ..api.helpers import bearer, schema_errors, token_prefix
 from ..factories import make_school, make_student, make_user

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import io
 import time
 import tracemalloc
@@ -234,6 +235,10 @@ def parsed_size(path: Path, sample: int = 2000) -> float:
 
 
 def traced_import(session, school, path: Path) -> tuple[int, object]:  # type: ignore[no-untyped-def]
+    # The same start for every measured import, whatever ran before in this worker: an empty
+    # statement cache (a full one evicts and recompiles while traced) and no garbage waiting.
+    session.get_bind().engine.clear_compiled_cache()
+    gc.collect()
     tracemalloc.start()
     try:
         result = import_roster(session, None, school, path, path.name)

@@ -36,6 +36,7 @@ from ..risk.events import TIER_CHANGED, TierChanged
 from ..students.events import STUDENT_TRANSFERRED, StudentTransferred
 from ..students.models import Student
 from ..students.transfer import reading_school
+from . import leaving as leaving  # its STUDENT_LEFT subscription
 from . import links
 from .bulk import on_critical_responses, on_tier_changed_many
 from .common import CRISIS_KINDS, AlertError, AlertNotFound, IllegalTransition, alert_dedupe_key

@@ -334,7 +334,9 @@ def verify_now() -> ResponseReturnValue:
     except (ValueError, TypeError, OSError):
         checkpoint = None
         flash(_("The newest checkpoint file cannot be read."), "error")
-    result = audit_verify.verify_in_session(get_session(), checkpoint)
+    result = audit_verify.verify_in_session(
+        get_session(), checkpoint, directory=directory, full=False
+    )  # from the last verified checkpoint, as `audit verify` does by default
     if result.ok:
         flash(
             ngettext(

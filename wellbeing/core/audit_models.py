@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -107,6 +108,15 @@ class AuditVerification(Base):
     first_bad_seq: Mapped[int | None] = mapped_column(BigInteger)
     message: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[created_at]
+    # Migration 0012: how the run walked the chain ("full" or from a "checkpoint"), the range of
+    # sequence numbers it covered, the MAC at its end, how long it took, and a MAC under the
+    # audit key over (mode, range, head) that lets a later run start from this one's range.
+    mode: Mapped[str] = mapped_column(String(10), default="full", server_default="full")
+    from_seq: Mapped[int | None] = mapped_column(BigInteger)
+    to_seq: Mapped[int | None] = mapped_column(BigInteger)
+    head_mac: Mapped[str | None] = mapped_column(String(64))
+    seconds: Mapped[float | None] = mapped_column(Float)
+    tag: Mapped[str | None] = mapped_column(String(64))
 
 
 class BreakGlassState(StrEnum):

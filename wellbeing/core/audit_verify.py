@@ -3,19 +3,35 @@
 A checkpoint is the chain head (sequence, MAC) signed with the Ed25519 audit signing key and
 written to ``WELLBEING_AUDIT_CHECKPOINT_DIR``; verification walks the sealed entries in order,
 recomputes every MAC and compares the head with a checkpoint, naming the first bad entry.
+
+Two modes. ``full`` walks the chain from its first entry. ``checkpoint`` (the default of
+``audit verify``) starts from the newest signed checkpoint inside the range an earlier
+successful verification covered (the range each run covered is recorded with an HMAC tag under
+the audit key, so a row forged in ``audit_verification`` is ignored): every entry is thus
+verified at least once after it is sealed, and each run only reads what is new. An entry edited
+*after* a run covered it is only found by ``--full``; run it periodically.
+
+Both modes stream in ``seq`` order without holding the trail in memory (a server-side cursor
+on PostgreSQL, keyset chunks on SQLite) and select the chained columns as text, so that no
+ORM object, UUID or datetime is built per row: :func:`_fast_canonical` builds exactly the
+bytes of :func:`wellbeing.core.audit.canonical_values` from that text (a test compares them),
+and a row whose text is not in the form the application writes is read again the slow way.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import hmac
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, Text, cast, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ..db import Database, utcnow
@@ -84,8 +100,13 @@ def write_checkpoint(db: Database, directory: Path, now: dt.datetime | None = No
     return cp
 
 
+def checkpoint_files(directory: Path) -> list[Path]:
+    """Checkpoint files oldest first (their names start with the zero-padded sequence)."""
+    return sorted(directory.glob("checkpoint-*.json")) if directory.is_dir() else []
+
+
 def latest_checkpoint_file(directory: Path) -> Path | None:
-    files = sorted(directory.glob("checkpoint-*.json")) if directory.is_dir() else []
+    files = checkpoint_files(directory)
     return files[-1] if files else None
 
 
@@ -96,22 +117,188 @@ class VerifyResult:
     unsealed: int
     first_bad_seq: int | None = None
     message: str = "intact"
+    mode: str = "full"
+    from_seq: int | None = None  # the range of sequence numbers walked
+    to_seq: int | None = None
+    head_mac: str | None = None  # the MAC at ``to_seq``
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.checked / self.seconds if self.seconds > 0 else 0.0
 
 
-def _iter_sealed(session: Session, batch: int = 10000) -> Iterator[Any]:
-    """Sealed entries in chain order as plain rows (keyset pages; nothing kept in the session)."""
-    last = 0
+# --------------------------------------------------------------------------- reading the chain
+
+# canonical() sorts its keys ("seq" falls between two of these)
+_KEYS = sorted(column.name for column in ENTRY_COLUMNS[3:])
+_UUIDS = {"actor_user_id", "student_id", "school_id", "break_glass_id"}
+_JSONS = {"fields", "detail"}
+_PG_TIME = 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'  # = isoformat(timespec="microseconds") in UTC
+
+
+class _Unusual(Exception):
+    """A value is not in the form the application writes: canonicalise that row the slow way."""
+
+
+def _fragment(name: str, dialect: str) -> Any:
+    """The database's text for one chained column; on PostgreSQL the UUIDs and the time are
+    already their JSON (``null`` for NULL), formatted by the server."""
+    col: Any = ENTRY_TABLE.c[name]
+    if name in _JSONS:
+        return cast(col, Text)
+    if dialect == "postgresql" and name in _UUIDS | {"occurred_at"}:
+        text_ = (
+            cast(col, Text) if name in _UUIDS
+            else func.to_char(func.timezone("UTC", col), _PG_TIME)
+        )  # fmt: skip
+        return func.coalesce(literal('"', String) + text_ + literal('"', String), "null")
+    if name in _UUIDS or name == "occurred_at":
+        return type_coerce(col, String)
+    return col
+
+
+def _text_columns(dialect: str) -> list[Any]:
+    """id, seq, mac and the chained columns in ``_KEYS`` order (see _fragment)."""
+    c = ENTRY_TABLE.c
+    return [c.id, c.seq, c.mac, *(_fragment(name, dialect) for name in _KEYS)]
+
+
+def _sqlite_uuid(raw: str | None) -> str:
+    """SQLite keeps a UUID as 32 lower-case hex digits (anything else: the slow way)."""
+    if raw is None:
+        return "null"
+    if len(raw) != 32:
+        raise _Unusual
+    return f'"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"'
+
+
+def _sqlite_time(raw: str | None) -> str:
+    """SQLite keeps a time as "YYYY-MM-DD HH:MM:SS.ffffff" in UTC."""
+    if raw is None:
+        return "null"
+    if len(raw) != 26 or raw[10] != " ":
+        raise _Unusual
+    return f'"{raw[:10]}T{raw[11:]}+00:00"'
+
+
+class _Canonical:
+    """:func:`canonical_values` from the text columns, with the JSON columns' canonical form
+    cached by their stored text (bounded: the cache never grows with the trail).
+
+    Each mapping from stored text to canonical bytes is one-to-one on the forms it accepts, so
+    a row it accepts holds exactly the text that was sealed; a row whose MAC does not match is
+    tried again the slow way (:func:`_slow_canonical`) before it is called bad."""
+
+    def __init__(self, dialect: str) -> None:
+        self.sqlite = dialect == "sqlite"
+        self.json: dict[str, str] = {}
+
+    def _json(self, raw: str | None) -> str:
+        if raw is None:
+            return "null"
+        done = self.json.get(raw)
+        if done is None:
+            if len(self.json) > 4096:
+                self.json.clear()
+            done = json.dumps(
+                json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            )
+            self.json[raw] = done
+        return done
+
+    def __call__(self, r: Sequence[Any], seq: int) -> bytes:
+        if self.sqlite:
+            u, t = _sqlite_uuid, _sqlite_time
+            return self._build(r, u(r[6]), u(r[8]), t(r[14]), u(r[18]), u(r[20]), seq)
+        return self._build(r, r[6], r[8], r[14], r[18], r[20], seq)
+
+    def _build(self, r: Sequence[Any], user: str, grant: str, time_: str, school: str,
+               student: str, seq: int) -> bytes:  # fmt: skip
+        e, j = encode_basestring, self._json
+        return (
+            f'{{"action":{"null" if r[3] is None else e(r[3])},'
+            f'"actor_role":{"null" if r[4] is None else e(r[4])},'
+            f'"actor_scope":{"null" if r[5] is None else e(r[5])},'
+            f'"actor_user_id":{user},'
+            f'"actor_username":{"null" if r[7] is None else e(r[7])},'
+            f'"break_glass_id":{grant},"detail":{j(r[9])},"fields":{j(r[10])},'
+            f'"ip":{"null" if r[11] is None else e(r[11])},'
+            f'"object_id":{"null" if r[12] is None else e(r[12])},'
+            f'"object_type":{"null" if r[13] is None else e(r[13])},'
+            f'"occurred_at":{time_},'
+            f'"outcome":{"null" if r[15] is None else e(r[15])},'
+            f'"purpose":{"null" if r[16] is None else e(r[16])},'
+            f'"request_id":{"null" if r[17] is None else e(r[17])},'
+            f'"school_id":{school},"seq":{seq},'
+            f'"session_hash":{"null" if r[19] is None else e(r[19])},'
+            f'"student_id":{student},'
+            f'"user_agent":{"null" if r[21] is None else e(r[21])}}}'
+        ).encode()
+
+
+# _Canonical._build names each key at a fixed position: fail at import if the fields drift.
+_LAYOUT = """action actor_role actor_scope actor_user_id actor_username break_glass_id detail fields
+ip object_id object_type occurred_at outcome purpose request_id school_id session_hash
+student_id user_agent"""
+if _LAYOUT.split() != _KEYS:  # pragma: no cover - a new chained field needs a new layout
+    raise RuntimeError("audit chain fields changed: update _Canonical")
+
+
+def _next_mac(base: Any, previous: bytes, payload: bytes | None) -> bytes | None:
+    if payload is None:
+        return None
+    h = base.copy()
+    h.update(previous)
+    h.update(payload)
+    return bytes(h.digest())
+
+
+def _slow_canonical(session: Session, entry_id: int, seq: int) -> bytes | None:
+    """The reference canonical bytes of one row read through the model's types (None when
+    they cannot even be read: such a row never matches)."""
+    try:
+        row = session.execute(select(*ENTRY_COLUMNS).where(ENTRY_TABLE.c.id == entry_id)).one()
+        return canonical_values(row[3:], seq)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def iter_chain(session: Session, after: int = 0, chunk: int = 2000) -> Iterator[Sequence[Any]]:
+    """Sealed entries with ``seq > after`` in ``seq`` order, as text rows (see _text_columns),
+    ``chunk`` at a time: a server-side cursor on PostgreSQL, keyset chunks on SQLite (where
+    SQLAlchemy's stream_results would only buffer: the sqlite3 driver has no cursors of that
+    kind)."""
+    dialect = session.get_bind().dialect.name
+    columns = _text_columns(dialect)
+    seq = ENTRY_TABLE.c.seq
+    if dialect == "postgresql":
+        # A named (server-side) cursor on the session's own connection and transaction, read
+        # through the driver: SQLAlchemy's per-row Row objects cost a third of the walk.
+        compiled = (
+            select(*columns)
+            .where(seq > after)
+            .order_by(seq)
+            .compile(dialect=session.get_bind().dialect)
+        )
+        driver = session.connection().connection.driver_connection
+        assert driver is not None  # noqa: S101 (an open session always has its connection)
+        with driver.cursor(name=f"audit_chain_after_{after}") as cursor:
+            cursor.itersize = chunk
+            cursor.execute(str(compiled), compiled.params)
+            while rows := cursor.fetchmany(chunk):
+                yield from rows
+        return
+    last = after
     while True:
-        rows = session.execute(
-            select(*ENTRY_COLUMNS)
-            .where(ENTRY_TABLE.c.seq > last)
-            .order_by(ENTRY_TABLE.c.seq)
-            .limit(batch)
-        ).all()
+        rows = session.execute(select(*columns).where(seq > last).order_by(seq).limit(chunk)).all()
         if not rows:
             return
         yield from rows
-        last = rows[-1].seq
+        last = rows[-1][1]
+
+
+# --------------------------------------------------------------------------- verification
 
 
 def _signature_ok(checkpoint: Checkpoint) -> bool:
@@ -122,74 +309,189 @@ def _signature_ok(checkpoint: Checkpoint) -> bool:
         return False
 
 
-def verify_chain(session: Session, checkpoint: Checkpoint | None = None) -> VerifyResult:
-    """Walk the sealed chain; name the first entry that breaks it."""
+def _checkpoint_problem(checkpoint: Checkpoint, keyring: crypto.Keyring) -> str | None:
+    if not _signature_ok(checkpoint):
+        return "checkpoint signature is invalid"
+    if checkpoint.public_key != keyring.public_key_pem():
+        return "checkpoint was signed by another key"
+    return None
+
+
+def verify_chain(
+    session: Session, checkpoint: Checkpoint | None = None, *,
+    anchor: Checkpoint | None = None, chunk: int = 2000,
+) -> VerifyResult:  # fmt: skip
+    """Walk the sealed chain from ``anchor`` (a signed checkpoint already covered by an earlier
+    verification; None: from the first entry) and compare it with ``checkpoint`` (normally the
+    newest); name the first entry that breaks it."""
+    started = time.perf_counter()
+    result = _walk(session, checkpoint, anchor, chunk)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _walk(
+    session: Session, checkpoint: Checkpoint | None, anchor: Checkpoint | None, chunk: int
+) -> VerifyResult:
     keyring = crypto.current_keyring()
     unsealed = count_unsealed(session)
-    if checkpoint is not None and not _signature_ok(checkpoint):
-        return VerifyResult(False, 0, unsealed, None, "checkpoint signature is invalid")
-    if checkpoint is not None and checkpoint.public_key != keyring.public_key_pem():
-        return VerifyResult(False, 0, unsealed, None, "checkpoint was signed by another key")
-    mac, expected_seq, checked = GENESIS, 1, 0
+    if anchor is not None and checkpoint is not None and anchor.seq > checkpoint.seq:
+        anchor = None  # an older checkpoint to compare with: walk from the start
+    if anchor is not None and anchor.seq == 0:
+        anchor = None
+    mode = "full" if anchor is None else "checkpoint"
+
+    def bad(checked: int, seq: int | None, message: str) -> VerifyResult:
+        return VerifyResult(False, checked, unsealed, seq, message, mode)
+
+    for cp in (checkpoint, anchor):
+        problem = _checkpoint_problem(cp, keyring) if cp is not None else None
+        if problem:
+            return bad(0, None, problem)
+    start, mac = 0, GENESIS
+    if anchor is not None:
+        start, mac = anchor.seq, bytes.fromhex(anchor.head_mac)
+        stored = session.scalar(select(ENTRY_TABLE.c.mac).where(ENTRY_TABLE.c.seq == start))
+        if stored is None:
+            return bad(0, start, f"entry seq {start} is missing (the checkpoint names it)")
+        if bytes(stored) != mac:
+            return bad(0, start, f"entry seq {start} differs from the checkpoint")
+    base = hmac.new(keyring.material.audit_key, digestmod="sha256")
+    canon = _Canonical(session.get_bind().dialect.name)
+    expected, checked = start + 1, 0
     checkpoint_seen = checkpoint is None or checkpoint.seq == 0
-    for entry in _iter_sealed(session):
-        if entry.seq != expected_seq:
-            return VerifyResult(
-                False, checked, unsealed, expected_seq,
-                f"entry seq {expected_seq} is missing (next is {entry.seq}, id {entry.id})",
-            )  # fmt: skip
-        mac = keyring.audit_mac(mac, canonical_values(entry[3:], entry.seq))
-        if entry.mac != mac:
-            return VerifyResult(
-                False, checked, unsealed, entry.seq,
-                f"entry seq {entry.seq} (id {entry.id}) does not match the chain",
-            )  # fmt: skip
-        if checkpoint is not None and entry.seq == checkpoint.seq:
+    if checkpoint is not None and start and checkpoint.seq == start:
+        if mac.hex() != checkpoint.head_mac:
+            return bad(0, start, f"entry seq {start} differs from the checkpoint")
+        checkpoint_seen = True
+    for row in iter_chain(session, start, chunk):
+        seq = row[1]
+        if seq != expected:
+            return bad(checked, expected,
+                       f"entry seq {expected} is missing (next is {seq}, id {row[0]})")  # fmt: skip
+        try:
+            payload: bytes | None = canon(row, seq)
+        except (_Unusual, TypeError, ValueError):  # ValueError: a stored JSON text is broken
+            payload = None
+        stored = None if row[2] is None else bytes(row[2])
+        following = _next_mac(base, mac, payload)
+        if following is None or following != stored:  # the reference way decides
+            following = _next_mac(base, mac, _slow_canonical(session, row[0], seq))
+            if following is None or following != stored:
+                return bad(checked, seq, f"entry seq {seq} (id {row[0]}) does not match the chain")
+        mac = following
+        if checkpoint is not None and seq == checkpoint.seq:
             if mac.hex() != checkpoint.head_mac:
-                return VerifyResult(
-                    False, checked, unsealed, entry.seq,
-                    f"entry seq {entry.seq} differs from the checkpoint",
-                )  # fmt: skip
+                return bad(checked, seq, f"entry seq {seq} differs from the checkpoint")
             checkpoint_seen = True
         checked += 1
-        expected_seq += 1
+        expected += 1
+    last = expected - 1
     if not checkpoint_seen and checkpoint is not None:  # (unseen implies a checkpoint)
-        return VerifyResult(
-            False, checked, unsealed, checked + 1,
-            f"entries from seq {checked + 1} are missing: the chain ends at seq {checked} but "
+        return bad(
+            checked, expected,
+            f"entries from seq {expected} are missing: the chain ends at seq {last} but "
             f"the checkpoint covers seq {checkpoint.seq} (truncated tail)",
         )  # fmt: skip
-    return VerifyResult(True, checked, unsealed)
+    return VerifyResult(
+        True, checked, unsealed, None, "intact", mode, start + 1 if checked else None,
+        last if checked else None, mac.hex(),
+    )  # fmt: skip
 
 
-def _record_verification(session: Session, result: VerifyResult) -> AuditVerification:
+# --------------------------------------------------------------------------- runs and anchors
+
+
+def _tag(keyring: crypto.Keyring, mode: str, from_seq: int, to_seq: int, head: str) -> str:
+    """What makes a recorded run usable as an anchor: a MAC under the audit key (outside the
+    database), so that a row someone added to ``audit_verification`` does not count."""
+    payload = f"wellbeing-audit-verified|{mode}|{from_seq}|{to_seq}|{head}".encode()
+    return hmac.digest(keyring.material.audit_key, payload, "sha256").hex()
+
+
+def verified_through(session: Session) -> int:
+    """The highest sequence number a recorded, genuine, successful run reached (0: none)."""
+    keyring = crypto.current_keyring()
+    v = AuditVerification
+    rows = session.execute(
+        select(v.mode, v.from_seq, v.to_seq, v.head_mac, v.tag)
+        .where(v.ok.is_(True), v.tag.is_not(None), v.to_seq.is_not(None))
+        .order_by(v.to_seq.desc()).limit(50)
+    ).all()  # fmt: skip
+    for mode, from_seq, to_seq, head, tag in rows:
+        if head and hmac.compare_digest(tag, _tag(keyring, mode, from_seq, to_seq, head)):
+            return int(to_seq)
+    return 0
+
+
+def choose_anchor(session: Session, files: Sequence[Path]) -> Checkpoint | None:
+    """The newest checkpoint among ``files`` inside the range verified before (None: start
+    from the first entry). An unreadable file is skipped; a forged one fails the walk."""
+    through = verified_through(session)
+    for path in sorted(files, reverse=True):
+        try:
+            cp = Checkpoint.load(path)
+        except (ValueError, TypeError, OSError):
+            continue
+        if 0 < cp.seq <= through:
+            return cp
+    return None
+
+
+def record_verification(session: Session, result: VerifyResult) -> AuditVerification:
+    keyring = crypto.current_keyring()
+    tagged = result.ok and result.to_seq is not None and result.head_mac is not None
     row = AuditVerification(
         ok=result.ok, checked=result.checked, unsealed=result.unsealed,
-        first_bad_seq=result.first_bad_seq, message=result.message[:300],
+        first_bad_seq=result.first_bad_seq, message=result.message[:300], mode=result.mode,
+        from_seq=result.from_seq, to_seq=result.to_seq, head_mac=result.head_mac,
+        seconds=result.seconds,
+        tag=_tag(keyring, result.mode, result.from_seq or 0, result.to_seq or 0,
+                 result.head_mac or "") if tagged else None,
     )  # fmt: skip
     session.add(row)
     record(
         session, AuditAction.AUDIT_VERIFY, object_type="chain",
         outcome=Outcome.ALLOWED if result.ok else Outcome.ERROR,
-        detail={"checked": result.checked, "first_bad_seq": result.first_bad_seq},
+        detail={"checked": result.checked, "first_bad_seq": result.first_bad_seq,
+                "mode": result.mode, "from_seq": result.from_seq, "to_seq": result.to_seq},
     )  # fmt: skip
     return row
 
 
-def verify_and_record(db: Database, checkpoint: Checkpoint | None) -> VerifyResult:
-    """``audit verify``: seal, walk the chain, keep the result for the integrity panel."""
+def _plan(
+    session: Session, directory: Path | None, checkpoint: Checkpoint | None,
+    extra: Path | None, full: bool,
+) -> Checkpoint | None:  # fmt: skip
+    if full or directory is None:
+        return None
+    files = [*checkpoint_files(directory), *([extra] if extra else [])]
+    return choose_anchor(session, files)
+
+
+def verify_and_record(
+    db: Database, checkpoint: Checkpoint | None, *, directory: Path | None = None,
+    full: bool = True, checkpoint_path: Path | None = None,
+) -> VerifyResult:  # fmt: skip
+    """``audit verify``: seal, walk the chain (from the anchor checkpoint chosen in
+    ``directory`` unless ``full``), keep the result for the integrity panel."""
     seal_pending(db)
     with db.session() as session:
-        result = verify_chain(session, checkpoint)
+        anchor = _plan(session, directory, checkpoint, checkpoint_path, full)
+        result = verify_chain(session, checkpoint, anchor=anchor)
     with db.session() as session:
-        _record_verification(session, result)
+        record_verification(session, result)
     return result
 
 
-def verify_in_session(session: Session, checkpoint: Checkpoint | None = None) -> VerifyResult:
+def verify_in_session(
+    session: Session, checkpoint: Checkpoint | None = None, *, directory: Path | None = None,
+    full: bool = True,
+) -> VerifyResult:  # fmt: skip
     """The same inside one (request) transaction: seal what is committed, verify, record."""
     while seal_batch(session) > 0:
         pass
-    result = verify_chain(session, checkpoint)
-    _record_verification(session, result)
+    anchor = _plan(session, directory, checkpoint, None, full)
+    result = verify_chain(session, checkpoint, anchor=anchor)
+    record_verification(session, result)
     return result

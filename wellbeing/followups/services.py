@@ -36,6 +36,7 @@ from ..students.enrolment import ensure_not_sealed
 from ..students.events import STUDENT_TRANSFERRED, StudentTransferred
 from ..students.models import Student
 from ..students.transfer import ensure_written_here
+from . import leaving as leaving  # its STUDENT_LEFT subscription
 from .bulk import on_tier_changed_many
 from .models import (
     ACTIVE_STATES,

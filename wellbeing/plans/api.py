@@ -108,7 +108,10 @@ def my_tasks() -> ResponseReturnValue:
         session, AuditAction.TASK_VIEW, object_type="plan_task",
         fields=(["task.title", "task.due_date"] if rows else [])
         + (["student_id"] if shown else []),
-        detail={"students": sorted(shown, key=str), "count": len(rows), "via": "api"},
+        # every student a task is about (its title and date are shown), whether or not the
+        # answer names the student: the trail says whose data left, the answer shows least
+        detail={"students": sorted({r.student.id for r in rows}, key=str), "count": len(rows),
+                "via": "api"},
     )  # fmt: skip
     return jsonify(
         {"tasks": [_task(r.task, student_shown=r.student.id in shown, today=today) for r in rows]}

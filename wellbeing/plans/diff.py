@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from babel.lists import format_list
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from .body import FIELD_LABELS, TEXT_FIELDS, label_code
@@ -48,7 +50,7 @@ def _show(field: str, value: Any, body: dict[str, Any]) -> str | None:
         return str(_l("Yes") if value else _l("No"))
     if field == "concern_ids":
         texts = {c["id"]: c.get("text", "") for c in body.get("concerns") or []}
-        return "; ".join(texts.get(i, "") for i in value)
+        return format_list([texts.get(i, "") for i in value], locale=get_locale())
     if field == "user_id":
         return str(value)  # the caller may replace it with the person's name
     return str(label_code(field, value))

@@ -24,6 +24,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from babel.lists import format_list
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,6 +41,8 @@ from ..risk.policy import policy_for_student
 from ..screening.clock import local_today
 from ..students.enrolment import ensure_not_sealed
 from ..students.models import Student
+from . import leaving as leaving  # its STUDENT_LEFT subscription
+from . import links as links  # the plan alerts' link to the plan (alerts.links)
 from . import tasks
 from . import transfer as transfer  # its STUDENT_TRANSFERRED subscription
 from .body import MAX_TEXT, PlanError, empty_body, validate
@@ -231,7 +235,7 @@ def save_version(
     problems = missing(session, student, body)
     if problems:
         raise PlanError(_l("The plan cannot be saved yet. It needs: %(missing)s."),
-                        missing="; ".join(problems))  # fmt: skip
+                        missing=format_list(problems, locale=get_locale()))  # fmt: skip
     review_due = _review_due(session, student, body, local_today(now))
     is_material, required = needs_signoff(session, plan, student.tier, body)
     _note_writer(plan, principal)

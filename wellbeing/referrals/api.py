@@ -21,7 +21,6 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request
-from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from jsonschema import Draft202012Validator, FormatChecker
@@ -41,7 +40,6 @@ from . import minimum, partner_moves, portal_data, queries
 from .api_schemas import OPENAPI_PATHS as OPENAPI_PATHS
 from .api_schemas import OPENAPI_SCHEMAS as OPENAPI_SCHEMAS
 from .models import FEEDBACK_FIELDS, HealthPartner, Referral
-from .portal import portal_bp
 
 bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
 BODY_LIMIT = 64 * 1024
@@ -50,14 +48,6 @@ register_scope("partner:referrals",
                _l("Referrals addressed to your organisation: read them and respond"),
                Permission.PARTNER_REFERRALS)  # fmt: skip
 register_scope("referrals:read", _l("Read your students' referrals"), Permission.REFERRALS_READ)
-
-
-@bp.record_once
-def _register_portal(state: BlueprintSetupState) -> None:
-    """Until ``views.BLUEPRINTS`` lists the portal (the views are registered before the API),
-    it is registered beside this blueprint."""
-    if portal_bp.name not in state.app.blueprints:
-        state.app.register_blueprint(portal_bp)
 
 
 NO_SUCH = "No such referral."

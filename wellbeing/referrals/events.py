@@ -15,7 +15,9 @@ class ReferralMoved(NamedTuple):
 
     Emitted by every move of ``referrals.services`` (and the consent-withdrawal cancellation),
     after the move, its ``ReferralEvent`` row and its audit entry are flushed, in the same
-    transaction (a subscriber that raises rolls the move back). Nothing subscribes yet.
+    transaction (a subscriber that raises rolls the move back). Subscriber: ``referrals.followup``
+    (feedback received: the psychology teacher's plan-update task, and a plan review when the
+    partner advises a return to school).
 
     - ``referral_id``: the referral.
     - ``student_id``: the student referred.

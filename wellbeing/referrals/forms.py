@@ -100,7 +100,7 @@ class CloseForm(FlaskForm):
 
 
 class PartnerForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Name of the partner"), validators=[DataRequired(), Length(max=200)])
     kind = SelectField(_l("Kind"), choices=list(PARTNER_KIND_LABELS.items()))
     services = MultiCheckboxField(_l("Services offered"),
                                   choices=list(PARTNER_SERVICE_LABELS.items()))  # fmt: skip

@@ -83,10 +83,11 @@ def _check(data: PartnerInput) -> None:
             raise PartnerError(_l("A time limit is out of range (%(low)s to %(high)s)."),
                                low=low, high=high)  # fmt: skip
     try:
-        if parse_hhmm(data.day_end) <= parse_hhmm(data.day_start):
-            raise PartnerError(_l("Working hours must end after they start."))
+        start, end = parse_hhmm(data.day_start), parse_hhmm(data.day_end)
     except (ValueError, CalendarError) as exc:
         raise PartnerError(_l("Give working hours as HH:MM.")) from exc
+    if end <= start:  # outside the try: PartnerError is a ValueError too
+        raise PartnerError(_l("Working hours must end after they start."))
 
 
 def save_partner(

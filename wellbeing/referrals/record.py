@@ -27,7 +27,6 @@ from ..screening.engine.instruments import Scale, builtin_instruments
 from ..students.chip import chip_fields
 from ..students.models import Student
 from ..students.record import SectionResult, section
-from . import followup as followup  # registers the feedback subscriber (import_services)
 from . import notices, queries
 from .models import (
     OUTCOME_LABELS,

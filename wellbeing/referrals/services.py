@@ -48,6 +48,7 @@ from ..risk.policy import district_of_school
 from ..screening.models import Response
 from ..students.models import Student
 from . import consent, notices, queries
+from . import followup as followup  # its REFERRAL_MOVED subscription (feedback → plan tasks)
 from .models import (
     OPEN_STATES,
     OUTCOMES,

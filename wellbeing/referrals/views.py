@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -25,7 +26,8 @@ from ..auth.names import user_names
 from ..core.authz import Permission, Principal, Role, can
 from ..core.errors import DomainError, NotFound
 from ..core.states import state_label
-from ..crisis.forms import RELATION_LABELS
+from ..crisis.consent import current_consent
+from ..crisis.forms import CONSENT_LABELS, RELATION_LABELS
 from ..db import get_session, utcnow
 from ..labels import instrument_label
 from ..orgs.models import District
@@ -180,13 +182,18 @@ def preview(referral_id: uuid.UUID) -> ResponseReturnValue:
         "sharing": consent.valid_entry(session, student, consent.SHARING, now)
         if consent.shares_clinical(referral.shared or {}) else None,
         "needs_sharing": consent.shares_clinical(referral.shared or {}),
+        # every guardian's latest entry in the log (a refusal by one blocks the referral)
+        "log": {purpose: sorted(current_consent(session, student.id, purpose).values(),
+                                key=lambda e: e.relation)
+                for purpose in consent.PURPOSES},
     }  # fmt: skip
     may_submit = Actor.SENDER in actors_of(principal, referral, now) and (
         referral.state in EDITABLE
     )
     return render_template(
         "referrals/preview.html", referral=referral, student=student, data=data, basis=basis,
-        relations=dict(RELATION_LABELS), labels=LABELS, may_submit=may_submit,
+        relations=dict(RELATION_LABELS), decisions=dict(CONSENT_LABELS), labels=LABELS,
+        may_submit=may_submit,
         scale_name=scale_name, band_name=band_name,
         form=_submit_form(referral, student), state=state_label(S(referral.state)),
     )  # fmt: skip
@@ -216,14 +223,25 @@ def submit(referral_id: uuid.UUID) -> ResponseReturnValue:
     except DomainError as exc:
         flash_error(exc)
         return redirect(url_for("referrals.preview", referral_id=referral_id))
+    parts = [message]
     if referral.override_at is not None:
         whom = (*whom, notices.LEADER)
-        message += " " + _("Recorded as an emergency override, not as consent.")
+        parts.append(_("Recorded as an emergency override, not as consent."))
     told = told_names(session, referral, whom, principal.user_id)
-    message += " " + (_("Told: %(names)s.", names="、".join(told)) if told
-                      else _("Nobody else could be told: nobody holds that role yet."))  # fmt: skip
-    flash(message, "success")
+    parts.append(_("Told: %(names)s.", names=list_join(told)) if told
+                 else _("Nobody else could be told: nobody holds that role yet."))  # fmt: skip
+    flash(sentences(parts), "success")
     return _detail(referral_id)
+
+
+def list_join(names: list[str]) -> str:
+    return ("、" if str(get_locale() or "zh").startswith("zh") else ", ").join(names)
+
+
+def sentences(parts: list[str]) -> str:
+    """Sentences one after the other: a space after a Western full stop, none after 。."""
+    return "".join(p if i == 0 or parts[i - 1].endswith("。") else " " + p
+                   for i, p in enumerate(parts))  # fmt: skip
 
 
 # --------------------------------------------------------------------------- moves

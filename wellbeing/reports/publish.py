@@ -12,6 +12,7 @@ us, so ``reports.views`` hands it :func:`publish_results` when its blueprint is 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,9 +21,37 @@ from flask import current_app
 
 from ..core.authz import Principal, Role
 from ..screening.queries import ResultRow
-from .suppression import DEFAULT_THRESHOLD, Path, Suppressed, ZeroPolicy, suppress
+from .queries import SchoolFigures
+from .suppression import DEFAULT_THRESHOLD, Path, Suppressed, ZeroPolicy
+from .suppression import suppress as suppress_table
 
 INCOMPLETE = "incomplete"
+
+
+@functools.lru_cache(maxsize=256)
+def _suppress(
+    rows: tuple[tuple[Path, tuple[int, ...]], ...],
+    columns: int,
+    threshold: int,
+    zeros: ZeroPolicy,
+    row_totals: bool,
+) -> Suppressed:
+    return suppress_table(rows, columns, threshold=threshold, zeros=zeros, row_totals=row_totals)
+
+
+def suppress(
+    rows: Iterable[tuple[Path, Iterable[int]]],
+    columns: int,
+    *,
+    threshold: int,
+    zeros: ZeroPolicy,
+    row_totals: bool = True,
+) -> Suppressed:
+    """:func:`suppression.suppress`, remembered for the same data: a district's table by class
+    takes seconds the first time (the pattern is deterministic, so the same data gives the same
+    one). The result is shared: read it, never change it."""
+    frozen = tuple((path, tuple(int(n) for n in counts)) for path, counts in rows)
+    return _suppress(frozen, columns, threshold, zeros, row_totals)
 
 
 def sees_raw_counts(principal: Principal, school_ids: Iterable[uuid.UUID]) -> bool:
@@ -121,4 +150,67 @@ def publish_results(
         line((), None),
         None if raw else threshold,
         any(table.suppressed_keys() for table in tables),
+    )
+
+
+# --------------------------------------------------------------------------- dashboards
+
+
+@dataclass
+class Tiles:
+    """The tier counts of a dashboard's tiles or of a school's row, as text (the work-queue
+    figures beside them, alerts, crises and follow-ups, are not suppressed: each is the count
+    of a queue its viewer works through by name, and equals that queue)."""
+
+    tiers: dict[int, str]
+    students: str
+
+
+@dataclass
+class DashboardCounts:
+    threshold: int | None  # None when the viewer sees the counts as they are
+    hidden: bool
+    total: Tiles
+    schools: dict[uuid.UUID, Tiles]
+    grades: dict[int, list[str]]  # the school dashboard's grade x tier table, total last
+
+
+def dashboard_counts(
+    principal: Principal,
+    figures: Mapping[uuid.UUID, SchoolFigures],
+    by_grade: Mapping[int, Mapping[int, int]] | None = None,
+) -> DashboardCounts:
+    """The dashboards' tier counts as their viewer may see them: the tiers of every school
+    (and, for one school, of its grades) form one table with its totals, the tiles."""
+    school_ids = sorted(figures, key=str)
+    raw = sees_raw_counts(principal, school_ids)
+    threshold, zeros = (1, ZeroPolicy.SHOWN) if raw else policy()
+    tier_rows: list[tuple[Path, list[int]]]
+    if by_grade is not None and len(school_ids) == 1:
+        tier_rows = [
+            ((school_ids[0], grade), [tiers.get(t, 0) for t in range(4)])
+            for grade, tiers in by_grade.items()
+        ]
+    else:
+        tier_rows = [
+            ((sid,), [figures[sid].tiers.get(t, 0) for t in range(4)]) for sid in school_ids
+        ]
+    tiers = suppress(tier_rows, 4, threshold=threshold, zeros=zeros)
+
+    def tiles(prefix: tuple[Hashable, ...]) -> Tiles:
+        return Tiles({t: tiers.shown((prefix, t)) for t in range(4)}, tiers.shown((prefix, None)))
+
+    grades: dict[int, list[str]] = {}
+    if by_grade is not None and len(school_ids) == 1:
+        for grade in by_grade:
+            prefix = (school_ids[0], grade)
+            grades[grade] = [tiers.shown((prefix, t)) for t in range(4)] + [
+                tiers.shown((prefix, None))
+            ]
+    return DashboardCounts(
+        None if raw else threshold,
+        bool(tiers.suppressed_keys()),
+        tiles(()),
+        {sid: tiles((sid,)) for sid in school_ids},
+        grades,
     )

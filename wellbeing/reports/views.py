@@ -65,9 +65,11 @@ def school() -> ResponseReturnValue:
         abort(404)
     tz = current_app.extensions["wellbeing.settings"].tz
     data = services.school_dashboard(session, principal, chosen, now=utcnow(), tz=tz)
+    counts = publish.dashboard_counts(principal, {chosen.id: data["figures"]}, data["by_grade"])
     return render_template(
-        "reports/school.html", choices=choices, charts=_charts(data), now=utcnow(), **data
-    )
+        "reports/school.html", choices=choices, charts=_charts(data), now=utcnow(), counts=counts,
+        **data,
+    )  # fmt: skip
 
 
 @bp.get("/reports/district")
@@ -75,4 +77,7 @@ def school() -> ResponseReturnValue:
 def district() -> ResponseReturnValue:
     tz = current_app.extensions["wellbeing.settings"].tz
     data = services.district_dashboard(get_session(), g.principal, now=utcnow(), tz=tz)
-    return render_template("reports/district.html", charts=_charts(data), now=utcnow(), **data)
+    counts = publish.dashboard_counts(g.principal, data["figures"])
+    return render_template(
+        "reports/district.html", charts=_charts(data), now=utcnow(), counts=counts, **data
+    )

@@ -18,7 +18,7 @@ from ..core.authz import Forbidden, Permission
 from ..db import get_session
 from ..orgs.services import CODE_RE
 from ..web import require
-from . import queries, services
+from . import queries, reading, services
 from .models import Student
 
 bp = Blueprint("students_api", __name__, url_prefix="/api/v1")
@@ -68,7 +68,7 @@ def search() -> ResponseReturnValue:
     except web_api.BadQuery as exc:
         return web_api.bad_query(exc)
     try:
-        found = services.lookup_by_number(get_session(), g.principal, number, school_code=school)
+        found = reading.lookup_by_number(get_session(), g.principal, number, school_code=school)
     except services.StudentError:  # unreachable while NUMBER matches query_kinds (tested)
         return web_api.bad_query(web_api.BadQuery("number", f"number must be {NUMBER.describe()}."))
     return jsonify({"students": _payload(found.students), "truncated": found.truncated})
@@ -78,7 +78,7 @@ def search() -> ResponseReturnValue:
 @require(Permission.RECORD_READ, sensitive=True)
 def detail(student_id: uuid.UUID) -> ResponseReturnValue:
     try:
-        student = services.read_summary(get_session(), g.principal, student_id)
+        student = reading.read_summary(get_session(), g.principal, student_id)
     except Forbidden as exc:
         return web_api.not_visible(exc, "No such student.")
     if student is None:
@@ -126,7 +126,7 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
             "students": {"type": "array", "items": {"$ref": "#/components/schemas/Student"}},
             "truncated": {
                 "type": "boolean",
-                "description": f"More than {services.SEARCH_LIMIT} matches.",
+                "description": f"More than {reading.SEARCH_LIMIT} matches.",
             },
         },
     },
@@ -141,7 +141,7 @@ OPENAPI_PATHS: dict[str, Any] = {
                 "The students with this number in the schools whose students the user may "
                 "search and may open (the web search's rules). An unknown number, another "
                 "school's student and a student outside the user's scope all give the same "
-                f"empty list. Not paginated: at most {services.SEARCH_LIMIT} students (one per "
+                f"empty list. Not paginated: at most {reading.SEARCH_LIMIT} students (one per "
                 "school at most in practice). Every lookup is audited."
             ),
             "tags": ["students"],

@@ -19,6 +19,7 @@ after ``left_at``. Who may record a leaver: whoever imports the school's roster
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ from ..core.authz import Permission, Principal, ensure
 from ..core.errors import DomainError
 from ..db import utcnow
 from ..orgs.models import School
+from .events import STUDENT_LEFT, StudentLeft
 from .models import STUDENT_STATUSES, Student, StudentStatus
 
 _ACTIONS = {
@@ -81,9 +83,12 @@ def record_leaving(
     *,
     on: dt.date | None = None,
     now: dt.datetime | None = None,
+    closed: Counter[str] | None = None,
 ) -> Student:
     """The student left the school or graduated on ``on`` (default: today): the record is
-    sealed at once. Audited twice in the same transaction: the leaving and the sealing."""
+    sealed at once. Audited twice in the same transaction: the leaving and the sealing; then
+    ``STUDENT_LEFT`` closes what was open about the student (alerts, follow-ups, the plan),
+    counted by kind in ``closed`` when given."""
     if principal is not None:
         school = session.get(School, student.school_id)
         ensure(principal, Permission.ROSTER_IMPORT, school)
@@ -104,6 +109,13 @@ def record_leaving(
         session, _ACTIONS[status], fields=["status", "left_at"], detail={"left_at": on}, **common
     )
     audit.record(session, audit.AuditAction.RECORD_SEAL, detail={"sealed_at": now}, **common)
+    # What was still open about the student closes in this transaction (see ``StudentLeft``).
+    STUDENT_LEFT.emit(
+        session,
+        StudentLeft(student.id, student.school_id, str(status), on,
+                    principal.user_id if principal is not None else None,
+                    closed if closed is not None else Counter()),
+    )  # fmt: skip
     return student
 
 
@@ -114,6 +126,8 @@ class LeaversResult:
     sealed: list[Student] = field(default_factory=list)
     already: int = 0  # already left or graduated (left as they were)
     unknown: int = 0  # no such student number in the school
+    # What closing the records closed, by kind (alerts, followups, plans, tasks: StudentLeft).
+    closed: Counter[str] = field(default_factory=Counter)
 
 
 def record_leavers(
@@ -148,7 +162,10 @@ def record_leavers(
         if student.sealed:
             result.already += 1
             continue
-        result.sealed.append(record_leaving(session, principal, student, status, on=on, now=now))
+        result.sealed.append(
+            record_leaving(session, principal, student, status, on=on, now=now,
+                           closed=result.closed)
+        )  # fmt: skip
     return result
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from collections import Counter
 from typing import NamedTuple
 
 from ..core.events import Event
@@ -30,3 +32,36 @@ class StudentTransferred(NamedTuple):
 
 
 STUDENT_TRANSFERRED: Event[StudentTransferred] = Event("student_transferred", StudentTransferred)
+
+
+class StudentLeft(NamedTuple):
+    """A student left the school or graduated: the record is now sealed.
+
+    Emitted by ``students.enrolment.record_leaving`` (the leavers page, ``record_leavers`` from
+    the CLI), after the status, ``left_at`` and ``sealed_at`` are set and both audit entries
+    written, in the same transaction. The subscribers close what was still open about the
+    student, each through its own state machine and audited, as the system (no person):
+    ``alerts`` resolves the unresolved alerts with a note saying the student left
+    (``alerts/leaving.py``), ``followups`` cancels the open and overdue follow-ups
+    (``followups/leaving.py``), ``plans`` closes (or cancels, when nothing was in effect yet)
+    the open plan with the reason and cancels its open tasks (``plans/leaving.py``).
+
+    - ``student_id``: the student.
+    - ``school_id``: the school the student left (``student.school_id``).
+    - ``status``: ``"left"`` or ``"graduated"`` (``StudentStatus``).
+    - ``left_on``: the date of leaving as the school recorded it (``student.left_at``).
+    - ``by_id``: the user who recorded it (None for the CLI or a roster job).
+    - ``closed``: where each subscriber adds what it closed, by kind (``alerts``,
+      ``followups``, ``plans``, ``tasks``): the leavers page says so in words
+      (``enrolment.LeaversResult.closed`` is the same counter for a whole list).
+    """
+
+    student_id: uuid.UUID
+    school_id: uuid.UUID
+    status: str
+    left_on: dt.date
+    by_id: uuid.UUID | None
+    closed: Counter[str]
+
+
+STUDENT_LEFT: Event[StudentLeft] = Event("student_left", StudentLeft)

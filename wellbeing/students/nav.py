@@ -30,4 +30,5 @@ NAV = [
     NavItem(
         "students.roster_import", _l("Roster import"), Permission.ROSTER_IMPORT, 83, group="admin"
     ),
+    NavItem("leavers.page", _l("Record leavers"), Permission.ROSTER_IMPORT, 85, group="admin"),
 ]

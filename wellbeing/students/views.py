@@ -21,9 +21,10 @@ from ..db import get_session
 from ..orgs.labels import class_label, school_label
 from ..orgs.models import SchoolClass
 from ..web import accepts_upload, flash_error, require
-from . import export_views, guardians, queries, services
+from . import export_views, guardians, queries, reading, services
 from . import transfer as student_transfer
 from .forms import GuardianForm, RosterUploadForm, SearchForm, TimelineFilterForm
+from .leaving_views import leavers_bp
 from .messages import ROSTER_MESSAGES
 from .models import Student
 from .timeline import PER_KIND_LIMIT
@@ -31,6 +32,8 @@ from .timeline import kinds as timeline_kinds
 from .transfer_forms import TransferForm
 
 bp = Blueprint("students", __name__, url_prefix="/students")
+# The leavers page (``/students/leavers``) is the module's second page blueprint.
+BLUEPRINTS = (leavers_bp,)
 
 
 def translate_message(message: str) -> str:
@@ -53,7 +56,7 @@ def search() -> ResponseReturnValue:
     if not form.validate():
         return render_template("students/search.html", form=form, result=None), 400
     try:
-        result = services.search_students(get_session(), g.principal, form.q.data or "")
+        result = reading.search_students(get_session(), g.principal, form.q.data or "")
     except services.StudentError as exc:
         form.q.errors = [*form.q.errors, exc.message]
         return render_template("students/search.html", form=form, result=None), 400
@@ -66,7 +69,7 @@ def search() -> ResponseReturnValue:
 @bp.get("/<uuid:student_id>")
 @require(Permission.RECORD_READ, sensitive=True)
 def record(student_id: uuid.UUID) -> ResponseReturnValue:
-    opened = services.open_record(get_session(), g.principal, student_id)
+    opened = reading.open_record(get_session(), g.principal, student_id)
     if opened is None:
         abort(404)
     return render_template("students/record.html", student=opened.student, sections=opened.sections)
@@ -82,7 +85,7 @@ def timeline(student_id: uuid.UUID) -> ResponseReturnValue:
     form.kinds.choices = [SelectChoice(kind, str(label)) for kind, label in labels.items()]
     valid = form.validate()
     since, until = day_start(form.since.data), day_start(form.until.data, plus_days=1)
-    opened = services.open_timeline(
+    opened = reading.open_timeline(
         get_session(), g.principal, student_id, since=since, until=until,
         kinds=(form.kinds.data or None) if valid else (),
     )  # fmt: skip

@@ -28,11 +28,6 @@ from ..core.audit import AuditAction, Outcome
 from ..core.authz import Permission, Principal, Role, can, ensure
 from ..core.states import state_name
 from ..followups.services import local_day_bounds
-from ..plans import queries as plan_queries
-from ..plans import task_queries
-from ..plans.tasks import display_title
-from ..referrals import queries as referral_queries
-from ..referrals.models import ReferralState
 from ..risk.queries import pending_stepdowns
 from ..students.chip import chip_fields
 from ..students.models import Student
@@ -90,7 +85,7 @@ URGENCY = {
 }
 
 
-def _named(principal: Principal, student: Student | None) -> Student | None:
+def named(principal: Principal, student: Student | None) -> Student | None:
     """The student, to be named on the page, only for someone who may read their record (the
     lists' rule: the others see what the item is, not whom it is about)."""
     if student is None or not can(principal, Permission.RECORD_READ, student):
@@ -103,7 +98,7 @@ def _alert_rows(session: Session, principal: Principal, alerts: list[Alert], now
     rows = []
     for alert in alerts:
         student = students.get(alert.student_id) if alert.student_id else None
-        shown = _named(principal, student) if alert.kind != "break_glass" else None
+        shown = named(principal, student) if alert.kind != "break_glass" else None
         rows.append(
             Row("alerts.detail", {"alert_id": alert.id}, KIND_LABELS.get(alert.kind, alert.kind),
                 shown, alert.due_at, alert.state == AlertState.OPEN and alert.due_at < now)
@@ -130,7 +125,7 @@ def crises_panel(session: Session, principal: Principal, today: Today) -> Panel:
     students = queries.students_by_id(session, {c.student_id for c in found.rows})
     rows = [
         Row("crisis.detail", {"crisis_id": c.id}, _l("Crisis opened"),
-            _named(principal, students.get(c.student_id)),
+            named(principal, students.get(c.student_id)),
             c.opened_at)
         for c in found.rows
     ]  # fmt: skip
@@ -144,7 +139,7 @@ def review_panel(session: Session, principal: Principal, today: Today) -> Panel:
             "risk.student_tier",
             {"student_id": s.id},
             _l("Confirm or change the tier"),
-            _named(principal, s),
+            named(principal, s),
         )
         for s in found.rows
     ]
@@ -159,7 +154,7 @@ def concerns_panel(session: Session, principal: Principal, today: Today) -> Pane
     students = queries.students_by_id(session, {c.student_id for c in found.rows})
     rows = [
         Row("concerns.detail", {"concern_id": c.id}, URGENCY.get(c.urgency, _l("Concern reported")),
-            _named(principal, students.get(c.student_id)), c.created_at,
+            named(principal, students.get(c.student_id)), c.created_at,
             c.urgency == "immediate_danger")
         for c in found.rows
     ]  # fmt: skip
@@ -179,7 +174,7 @@ def followups_panel(session: Session, principal: Principal, today: Today) -> Pan
         late = fu.due_at < today.now
         rows.append(
             Row(endpoint, params, _l("Overdue") if late else _l("Due today"),
-                _named(principal, student), fu.due_at, late)
+                named(principal, student), fu.due_at, late)
         )  # fmt: skip
     return Panel(
         "followups", _l("Follow-ups due today or overdue"), found.count, rows,
@@ -211,7 +206,7 @@ def signoffs_panel(session: Session, principal: Principal, today: Today) -> Pane
             "risk.stepdown_queue",
             {},
             _l("Step-down from red"),
-            _named(principal, student),
+            named(principal, student),
             decision.decided_at,
         )
         for decision, student in first
@@ -304,127 +299,11 @@ def accounts_panel(session: Session, principal: Principal, today: Today) -> Pane
     )  # fmt: skip
 
 
-# --------------------------------------------------------------------------- plans and tasks
-# Shown only when they hold something (a class teacher with no task sees no task panel).
-TASK_FIELDS = ("task.title", "task.due_date")
-PLAN_LIMIT = 1000  # plans.queries lists: counted in Python (a school's plans are few)
-
-
-def _task_rows(found: task_queries.Counted, today: Today, endpoint: str | None = None) -> list[Row]:
-    day = today.now.astimezone(today.tz).date()
-    return [
-        Row(endpoint or "tasks.done", {"task_id": r.task.id} if endpoint is None
-            else {"_anchor": "assigned"}, display_title(r.task), r.student,
-            late=r.task.due_date < day, day=r.task.due_date)
-        for r in found.rows
-    ]  # fmt: skip
-
-
-def tasks_panel(session: Session, principal: Principal, today: Today) -> Panel | None:
-    """My open tasks from plans (the student as the chip: a plain name to a class teacher)."""
-    if not can(principal, Permission.TASKS_OWN):
-        return None
-    found = task_queries.open_tasks(session, principal)
-    if not found.count:
-        return None
-    return Panel("tasks", _l("My tasks"), found.count, _task_rows(found, today),
-                 ("tasks.mine", {}), fields=TASK_FIELDS)  # fmt: skip
-
-
-def assigned_tasks_panel(session: Session, principal: Principal, today: Today) -> Panel | None:
-    """Overdue tasks the principal gave to others (from the plans they wrote)."""
-    day = today.now.astimezone(today.tz).date()
-    found = task_queries.assigned_overdue(session, principal.user_id, day)
-    if not found.count:
-        return None
-    return Panel("tasks_assigned", _l("Overdue tasks I assigned"), found.count,
-                 _task_rows(found, today, "tasks.mine"), ("tasks.mine", {"_anchor": "assigned"}),
-                 fields=TASK_FIELDS)  # fmt: skip
-
-
-def _plan_panel(key: str, title: object, rows: list[plan_queries.PlanRow], what: object,
-                more: tuple[str, dict[str, Any]] | None, today: Today) -> Panel | None:  # fmt: skip
-    if not rows:
-        return None
-    day = today.now.astimezone(today.tz).date()
-    shown = [
-        Row("plans.plan", {"student_id": r.student.id}, what, r.student, late=bool(r.due and r.due < day), day=r.due)
-        for r in rows[: queries.FIRST_ROWS]
-    ]  # fmt: skip
-    return Panel(key, title, len(rows), shown, more)
-
-
-def plans_to_write_panel(session: Session, principal: Principal, today: Today) -> Panel | None:
-    day = today.now.astimezone(today.tz).date()
-    rows = plan_queries.proposals_due(session, principal, day, PLAN_LIMIT)
-    return _plan_panel("plans_to_write", _l("Plans to write"), rows, _l("Write the plan"), None, today)  # fmt: skip
-
-
-def plan_reviews_panel(session: Session, principal: Principal, today: Today) -> Panel | None:
-    day = today.now.astimezone(today.tz).date()
-    rows = plan_queries.reviews_due(session, principal, day, PLAN_LIMIT)
-    return _plan_panel("plan_reviews", _l("Plan reviews due"), rows, _l("Review the plan"), None, today)  # fmt: skip
-
-
-def plan_signoffs_panel(session: Session, principal: Principal, today: Today) -> Panel | None:
-    day = today.now.astimezone(today.tz).date()
-    rows = plan_queries.signoff_queue(session, principal, day, PLAN_LIMIT)
-    return _plan_panel("plan_signoffs", _l("Plans waiting for sign-off"), rows,
-                       _l("Sign off the plan"), ("plans.signoffs", {}), today)  # fmt: skip
-
-
-def _referral_rows(session: Session, principal: Principal, referrals: list[Any], today: Today) -> list[Row]:  # fmt: skip
-    students = queries.students_by_id(session, {r.student_id for r in referrals})
-    return [
-        Row("referrals.detail", {"referral_id": r.id}, state_name(ReferralState(r.state)),
-            _named(principal, students.get(r.student_id)), r.due_at,
-            late=bool(r.due_at and r.due_at < today.now))
-        for r in referrals[: queries.FIRST_ROWS]
-    ]  # fmt: skip
-
-
-def referral_queue_panel(session: Session, principal: Principal, today: Today) -> Panel | None:
-    """The centre's referral queue, most overdue first (issue 15 item 6); absent when empty."""
-    found = [row.referral for d in sorted(centre_districts(principal))
-             for row in referral_queries.centre_queue(session, d, today.now)]  # fmt: skip
-    if not found:
-        return None
-    found.sort(key=lambda r: (r.due_at is None, r.due_at or today.now))
-    return Panel("referral_queue", _l("Referrals to triage"), len(found),
-                 _referral_rows(session, principal, found, today), ("referrals.index", {}),
-                 fields=("referral.state", "referral.due"))  # fmt: skip
-
-
-# What a psychology teacher acts on: a draft to finish, a referral the centre returned, the
-# partner's feedback to read (and the plan to update).
-SENDER_STATES = (ReferralState.DRAFT, ReferralState.RETURNED, ReferralState.FEEDBACK)
-
-
-def school_referrals_panel(session: Session, principal: Principal, today: Today) -> Panel | None:
-    school_ids = {s.school_id for s in principal.scopes
-                  if s.role == Role.PSYCH_TEACHER and s.school_id and s.class_id is None}  # fmt: skip
-    found = [r for school_id in sorted(school_ids)
-             for r in referral_queries.school_referrals(session, school_id)
-             if r.state in SENDER_STATES]  # fmt: skip
-    if not found:
-        return None
-    return Panel("referrals_waiting", _l("Referrals waiting for you"), len(found),
-                 _referral_rows(session, principal, found, today), ("referrals.index", {}),
-                 fields=("referral.state",))  # fmt: skip
-
-
-# Extension point: modules after the first ones add their panels here, under the roles that see
-# them (plans: tasks, plans to write, reviews, sign-offs; referrals: partners' replies, later).
-_TASKS: list[PanelSource] = [tasks_panel, assigned_tasks_panel]
-LATER_PANELS: dict[Role, list[PanelSource]] = {
-    Role.PSYCH_TEACHER: [*_TASKS, plans_to_write_panel, plan_reviews_panel, school_referrals_panel],
-    Role.CLASS_TEACHER: [*_TASKS],
-    Role.SCHOOL_LEADER: [*_TASKS, plan_signoffs_panel],
-    Role.COUNSELLOR: [
-        referral_queue_panel, *_TASKS, plan_signoffs_panel, plans_to_write_panel,
-        plan_reviews_panel,
-    ],
-}
+# Extension point: modules that need more than counts of their own (plans: tasks, plans to
+# write, reviews, sign-offs; referrals: the centre's queue and the school's replies; the
+# partner portal) add their panels here under the roles that see them, from a file of this
+# package that ``views`` imports (``case_panels``, ``partner``), so this file stays below them.
+LATER_PANELS: dict[Role, list[PanelSource]] = {}
 
 ROLE_PANELS: dict[Role, list[PanelSource]] = {
     Role.PSYCH_TEACHER: [

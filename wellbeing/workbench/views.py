@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from ..core.authz import Permission
 from ..db import get_session, utcnow
 from ..web import require
+from . import case_panels as case_panels  # registers the plans' and referrals' panels
 from . import caseload as caseloads
 from . import partner as partner  # registers the liaison's panels (LATER_PANELS)
 from . import services
