@@ -79,8 +79,12 @@ class Transitions(Generic[S]):
 
     def check(self, column: str = "state") -> CheckConstraint:
         """The CHECK constraint naming every state (``ck_<table>_<column>_valid``)."""
-        values = ", ".join(f"'{s.value}'" for s in self.states)
-        return CheckConstraint(f"{column} IN ({values})", name=f"{column}_valid")
+        return CheckConstraint(sql_in(column, tuple(self.states)), name=f"{column}_valid")
+
+
+def sql_in(column: str, values: Iterable[str]) -> str:
+    """``column IN ('a', 'b')``: the condition of a CHECK constraint on a column of codes."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 # Keyed by (enum class, value): a StrEnum member hashes and compares as its value, so keying

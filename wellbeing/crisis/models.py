@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.crypto import Purpose
 from ..core.fields import Encrypted, EncryptedBlob, Kind
-from ..core.states import Transitions, label_states
+from ..core.states import Transitions, label_states, sql_in
 from ..db import Base, UTCDateTime, created_at, uuidpk
 
 # The checklist, in order. Every step records who did it and when.
@@ -39,10 +39,6 @@ class ConsentDecision(StrEnum):
     GIVEN = "given"
     REFUSED = "refused"
     WITHDRAWN = "withdrawn"
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 # The step an acknowledged crisis alert records (one event, one acknowledgement).
@@ -120,14 +116,14 @@ class GuardianContact(Base):
     __table_args__ = (
         Index("ix_guardian_contact_student_at", "student_id", "contacted_at"),
         Index("ix_guardian_contact_consent", "student_id", "consent_purpose", "contacted_at"),
-        CheckConstraint(_in("relation", RELATIONS), name="relation_valid"),
-        CheckConstraint(_in("channel", CHANNELS), name="channel_valid"),
+        CheckConstraint(sql_in("relation", RELATIONS), name="relation_valid"),
+        CheckConstraint(sql_in("channel", CHANNELS), name="channel_valid"),
         CheckConstraint(
             # both or neither (IN alone lets a NULL through: a CHECK fails only on false)
             "(consent IS NULL AND consent_purpose IS NULL) OR ("
             "consent IS NOT NULL AND consent_purpose IS NOT NULL AND "
-            f"{_in('consent', tuple(ConsentDecision))} AND "
-            f"{_in('consent_purpose', CONSENT_PURPOSES)})",
+            f"{sql_in('consent', tuple(ConsentDecision))} AND "
+            f"{sql_in('consent_purpose', CONSENT_PURPOSES)})",
             name="consent_valid",
         ),
     )

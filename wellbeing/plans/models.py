@@ -51,7 +51,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..core.crypto import Purpose
 from ..core.fields import Encrypted, EncryptedBlob, Kind
-from ..core.states import Transitions, label_states
+from ..core.states import Transitions, label_states, sql_in
 from ..db import Base, UTCDateTime, created_at, uuidpk
 
 # Days a proposed plan has before it is due (issue 14: "due in 7 days").
@@ -65,10 +65,6 @@ INTERVENTION_KINDS = (
 ADULT_ROLES = ("psych_teacher", "class_teacher", "mentor", "guardian", "other")
 TASK_KINDS = ("plan_action", "write_plan", "review_plan", "update_plan")
 SIGNOFF_DECISIONS = ("signed", "returned")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 class PlanState(StrEnum):
@@ -191,7 +187,7 @@ class PlanSignoff(Base):
     __tablename__ = "plan_signoff"
     __table_args__ = (
         Index("ix_plan_signoff_plan", "plan_id", "created_at"),
-        CheckConstraint(_in("decision", SIGNOFF_DECISIONS), name="decision_valid"),
+        CheckConstraint(sql_in("decision", SIGNOFF_DECISIONS), name="decision_valid"),
     )
 
     id: Mapped[uuidpk]
@@ -230,7 +226,7 @@ class PlanTask(Base):
     __tablename__ = "plan_task"
     __table_args__ = (
         TASK_STATES.check("state"),
-        CheckConstraint(_in("kind", TASK_KINDS), name="kind_valid"),
+        CheckConstraint(sql_in("kind", TASK_KINDS), name="kind_valid"),
         Index("ix_plan_task_assignee_state_due", "assignee_id", "state", "due_date"),
         Index("ix_plan_task_school_state_due", "school_id", "state", "due_date"),
         Index("ix_plan_task_creator_state_due", "created_by", "state", "due_date"),

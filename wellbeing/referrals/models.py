@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..core.crypto import Purpose
 from ..core.fields import Encrypted, EncryptedBlob, Kind
-from ..core.states import Transitions, label_states
+from ..core.states import Transitions, label_states, sql_in
 from ..db import Base, UTCDateTime, created_at, uuidpk
 
 CLINICAL = Purpose.CLINICAL
@@ -190,10 +190,6 @@ OUTCOME_LABELS = {
 }
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
-
-
 # --------------------------------------------------------------------------- partners
 
 
@@ -202,7 +198,7 @@ class HealthPartner(Base):
 
     __tablename__ = "health_partner"
     __table_args__ = (
-        CheckConstraint(_in("kind", PARTNER_KINDS), name="kind_valid"),
+        CheckConstraint(sql_in("kind", PARTNER_KINDS), name="kind_valid"),
         Index("ix_health_partner_district_active", "district_id", "active"),
     )
 
@@ -260,8 +256,8 @@ class Referral(Base):
     __tablename__ = "referral"
     __table_args__ = (
         REFERRAL_STATES.check("state"),
-        CheckConstraint(_in("urgency", URGENCIES), name="urgency_valid"),
-        CheckConstraint(f"outcome IS NULL OR {_in('outcome', OUTCOMES)}", name="outcome_valid"),
+        CheckConstraint(sql_in("urgency", URGENCIES), name="urgency_valid"),
+        CheckConstraint(f"outcome IS NULL OR {sql_in('outcome', OUTCOMES)}", name="outcome_valid"),
         # consent OR override, never both recorded as the basis (an override is not consent)
         CheckConstraint(
             "NOT (consent_contact_id IS NOT NULL AND override_at IS NOT NULL)",
