@@ -9,6 +9,7 @@ it renders; the decisions are the services of ``plans.services``."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -213,60 +214,75 @@ def _set_choices(
         ]
 
 
+def _acting(student_id: uuid.UUID, permission: Permission) -> tuple[Any, Principal, Plan]:
+    """The session, the acting person and the student's open plan (404 when absent)."""
+    session, principal = get_session(), g.principal
+    student_or_404(session, principal, permission, student_id)
+    return session, principal, _open_plan(student_id)
+
+
+def _reason() -> str | None:
+    """The reason typed in the form, or None after flashing what is wrong with it."""
+    form = ReasonForm()
+    if form.validate_on_submit():
+        return form.reason.data or ""
+    for message in form.reason.errors:
+        flash(str(message), "error")
+    return None
+
+
+def _attempt(action: Callable[[], str]) -> bool:
+    """Run a service call; flash its confirmation (the string it returns) or its error."""
+    try:
+        message = action()
+    except DomainError as exc:
+        flash_error(exc)
+        return False
+    flash(message, "success")
+    return True
+
+
 @bp.post("/students/<uuid:student_id>/plan/sign")
 @require(Permission.PLANS_SIGNOFF)
 def sign(student_id: uuid.UUID) -> ResponseReturnValue:
-    session, principal = get_session(), g.principal
-    student_or_404(session, principal, Permission.PLANS_SIGNOFF, student_id)
-    current = _open_plan(student_id)
+    session, principal, current = _acting(student_id, Permission.PLANS_SIGNOFF)
     if ButtonForm().validate_on_submit():
         number = current.latest_version
-        try:
+
+        def signed() -> str:
             services.sign(session, principal, current.id, number)
-        except DomainError as exc:
-            flash_error(exc)
-        else:
-            flash(_("Version %(number)s signed off: it is in effect now.", number=number),
-                  "success")  # fmt: skip
+            return _("Version %(number)s signed off: it is in effect now.", number=number)
+
+        _attempt(signed)
     return _plan_url(student_id)
 
 
 @bp.post("/students/<uuid:student_id>/plan/return")
 @require(Permission.PLANS_SIGNOFF)
 def return_version(student_id: uuid.UUID) -> ResponseReturnValue:
-    session, principal = get_session(), g.principal
-    student_or_404(session, principal, Permission.PLANS_SIGNOFF, student_id)
-    current = _open_plan(student_id)
-    form = ReasonForm()
-    if not form.validate_on_submit():
-        for message in form.reason.errors:
-            flash(str(message), "error")
-        return _plan_url(student_id)
-    number = current.latest_version
-    try:
-        services.return_version(session, principal, current.id, number, form.reason.data or "")
-    except DomainError as exc:
-        flash_error(exc)
-    else:
-        flash(_("Version %(number)s returned to its author with your reason.", number=number),
-              "success")  # fmt: skip
+    session, principal, current = _acting(student_id, Permission.PLANS_SIGNOFF)
+    reason = _reason()
+    if reason is not None:
+        number = current.latest_version
+
+        def returned() -> str:
+            services.return_version(session, principal, current.id, number, reason)
+            return _("Version %(number)s returned to its author with your reason.", number=number)
+
+        _attempt(returned)
     return _plan_url(student_id)
 
 
 @bp.post("/students/<uuid:student_id>/plan/review")
 @require(Permission.PLANS_WRITE)
 def review(student_id: uuid.UUID) -> ResponseReturnValue:
-    session, principal = get_session(), g.principal
-    student_or_404(session, principal, Permission.PLANS_WRITE, student_id)
-    current = _open_plan(student_id)
-    if ButtonForm().validate_on_submit():
-        try:
-            services.start_review(session, principal, current.id)
-        except DomainError as exc:
-            flash_error(exc)
-            return _plan_url(student_id)
-        flash(_("Review started. The version in effect stays in effect until the new one is."),
-              "success")  # fmt: skip
+    session, principal, current = _acting(student_id, Permission.PLANS_WRITE)
+
+    def started() -> str:
+        services.start_review(session, principal, current.id)
+        return _("Review started. The version in effect stays in effect until the new one is.")
+
+    if ButtonForm().validate_on_submit() and _attempt(started):
         return redirect(url_for("plans.edit", student_id=student_id))
     return _plan_url(student_id)
 
@@ -274,26 +290,19 @@ def review(student_id: uuid.UUID) -> ResponseReturnValue:
 @bp.post("/students/<uuid:student_id>/plan/close")
 @require(Permission.PLANS_WRITE)
 def close(student_id: uuid.UUID) -> ResponseReturnValue:
-    session, principal = get_session(), g.principal
-    student_or_404(session, principal, Permission.PLANS_WRITE, student_id)
-    current = _open_plan(student_id)
-    form = ReasonForm()
-    if not form.validate_on_submit():
-        for message in form.reason.errors:
-            flash(str(message), "error")
+    session, principal, current = _acting(student_id, Permission.PLANS_WRITE)
+    reason = _reason()
+    if reason is None:
         return _plan_url(student_id)
-    reason = form.reason.data or ""
-    try:
+
+    def ended() -> str:
         if current.effective_version is None and current.state != PlanState.SUBMITTED:
             services.cancel_plan(session, principal, current.id, reason)
-            message = _("Plan cancelled.")
-        else:
-            services.close_plan(session, principal, current.id, reason)
-            message = _("Plan closed. Its versions stay readable in the record.")
-    except DomainError as exc:
-        flash_error(exc)
-    else:
-        flash(message, "success")
+            return _("Plan cancelled.")
+        services.close_plan(session, principal, current.id, reason)
+        return _("Plan closed. Its versions stay readable in the record.")
+
+    _attempt(ended)
     return _plan_url(student_id)
 
 
