@@ -1,0 +1,1 @@
+"""One module per report (``reports.catalog.LIBRARY``), each defining ``SPECS``."""
