@@ -5,6 +5,7 @@ outcome; refusals are shown, not applied; the leader reads but cannot act."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from wellbeing.core.audit import AuditAction
 from wellbeing.db import utcnow
@@ -110,7 +111,21 @@ def test_the_district_dashboard_shows_referrals_by_state_and_turnaround(client, 
     assert "Submitted to the centre" in table and "Feedback received" in table
     turnaround = html[html.index('data-testid="referral-turnaround"') :]
     row = turnaround[turnaround.index(world.partner_a.name) :]
-    assert "5.0" in row[: row.index("</tr>")] and "50.0" in row[: row.index("</tr>")]
+    row = row[: row.index("</tr>")]
+    # one referral's times describe that child: hidden from the district view (issue 16)
+    assert "5.0" not in row and "50.0" not in row and row.count("—") == 4
+
+
+def test_partner_times_show_once_enough_referrals_describe_them() -> None:
+    from wellbeing.referrals.queries import Turnaround
+    from wellbeing.reports.dashboard_publish import _partners
+
+    few = Turnaround(uuid.uuid4(), "甲", 1, 5.0, 6.0, 1, 50.0, 60.0)
+    many = Turnaround(uuid.uuid4(), "乙", 12, 5.0, 6.0, 3, 50.0, 60.0)
+    shown = _partners([few, many], 10)
+    assert (shown[0].ack_median, shown[0].feedback_p90) == (None, None)
+    assert (shown[1].ack_median, shown[1].ack_p90) == (5.0, 6.0)
+    assert (shown[1].feedback_median, shown[1].feedback_p90) == (None, None)
 
 
 def test_workbench_panels_for_the_centre_and_the_sender(client, db_session, env):

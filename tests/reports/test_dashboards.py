@@ -205,3 +205,31 @@ def test_chart_geometry():
     assert [line.name for line in lines.lines] == ["X", "y"]
     assert lines.lines[0].dots[0][1] == pytest.approx(chart.baseline)
     assert lines.y_ticks[-1][1] == "8"
+
+
+def _number(page: str, tile: str) -> str:
+    start = page.index(f'id="{tile}"><span class="number">') + len(
+        f'id="{tile}"><span class="number">'
+    )
+    return page[start : page.index("<", start)]
+
+
+def test_work_queues_and_trends_are_suppressed_beside_the_tiers(client, dash):
+    """Issue 16: not only the tier counts; every count a leader, the district or a supervisor
+    sees (open alerts, crises, follow-ups, the trends) is suppressed like them."""
+    login(client, dash["users"]["psych_teacher"])
+    page = client.get("/reports/school").get_data(as_text=True)
+    assert _number(page, "school-crises-open") == "1" and _number(page, "school-alerts-open") == "2"
+    assert _number(page, "school-followups-due") == "2"
+    login(client, dash["users"]["school_leader"])
+    page = client.get("/reports/school").get_data(as_text=True)
+    for tile in ("school-crises-open", "school-alerts-open", "school-followups-due"):
+        assert _number(page, tile) == "&lt;10", tile
+    trends = page[page.index("<caption>Trends by month") :]
+    trends = trends[: trends.index("</table>")]
+    assert "&lt;10" in trends and "<td>2</td>" not in trends and "<td>1</td>" not in trends
+    login(client, dash["users"]["supervisor"])
+    page = client.get("/reports/district").get_data(as_text=True)
+    row = page[page.index(f'id="school-row-{dash["school"].code}"') :]
+    row = row[: row.index("</tr>")]
+    assert "<td>1</td>" not in row and "<td>2</td>" not in row and "&lt;10" in row

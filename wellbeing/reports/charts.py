@@ -11,6 +11,7 @@ do not see the drawing. See :mod:`wellbeing.core.chartlayout`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..core.chartlayout import Box, Label, LegendEntry, legend_bottom, legend_rows, text_width
@@ -112,29 +113,41 @@ def _finish(chart: Chart) -> Chart:
 def line_chart(
     title: str,
     labels: list[str],
-    series: dict[str, list[int]],
+    series: Mapping[str, Sequence[float | None]],
     names: dict[str, str],
     *,
     x_heading: str = "",
+    texts: Mapping[str, Sequence[str]] | None = None,
 ) -> Chart:
-    top = _nice_max(max((v for values in series.values() for v in values), default=0))
+    """Lines over ``labels``; a value None (hidden by suppression) breaks its line: no point is
+    drawn for it, never a zero, and the data table shows its text from ``texts`` ("<10")."""
+    top = _nice_max(max((v for values in series.values() for v in values if v), default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / max(1, len(labels) - 1)
     chart = Chart(title, y_ticks=_ticks(top, "{:.0f}"))
     chart.empty = not labels or not any(v for values in series.values() for v in values)
+    if texts and any(t.startswith("<") or t == "*" for ts in texts.values() for t in ts):
+        chart.empty = False  # hidden numbers are something to show, as hidden
     chart.x_labels = [(LEFT + i * step, _short(k)) for i, k in enumerate(labels)]
     for index, (name, values) in enumerate(series.items()):
         css = f"series-{index}"
         coords: list[tuple[float, float, float]] = [
-            (LEFT + i * step, HEIGHT - BOTTOM - plot_h * v / top, v) for i, v in enumerate(values)
+            (LEFT + i * step, HEIGHT - BOTTOM - plot_h * v / top, v)
+            for i, v in enumerate(values)
+            if v is not None
         ]
         points = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in coords)
         chart.lines.append(Line(names.get(name, name), css, points, coords))
         chart.legend.append((css, names.get(name, name)))
     chart.head = [x_heading, *(line.name for line in chart.lines)]
-    chart.rows = [
-        [label, *(f"{values[i]:g}" for values in series.values())] for i, label in enumerate(labels)
-    ]
+
+    def cell(name: str, i: int) -> str:
+        if texts is not None and name in texts:
+            return texts[name][i]
+        value = series[name][i]
+        return "—" if value is None else f"{value:g}"
+
+    chart.rows = [[label, *(cell(name, i) for name in series)] for i, label in enumerate(labels)]
     return _finish(chart)
 
 

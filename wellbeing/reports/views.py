@@ -15,7 +15,7 @@ from ..db import get_session, utcnow
 from ..orgs.models import School
 from ..screening.pages import RESULTS_SUPPRESSION
 from ..web import require
-from . import charts, publish, services
+from . import charts, dashboard_publish, publish, services
 
 bp = Blueprint("reports", __name__)
 
@@ -32,18 +32,32 @@ SERIES_NAMES = {
 }  # fmt: skip
 
 
-def _charts(data: dict[str, Any]) -> list[charts.Chart]:
+def _charts(data: dict[str, Any], shown: dashboard_publish.Published) -> list[charts.Chart]:
+    """The trends as their viewer may see them: hidden months are gaps, shares of months with
+    fewer alerts than the threshold are not drawn."""
     months = data["months"]
     names = {k: str(v) for k, v in SERIES_NAMES.items()}
-    shares = [data["sla_months"][m].share if m in data["sla_months"] else None for m in months]
+    shares = [shown.sla_months.get(m) for m in months]
     month = str(_l("Month"))
     return [
-        charts.line_chart(str(_l("Trends by month")), months, data["series"], names, x_heading=month),
+        charts.line_chart(
+            str(_l("Trends by month")), months, shown.series, names, x_heading=month,
+            texts=shown.series_text,
+        ),
         charts.bar_chart(
             str(_l("Alerts acknowledged in time, by month")), months, shares, percent=True,
             x_heading=month, value_heading=str(_l("Acknowledged in time")),
         ),
     ]  # fmt: skip
+
+
+def _published(data: dict[str, Any], figures: dict[uuid.UUID, Any]) -> dashboard_publish.Published:
+    referrals = data.get("referrals") or {}
+    return dashboard_publish.publish_dashboard(
+        g.principal, figures, months=data["months"], series=data["series"], sla=data["sla"],
+        sla_months=data["sla_months"], referral_states=referrals.get("by_state", ()),
+        partners=referrals.get("partners", ()),
+    )  # fmt: skip
 
 
 @bp.get("/reports/school")
@@ -66,9 +80,10 @@ def school() -> ResponseReturnValue:
     tz = current_app.extensions["wellbeing.settings"].tz
     data = services.school_dashboard(session, principal, chosen, now=utcnow(), tz=tz)
     counts = publish.dashboard_counts(principal, {chosen.id: data["figures"]}, data["by_grade"])
+    shown = _published(data, {chosen.id: data["figures"]})
     return render_template(
-        "reports/school.html", choices=choices, charts=_charts(data), now=utcnow(), counts=counts,
-        **data,
+        "reports/school.html", choices=choices, charts=_charts(data, shown), now=utcnow(),
+        counts=counts, shown=shown, **data,
     )  # fmt: skip
 
 
@@ -78,6 +93,8 @@ def district() -> ResponseReturnValue:
     tz = current_app.extensions["wellbeing.settings"].tz
     data = services.district_dashboard(get_session(), g.principal, now=utcnow(), tz=tz)
     counts = publish.dashboard_counts(g.principal, data["figures"])
+    shown = _published(data, data["figures"])
     return render_template(
-        "reports/district.html", charts=_charts(data), now=utcnow(), counts=counts, **data
-    )
+        "reports/district.html", charts=_charts(data, shown), now=utcnow(), counts=counts,
+        shown=shown, **data,
+    )  # fmt: skip
