@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-HELPERS = {"__init__", "__main__", "common", "synthetic", "duty_world", "duty_report"}
+HELPERS = {"__init__", "__main__", "common", "synthetic", "duty_world", "duty_report",
+           "load_world", "load_client", "load_profile", "load_server", "reports_world"}  # fmt: skip
 
 
 def available() -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -25,16 +27,17 @@ if TYPE_CHECKING:
 from . import modules
 from .config import ConfigError, Settings, load_settings
 from .core import audit, crypto
-from .db import Database
+from .db import Database, disk_full
 from .keys.services import (
+    count_stale,
     ensure_data_keys,
     key_status,
     load_keyring,
     reencrypt_purpose,
     retire_unused,
     rewrap_all,
+    rotation_in_progress,
     start_rotation,
-    total_values,
 )
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_INTEGRITY = 1, 2, 3
@@ -89,6 +92,12 @@ def app_context() -> Iterator[Context]:
     token = audit.set_actor(cli_actor())
     try:
         yield Context(settings, db, keyring)
+    except DBAPIError as exc:
+        if disk_full(exc):  # the transaction rolled back: one line, not a traceback
+            raise Refused(
+                "the database has run out of storage space; nothing was written"
+            ) from None
+        raise
     finally:
         audit._cli_actor.reset(token)
         crypto.install_keyring(None)
@@ -303,22 +312,35 @@ def keys_status() -> None:
 @keys.command("rotate")
 @click.option("--purpose", type=click.Choice([str(p) for p in crypto.ENCRYPTION_PURPOSES]),
               multiple=True, help="Default: every purpose.")  # fmt: skip
-@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100000))
-def keys_rotate(purpose: tuple[str, ...], batch_size: int) -> None:
-    """Make a new data key primary and re-encrypt old values in batches (resumable)."""
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100000))
+@click.option("--pause", default=0.0, show_default=True, type=click.FloatRange(0, 60),
+              help="Seconds to wait between batches (leaves more room to the app).")  # fmt: skip
+def keys_rotate(purpose: tuple[str, ...], batch_size: int, pause: float) -> None:
+    """Make a new data key primary and re-encrypt old values in batches, online. Stopped or
+    killed, run it again: it resumes the unfinished rotation instead of starting another."""
     with app_context() as ctx:
         for name in purpose or [str(p) for p in crypto.ENCRYPTION_PURPOSES]:
             with ctx.db.session() as session:
-                new = start_rotation(session, ctx.keyring.material, name)
+                new = rotation_in_progress(session, name)
+                resumed = new is not None
+                if new is None:
+                    new = start_rotation(session, ctx.keyring.material, name)
                 audit.record(session, audit.AuditAction.KEYS_ROTATE, object_type="data_key",
-                             object_id=new.id, detail={"purpose": name, "version": new.version})  # fmt: skip
+                             object_id=new.id, detail={"purpose": name, "version": new.version,
+                                                       "resumed": resumed})  # fmt: skip
+                version = new.version
                 crypto.install_keyring(load_keyring(session, ctx.keyring.material))
-                total = total_values(session, name)
+            if resumed:
+                click.echo(f"{name}: resuming the unfinished rotation to v{version}")
+            with ctx.db.session() as session:
+                total = count_stale(session, name, crypto.current_keyring().primary_key_id(name))
+            started = time.monotonic()
             with click.progressbar(length=total, label=f"re-encrypting {name}") as bar:
-                done = reencrypt_purpose(
-                    ctx.db, name, batch_size=batch_size, on_progress=bar.update
-                )
-            click.echo(f"{name}: now v{new.version}; {done} values re-encrypted")
+                done = reencrypt_purpose(ctx.db, name, batch_size=batch_size, pause=pause,
+                                         on_progress=bar.update)  # fmt: skip
+            seconds = time.monotonic() - started
+            click.echo(f"{name}: now v{version}; {done} values re-encrypted in {seconds:.1f} s "
+                       f"({done / max(seconds, 1e-9):.0f} values/s)")  # fmt: skip
         with ctx.db.session() as session:
             retired = retire_unused(session)
         click.echo(f"retired: {', '.join(retired) or 'none'}")
@@ -352,6 +374,10 @@ def _load_module_commands() -> None:
     for more in modules.iter_parts("cli", "GROUPS"):  # a module's further groups
         for group in more:
             main.add_command(group)
+    # Not a module's part: the benchmarks of a source checkout (the file imports no module)
+    from .bench_cli import bench
+
+    main.add_command(bench)
 
 
 _load_module_commands()

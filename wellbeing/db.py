@@ -7,6 +7,7 @@ before insert and can be bound into the associated data of field encryption.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -120,6 +121,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def disk_full(exc: BaseException) -> bool:
+    """Did the database refuse a write for want of space? SQLite's SQLITE_FULL (the disk, or
+    ``max_page_count``) or PostgreSQL's ``disk_full`` (SQLSTATE 53100), raised here or at the
+    origin of this error: SQLite may roll the whole transaction back on SQLITE_FULL, and the
+    error seen is then the rollback to a savepoint that no longer exists."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        orig = getattr(current, "orig", current)
+        if isinstance(orig, sqlite3.Error) and (
+            getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or "database or disk is full" in str(orig)
+        ):
+            return True
+        if getattr(orig, "sqlstate", None) == "53100":
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -128,6 +150,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    if not url.startswith("sqlite"):
+        # A connection the server dropped (restart, failover, a cut line) is replaced when it
+        # is checked out, instead of failing the request that gets it (tests/faults).
+        kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -24,11 +24,12 @@ from .concerns.services import create_concern
 from .config import Settings
 from .core import audit
 from .core.authz import Principal
-from .db import Database
+from .db import Database, utcnow
 from .demo_data import SCHOOLS, SEED, SEED_STEPS
 from .demo_records import seed_records
 from .orgs.models import School
 from .orgs.services import school_by_code
+from .reports.snapshots import seed_past_months
 from .risk.models import TierDecision
 from .screening.clock import local_today
 from .screening.intake.importer import import_file
@@ -130,7 +131,14 @@ def _seed_concerns(db: Database) -> None:
                 )
 
 
+def seed_tier_history(db: Database, settings: Settings) -> None:
+    """This month's tier snapshot and six made-up earlier months (the tiers report's chart)."""
+    with db.session() as session:
+        seed_past_months(session, utcnow(), settings.tz, months=6)
+
+
 def register() -> None:
-    for step in (seed_cases, seed_records):  # records build on the cases: notes, plans, referrals
+    # records build on the cases (notes, plans, referrals); the tier history on both
+    for step in (seed_cases, seed_records, seed_tier_history):
         if step not in SEED_STEPS:
             SEED_STEPS.append(step)

@@ -24,7 +24,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DBAPIError
@@ -36,7 +36,7 @@ from .config import Settings
 from .core import audit, crypto
 from .core.authz import Forbidden, Permission, Principal, can, downloads_refused
 from .core.errors import DomainError
-from .db import get_db
+from .db import disk_full, get_db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -191,10 +191,10 @@ def _after_request(response: Response) -> Response:
                 session.commit()
             else:
                 session.rollback()
-        except Exception:
+        except Exception as exc:
             session.rollback()
             current_app.logger.exception("request %s failed at commit", g.get("request_id"))
-            response = _error_response(503 if _db_down() else 500)
+            response = _db_error_page(503 if _db_down() else 500, exc)
         finally:
             session.close()
     audit.flush_after_request(get_db())
@@ -276,17 +276,25 @@ _API_CODES = {
 }  # fmt: skip
 
 
+# A 503 (the database unreachable or full) tells browsers and clients when to try again.
+RETRY_AFTER_SECONDS = 10
+
+
 def _error_response(status: int, reason: Any = None) -> Response:
     """The error page (or API error); ``reason``, a translated text, replaces the generic one."""
     if is_api_request():
         with force_locale("en"):
             title = _ERROR_TITLES.get(status)
             message = str(title) if title else f"{HTTP_STATUS_CODES.get(status, 'Error')}."
-        return api_error(status, _API_CODES.get(status, "error"), str(reason or message))
-    body = render_template(
-        "errors/error.html", status=status, message=reason or str(_ERROR_TITLES[status])
-    )
-    return Response(body, status=status, mimetype="text/html")
+        response = api_error(status, _API_CODES.get(status, "error"), str(reason or message))
+    else:
+        body = render_template(
+            "errors/error.html", status=status, message=reason or str(_ERROR_TITLES[status])
+        )
+        response = Response(body, status=status, mimetype="text/html")
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def flash_error(exc: DomainError) -> None:
@@ -352,9 +360,34 @@ def _handle_db_error(exc: Exception) -> Response:
     current_app.logger.error(
         "database error in request %s: %s", g.get("request_id"), type(exc).__name__
     )
-    # 503 only when the database is really unreachable (a bad query is a 500, even when
-    # SQLite reports it as an OperationalError).
-    return _error_response(503 if _db_down() else 500)
+    # 503 only when the database is really unreachable, or the connection was lost under this
+    # request (the server restarted: trying again will work); a bad query is a 500, even when
+    # SQLite reports it as an OperationalError.
+    lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+    return _db_error_page(503 if lost or _db_down() else 500, exc)
+
+
+def _db_error_page(status: int, exc: BaseException | None = None) -> Response:
+    """The error page after a database failure, drawn as for a signed-out visitor: the menu
+    and its badges would ask the database again (and fail while it is down). A database out
+    of space says so (503: nothing was saved; an administrator must act)."""
+    g.pop("principal", None)
+    try:
+        get_locale()  # the user's language, kept for this request (Flask-Babel caches it)
+    except Exception:  # their row expired with the rolled-back session: the session's language
+        g.pop("user", None)
+    reason = None
+    if exc is not None and disk_full(exc):
+        request_id = g.get("request_id")
+        current_app.logger.critical("the database is out of space (request %s)", request_id)
+        status = 503
+        reason = _(
+            "The database has run out of storage space, so nothing was saved. Please tell "
+            "your administrator."
+        )
+    response = _error_response(status, reason)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _handle_any(exc: Exception) -> BaseResponse:

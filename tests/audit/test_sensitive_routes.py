@@ -340,6 +340,18 @@ def _reports_district(w: World) -> Visit:
     return Visit("/reports/district", "counsellor", student)
 
 
+@builder("reports.report_page")
+def _reports_report_page(w: World) -> Visit:
+    """The coverage report of the psychology teacher's school names the students not screened
+    (the page's REPORT_VIEW entry lists them)."""
+    from tests.screening.helpers import open_campaign
+
+    student = _class_student(w)
+    campaign = open_campaign(w.session, [w.own_school])
+    url = f"/reports/coverage?school={w.own_school.id}&campaign={campaign.id}"
+    return Visit(url, "psych_teacher", student)
+
+
 # --------------------------------------------------------------------------- builders: JSON API (/api/v1)
 
 
@@ -538,5 +550,6 @@ def test_every_sensitive_route_writes_an_entry_naming_the_student(app, client, d
 # Modules whose builders live beside their tests (they import ``builder`` from here).
 from ..plans import sensitive_builders as plans_builders  # noqa: E402, F401
 from ..referrals import portal_builders as portal_builders  # noqa: E402
+from ..reports import sensitive_builders as reports_builders  # noqa: E402, F401
 from ..students import sensitive_builders as students_builders  # noqa: E402, F401
 from ..students import test_authz_leaving as test_authz_leaving  # noqa: E402

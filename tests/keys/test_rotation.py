@@ -15,6 +15,7 @@ from wellbeing.core import crypto
 from wellbeing.keys.services import key_status, load_keyring, reencrypt_purpose, start_rotation
 from wellbeing.students.models import Student
 
+from ..conftest import BACKENDS
 from ..factories import chinese_name, make_school, make_student
 
 pytestmark = pytest.mark.slow
@@ -99,6 +100,7 @@ def test_rewrap_moves_keys_under_a_new_master_without_touching_rows(fresh_env, t
     assert len(refused.output.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("fresh_env", BACKENDS, indirect=True)
 def test_rotation_while_the_app_writes_loses_nothing(fresh_env):
     """Another 'process' (its own keyring, loaded before the rotation) keeps reading and
     writing encrypted values while the rotation runs in small batches."""

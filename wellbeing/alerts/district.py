@@ -33,6 +33,7 @@ from ..auth.models import Membership
 from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, Role, ensure
+from ..core.rawsql import chunks
 from ..orgs.models import School
 from ..students.chip import chip_fields
 from ..students.models import Student
@@ -80,6 +81,21 @@ def is_district_alert(session: Session, alert: Alert) -> bool:
     session.flush()
     found = session.scalar(select(Alert.id).where(Alert.id == alert.id, district_condition()))
     return found is not None
+
+
+def district_alert_ids(session: Session, alerts: Collection[Alert]) -> set[uuid.UUID]:
+    """:func:`is_district_alert` of many alerts: the ids of those that meet it (one query per
+    :data:`~wellbeing.core.rawsql.IN_CHUNK` alerts)."""
+    ids = sorted({alert.id for alert in alerts if alert.kind != "break_glass"})
+    if not ids:
+        return set()
+    session.flush()
+    found: set[uuid.UUID] = set()
+    for part in chunks(ids):
+        found.update(
+            session.scalars(select(Alert.id).where(Alert.id.in_(part), district_condition()))
+        )
+    return found
 
 
 def queue_counts(

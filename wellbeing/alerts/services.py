@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import uuid
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -30,6 +31,7 @@ from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Forbidden, Permission, Principal, can
 from ..core.events import CRITICAL_RESPONSE, CriticalResponse
+from ..core.rawsql import chunks
 from ..db import utcnow
 from ..orgs.models import School
 from ..risk.events import TIER_CHANGED, TierChanged
@@ -42,7 +44,7 @@ from .bulk import on_critical_responses, on_tier_changed_many
 from .common import CRISIS_KINDS, AlertError, AlertNotFound, IllegalTransition, alert_dedupe_key
 from .common import visible_student_names as visible_student_names
 from .common import visible_students as visible_students
-from .district import is_district_alert
+from .district import district_alert_ids, is_district_alert
 from .escalation import CHUNK, escalate_due
 from .events import ALERT_RAISED, AlertRaised
 from .ladder import BREAK_GLASS_LADDER as BREAK_GLASS_LADDER
@@ -180,16 +182,24 @@ class _HandleTarget:
     a counsellor's scope asks) whether it is the district centre's, by the queue's definition
     (:func:`.district.is_district_alert`). The alert row itself has no ``district_involved``,
     so the policy's "district staff see students only once escalated or referred" used to
-    pass every alert of the district."""
+    pass every alert of the district. ``district_ids`` (a list of alerts asked at once):
+    the district centre's among them, read in one query the first time one is asked."""
 
     class_id = None  # alerts concern a school; class-scoped memberships get no student access
 
-    def __init__(self, session: Session, alert: Alert) -> None:
-        self._session, self._alert = session, alert
+    def __init__(
+        self,
+        session: Session,
+        alert: Alert,
+        district_ids: Callable[[], Collection[uuid.UUID]] | None = None,
+    ) -> None:
+        self._session, self._alert, self._district_ids = session, alert, district_ids
         self.school_id, self.student_id = alert.school_id, alert.student_id
 
     @functools.cached_property
     def district_involved(self) -> bool:
+        if self._district_ids is not None:
+            return self._alert.id in self._district_ids()
         return is_district_alert(self._session, self._alert)
 
 
@@ -204,6 +214,37 @@ def may_handle(session: Session, principal: Principal | None, alert: Alert) -> b
     if alert.kind == "break_glass":
         return False
     return can(principal, Permission.ALERTS_HANDLE, _HandleTarget(session, alert))
+
+
+def may_handle_many(
+    session: Session, principal: Principal | None, alerts: Sequence[Alert]
+) -> set[uuid.UUID]:
+    """The ids of the alerts :func:`may_handle` allows, in two queries at most whatever their
+    number (a page that lists many alerts)."""
+    if principal is None or not alerts:
+        return set()
+    ids = sorted({alert.id for alert in alerts})
+    received: set[uuid.UUID] = set()
+    for part in chunks(ids):
+        received.update(session.scalars(select(AlertInbox.alert_id).where(
+            AlertInbox.user_id == principal.user_id, AlertInbox.alert_id.in_(part)
+        )))  # fmt: skip
+
+    @functools.cache
+    def district_ids() -> set[uuid.UUID]:
+        return district_alert_ids(session, [a for a in alerts if a.id not in received])
+
+    return {
+        alert.id
+        for alert in alerts
+        if alert.id in received
+        or (
+            alert.kind != "break_glass"
+            and can(
+                principal, Permission.ALERTS_HANDLE, _HandleTarget(session, alert, district_ids)
+            )
+        )
+    }
 
 
 def get_alert(session: Session, principal: Principal | None, alert_id: uuid.UUID) -> Alert:

@@ -83,6 +83,9 @@ ACTION_LABELS: dict[str, object] = {
     A.FOLLOWUP_VIEW: _l("Read follow-ups"),
     A.DASHBOARD_VIEW: _l("Opened a dashboard"),
     A.REPORT_RELEASE: _l("Released a report table (export or print)"),
+    A.REPORT_VIEW: _l("Opened a report"),
+    A.REPORT_EXPORT: _l("Downloaded a report (CSV or XLSX)"),
+    A.REPORT_PRINT: _l("Printed a report"),
     A.KEYS_INIT: _l("Created the encryption keys"),
     A.KEYS_ROTATE: _l("Rotated an encryption key"),
     A.KEYS_REWRAP: _l("Moved keys to a new master key"),
@@ -112,6 +115,7 @@ ACTION_LABELS: dict[str, object] = {
     A.STUDENT_GRADUATE: _l("Recorded that a student graduated"),
     A.RECORD_SEAL: _l("Sealed a student's record"),
     A.RECORD_PURGE: _l("Purged a sealed record (retention)"),
+    A.UNSCREENED_EXPORT: _l("Downloaded the list of students not screened"),
 }
 
 OUTCOME_LABELS: dict[str, object] = {
@@ -177,6 +181,7 @@ OBJECT_LABELS: dict[str, object] = {
     "plan_version": _l("Plan version"),
     "plan_task": _l("Task from a plan"),
     "plan_task_batch": _l("Tasks from plans (batch)"),
+    "report_named_export": _l("List of names from a report"),
 }
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ from ..core import audit
 from ..core.audit import AuditAction
 from ..core.authz import Permission, Principal, Role, can, ensure
 from ..core.errors import DomainError
+from ..core.rawsql import chunks
 from ..core.states import IllegalTransition, state_label
 from ..crisis.notices import AlertNotice, alert_notice, people_for, report_message
 from ..db import utcnow
@@ -376,20 +378,33 @@ def concern_item(concern: Concern) -> LinkedItem:
 
 
 def _of_alert(session: Session, alert: Alert) -> list[tuple[Concern, Student]]:
-    rows = session.execute(
-        select(Concern, Student).join(Student, Student.id == Concern.student_id)
-        .where(Concern.alert_id == alert.id).order_by(Concern.created_at)
-    ).all()  # fmt: skip
-    return [(c, s) for c, s in rows]
+    return _of_alerts(session, [alert]).get(alert.id, [])
 
 
-def concern_links(session: Session, principal: Principal, alert: Alert) -> list[LinkedItem]:
-    """The concerns that raised (or joined) the alert, for people who may read the case."""
-    return [
-        concern_item(c)
-        for c, s in _of_alert(session, alert)
-        if can(principal, Permission.RECORD_READ, s)
-    ]
+def _of_alerts(
+    session: Session, alerts: Sequence[Alert]
+) -> dict[uuid.UUID, list[tuple[Concern, Student]]]:
+    """The concerns of each alert (by alert id, oldest first) with their students."""
+    found: dict[uuid.UUID, list[tuple[Concern, Student]]] = {}
+    for part in chunks(sorted({a.id for a in alerts})):
+        rows = session.execute(
+            select(Concern, Student).join(Student, Student.id == Concern.student_id)
+            .where(Concern.alert_id.in_(part)).order_by(Concern.created_at)
+        ).all()  # fmt: skip
+        for concern, student in rows:
+            if concern.alert_id is not None:
+                found.setdefault(concern.alert_id, []).append((concern, student))
+    return found
+
+
+def concern_links(
+    session: Session, principal: Principal, alerts: Sequence[Alert]
+) -> dict[uuid.UUID, list[LinkedItem]]:
+    """The concerns that raised (or joined) each alert, for people who may read the case."""
+    return {
+        alert_id: [concern_item(c) for c, s in rows if can(principal, Permission.RECORD_READ, s)]
+        for alert_id, rows in _of_alerts(session, alerts).items()
+    }
 
 
 def seen_by_alert(

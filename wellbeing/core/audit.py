@@ -107,6 +107,9 @@ class AuditAction(enum.StrEnum):
     FOLLOWUP_VIEW = "case:followup:view"
     DASHBOARD_VIEW = "stats:dashboard:view"
     REPORT_RELEASE = "stats:report:release"  # an export or print, in the release ledger
+    REPORT_VIEW = "stats:report:view"  # a report page (issue 16)
+    REPORT_EXPORT = "stats:report:export"  # a report downloaded as CSV or XLSX
+    REPORT_PRINT = "stats:report:print"  # a report opened for printing
     KEYS_INIT = "system:keys:init"
     KEYS_ROTATE = "system:keys:rotate"
     KEYS_REWRAP = "system:keys:rewrap"
@@ -136,6 +139,7 @@ class AuditAction(enum.StrEnum):
     STUDENT_GRADUATE = "case:student:graduate"
     RECORD_SEAL = "case:record:seal"
     RECORD_PURGE = "case:record:purge"
+    UNSCREENED_EXPORT = "case:unscreened_list:export"  # names from the coverage report
 
 
 class Outcome(enum.StrEnum):

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..alerts.common import CRISIS_KINDS
 from ..alerts.events import AlertRaised
-from ..alerts.links import LinkedItem, When
+from ..alerts.links import LinkedItem, When, rows_by_id
 from ..alerts.models import Alert, AlertState
 from ..core.authz import Permission, Principal, can
 from ..core.rawsql import chunks
@@ -74,7 +74,22 @@ def link_alert(session: Session, raised: AlertRaised) -> None:
 
 
 def crises_of_alert(session: Session, alert_id: uuid.UUID) -> list[Crisis]:
-    return list(session.scalars(select(Crisis).where(Crisis.alert_id == alert_id)))
+    return crises_of_alerts(session, [alert_id]).get(alert_id, [])
+
+
+def crises_of_alerts(
+    session: Session, alert_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, list[Crisis]]:
+    """The crises each alert opened (by alert id, oldest first)."""
+    found: dict[uuid.UUID, list[Crisis]] = {}
+    for part in chunks(sorted(set(alert_ids))):
+        for crisis in session.scalars(
+            select(Crisis).where(Crisis.alert_id.in_(part))
+            .order_by(Crisis.opened_at, Crisis.id)
+        ):  # fmt: skip
+            if crisis.alert_id is not None:
+                found.setdefault(crisis.alert_id, []).append(crisis)
+    return found
 
 
 def crisis_item(crisis: Crisis) -> LinkedItem:
@@ -84,11 +99,18 @@ def crisis_item(crisis: Crisis) -> LinkedItem:
     )  # fmt: skip
 
 
-def crisis_links(session: Session, principal: Principal, alert: Alert) -> list[LinkedItem]:
-    """The crisis the alert opened, for people who may manage it."""
-    items = []
-    for crisis in crises_of_alert(session, alert.id):
-        student = session.get(Student, crisis.student_id)
-        if student is not None and can(principal, Permission.CRISIS_MANAGE, student):
-            items.append(crisis_item(crisis))
+def crisis_links(
+    session: Session, principal: Principal, alerts: Sequence[Alert]
+) -> dict[uuid.UUID, list[LinkedItem]]:
+    """The crisis each alert opened, for people who may manage it."""
+    crises = crises_of_alerts(session, [a.id for a in alerts])
+    students = rows_by_id(
+        session, Student, [c.student_id for found in crises.values() for c in found]
+    )
+    items: dict[uuid.UUID, list[LinkedItem]] = {}
+    for alert_id, found in crises.items():
+        for crisis in found:
+            student = students.get(crisis.student_id)
+            if student is not None and can(principal, Permission.CRISIS_MANAGE, student):
+                items.setdefault(alert_id, []).append(crisis_item(crisis))
     return items

@@ -18,8 +18,8 @@ from .forms import (
     STEP_LABELS,
 )
 from .guardian_log import guardian_contacts
-from .models import STEPS
-from .services import crises_of, crisis_for_student
+from .models import STEPS, CrisisState
+from .services import crises_of
 
 FIELDS = ["guardian_contacts", "consent", "crisis", "closing_summary"]
 
@@ -41,7 +41,8 @@ def crisis_section(session: Session, principal: Principal, student: Student) -> 
     }  # fmt: skip
     context = {
         "contacts": contacts,
-        "crisis": crisis_for_student(session, student.id),
+        # The open crisis (one at most) is among them: no second query.
+        "crisis": next((c for c, _ in crises if c.state == CrisisState.OPEN), None),
         "crises": crises,
         "steps": STEPS,
         "names": user_names(session, people),

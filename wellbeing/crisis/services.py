@@ -342,13 +342,20 @@ def check_closable(
 def crises_of(
     session: Session, student_id: uuid.UUID
 ) -> list[tuple[Crisis, dict[str, CrisisStep]]]:
-    """Every crisis of the student (open and closed), newest first, with its steps."""
+    """Every crisis of the student (open and closed), newest first, with its steps (read in
+    one query for all of them)."""
     crises = list(
         session.scalars(
             select(Crisis).where(Crisis.student_id == student_id).order_by(Crisis.opened_at.desc())
         )
     )
-    return [(c, steps_of(session, c)) for c in crises]
+    steps: dict[uuid.UUID, dict[str, CrisisStep]] = {c.id: {} for c in crises}
+    if crises:
+        for step in session.scalars(
+            select(CrisisStep).where(CrisisStep.crisis_id.in_(list(steps)))
+        ):
+            steps[step.crisis_id][step.step] = step
+    return [(c, steps[c.id]) for c in crises]
 
 
 def _on_transferred(session: Session, moved: StudentTransferred) -> None:

@@ -3,8 +3,10 @@
 ``queue_email`` only writes an outbox row, so a message is committed (or rolled back) together
 with the change that caused it and an SMTP outage never loses it. ``send_due`` (run by the
 scheduler's ``notify.send_outbox`` job every 30 s) delivers due messages: a temporary failure
-moves ``next_attempt_at`` by an exponential backoff (capped); after ``MAX_ATTEMPTS`` the message
-is marked failed, logged and audited. ``post_notice`` writes an in-app notice.
+moves ``next_attempt_at`` by an exponential backoff (capped at two hours); a message still not
+delivered ``GIVE_UP_AFTER`` (a day) after it was queued is marked failed, logged and audited.
+Giving up by age, not by a count of tries: an outage of several hours loses no alert (eight
+tries, as before, ran out after about two hours). ``post_notice`` writes an in-app notice.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import ssl
 import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlparse
@@ -33,7 +34,7 @@ from .models import FAILED, PENDING, SENT, Notice, OutboxMessage
 
 log = logging.getLogger("wellbeing.notify")
 
-MAX_ATTEMPTS = 8
+GIVE_UP_AFTER = dt.timedelta(hours=24)
 BACKOFF_BASE = dt.timedelta(seconds=60)
 BACKOFF_CAP = dt.timedelta(hours=2)
 BATCH = 200
@@ -75,6 +76,10 @@ def queue_email(
     )
     session.add(message)
     return message
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -134,9 +139,9 @@ def build_email(message: OutboxMessage, settings: Settings) -> EmailMessage:
     email["From"] = settings.mail_from
     email["To"] = message.recipient
     email["Subject"] = message.subject
-    email["Message-ID"] = make_msgid(
-        idstring=message.id.hex, domain=settings.mail_from.split("@")[-1]
-    )
+    # The same Message-ID on every attempt: delivery is at least once (a reply lost after the
+    # server took the message is retried), and a copy sent twice is recognisable as one.
+    email["Message-ID"] = f"<{message.id.hex}@{settings.mail_from.split('@')[-1]}>"
     email["X-Wellbeing-Kind"] = message.kind
     email.set_content(message.body)
     return email
@@ -165,7 +170,7 @@ def _failed(
 ) -> None:
     message.attempts += 1
     message.last_error = code
-    if permanent or message.attempts >= MAX_ATTEMPTS:
+    if permanent or now - _aware(message.created_at) >= GIVE_UP_AFTER:
         message.state = FAILED
         log.warning(
             "outbox message %s failed for good after %s attempts (%s)",
@@ -232,11 +237,12 @@ def send_due(session: Session, settings: Settings, now: dt.datetime | None = Non
                 code, permanent = _error_code(exc)
                 _failed(session, message, now, code, permanent)
                 # SMTPException subclasses OSError: only a broken connection ends the batch.
+                # The messages after this one were not tried: they stay due, without an
+                # attempt counted, for the next run (a new connection) rather than waiting
+                # out this message's backoff (tests/faults/test_smtp_outage.py).
                 if isinstance(exc, smtplib.SMTPServerDisconnected) or not isinstance(
                     exc, smtplib.SMTPException
                 ):
-                    for rest in messages[messages.index(message) + 1 :]:
-                        _failed(session, rest, now, "disconnected", False)
                     break
                 continue
             message.state, message.sent_at, message.last_error = SENT, now, None

@@ -11,13 +11,15 @@ pretend; the confirmation says where to go for those who may write it (``PLANS_W
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Sequence
 
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from ..alerts import links as alert_links
-from ..alerts.links import LinkedItem
+from ..alerts.links import LinkedItem, rows_by_id
 from ..alerts.models import Alert
 from ..core.authz import Permission, Principal, can
 from ..core.states import state_label
@@ -59,12 +61,24 @@ def plan_item(alert: Alert, plan: Plan) -> LinkedItem:
     )  # fmt: skip
 
 
-def plan_links(session: Session, principal: Principal, alert: Alert) -> list[LinkedItem]:
-    """The plan the alert is about, for people who may read the student's plan."""
-    found = plan_of_alert(session, alert)
-    if found is None or not can(principal, Permission.PLANS_READ, found[1]):
-        return []
-    return [plan_item(alert, found[0])]
+def plan_links(
+    session: Session, principal: Principal, alerts: Sequence[Alert]
+) -> dict[uuid.UUID, list[LinkedItem]]:
+    """The plan each plan alert is about, for people who may read the student's plan."""
+    mine = [a for a in alerts if a.kind in PLAN_ALERT_KINDS and a.source_id is not None]
+    plans = rows_by_id(session, Plan, [a.source_id for a in mine])
+    students = rows_by_id(session, Student, [p.student_id for p in plans.values()])
+    items: dict[uuid.UUID, list[LinkedItem]] = {}
+    for alert in mine:
+        plan = plans.get(alert.source_id) if alert.source_id is not None else None
+        student = students.get(plan.student_id) if plan is not None else None
+        if (
+            plan is not None
+            and student is not None
+            and can(principal, Permission.PLANS_READ, student)
+        ):
+            items[alert.id] = [plan_item(alert, plan)]
+    return items
 
 
 def to_the_plan(

@@ -33,7 +33,7 @@ from ..students.chip import chip_fields
 from ..students.models import Student
 from ..students.record import SectionResult, section
 from . import queries, services
-from .models import Plan, PlanSignoff, PlanState, PlanVersion
+from .models import OPEN_PLAN_STATES, Plan, PlanSignoff, PlanState, PlanVersion
 
 SAFETY_STEP = "safety_plan"  # the crisis checklist's step a plan links
 SECTION_FIELDS = ("plan.state", "plan.review_due")
@@ -72,13 +72,10 @@ def student_or_404(
 
 
 def latest_plan(session: Session, student_id: uuid.UUID) -> Plan | None:
-    """The student's open plan, else the newest closed or cancelled one."""
-    found = queries.open_plan(session, student_id)
-    if found is not None:
-        return found
-    return session.scalars(
-        select(Plan).where(Plan.student_id == student_id).order_by(Plan.created_at.desc()).limit(1)
-    ).first()
+    """The student's open plan (one at most), else the newest closed or cancelled one; one
+    query."""
+    plans = queries.plans_of(session, student_id)
+    return next((p for p in plans if p.state in OPEN_PLAN_STATES), plans[0] if plans else None)
 
 
 def shown(session: Session, principal: Principal, plan: Plan, number: int | None = None) -> Shown:

@@ -29,6 +29,7 @@ from ..students.models import Student
 from ..students.record import SectionResult, section
 from . import notices, queries
 from .models import (
+    OPEN_STATES,
     OUTCOME_LABELS,
     PARTNER_KIND_LABELS,
     PARTNER_SERVICE_LABELS,
@@ -40,6 +41,7 @@ from .models import (
 from .sla import MILESTONE_LABELS
 
 RECORD_LIMIT = 20
+OPEN = frozenset(str(s) for s in OPEN_STATES)
 SECTION_FIELDS = ("referral.state", "referral.partner", "referral.urgency", "referral.due")
 LABELS: dict[str, Any] = {
     "urgency": URGENCY_LABELS,
@@ -142,7 +144,8 @@ def state_names(referrals: Sequence[Referral]) -> dict[uuid.UUID, str]:
 def referrals_section(session: Session, principal: Principal, student: Student) -> SectionResult:
     if not can(principal, Permission.REFERRALS_READ, student):
         return None
-    rows = queries.student_referrals(session, student.id)[:RECORD_LIMIT]
+    every = queries.student_referrals(session, student.id)
+    rows = every[:RECORD_LIMIT]
     may_create = can(principal, Permission.REFERRALS_CREATE, student)
     if not rows and not may_create:
         return None
@@ -151,7 +154,8 @@ def referrals_section(session: Session, principal: Principal, student: Student) 
         "states": state_names(rows),
         "partners": partner_names(session, {r.partner_id for r in rows}),
         "labels": LABELS,
-        "may_create": may_create and queries.open_referral(session, student.id) is None,
+        # No second query: the open referral (queries.open_referral) is among them.
+        "may_create": may_create and not any(r.state in OPEN for r in every),
         "limit": RECORD_LIMIT,
         "names": user_names(session, {r.created_by for r in rows}),
     }

@@ -63,6 +63,8 @@ class NamedList:
     head: list[str]
     rows: list[list[str]]
     export_endpoint: str | None = None  # route that exports it with a reason
+    # The students listed (the framework's audit entry of the page names them).
+    student_ids: list[uuid.UUID] = field(default_factory=list)
 
 
 @dataclass

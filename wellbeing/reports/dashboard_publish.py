@@ -25,6 +25,8 @@ from .publish import policy, sees_raw_counts, suppress
 from .queries import SchoolFigures, Sla
 from .suppression import Path, Suppressed, ZeroPolicy
 
+WORKED = frozenset({"alerts", "crises", "followups"})  # every queue, for the case worker
+
 
 @dataclass
 class Queues:
@@ -65,29 +67,32 @@ class Published:
 
 
 def _queue_tables(
-    rows: Mapping[uuid.UUID, SchoolFigures], threshold: int, zeros: ZeroPolicy
-) -> tuple[Suppressed, Suppressed, Suppressed]:
+    rows: Mapping[uuid.UUID, SchoolFigures], threshold: int, zeros: ZeroPolicy,
+    worked: frozenset[str],
+) -> tuple[Suppressed, ...]:  # fmt: skip
+    """The queues as tables; a queue in ``worked`` (the viewer works it by name) unsuppressed."""
     ids = sorted(rows, key=str)
-    alerts = suppress(
-        [((i,), [rows[i].alerts_overdue, rows[i].alerts_open - rows[i].alerts_overdue],
-          ) for i in ids], 2, threshold=threshold, zeros=zeros,
+
+    def table(name: str, counts: list[list[int]], width: int, totals: bool) -> Suppressed:
+        limit, policy_ = (1, ZeroPolicy.SHOWN) if name in worked else (threshold, zeros)
+        return suppress([((i,), c) for i, c in zip(ids, counts, strict=True)], width,
+                        threshold=limit, zeros=policy_, row_totals=totals)  # fmt: skip
+
+    f = [rows[i] for i in ids]
+    return (
+        table("alerts", [[r.alerts_overdue, r.alerts_open - r.alerts_overdue] for r in f], 2, True),
+        table("followups", [[r.followups_overdue, r.followups_due - r.followups_overdue]
+                            for r in f], 2, True),
+        table("alerts", [[r.alerts_acknowledged] for r in f], 1, False),
+        table("crises", [[r.crises_open] for r in f], 1, False),
     )  # fmt: skip
-    follow = suppress(
-        [((i,), [rows[i].followups_overdue, rows[i].followups_due - rows[i].followups_overdue],
-          ) for i in ids], 2, threshold=threshold, zeros=zeros,
-    )  # fmt: skip
-    singles = suppress(
-        [((i,), [rows[i].alerts_acknowledged, rows[i].crises_open]) for i in ids], 2,
-        threshold=threshold, zeros=zeros, row_totals=False,
-    )  # fmt: skip
-    return alerts, follow, singles
 
 
-def _queues(tables: tuple[Suppressed, Suppressed, Suppressed], prefix: Path) -> Queues:
-    alerts, follow, singles = tables
+def _queues(tables: tuple[Suppressed, ...], prefix: Path) -> Queues:
+    alerts, follow, acked, crises = tables
     return Queues(
-        alerts.shown((prefix, None)), alerts.shown((prefix, 0)), singles.shown((prefix, 0)),
-        singles.shown((prefix, 1)), follow.shown((prefix, None)), follow.shown((prefix, 0)),
+        alerts.shown((prefix, None)), alerts.shown((prefix, 0)), acked.shown((prefix, 0)),
+        crises.shown((prefix, 0)), follow.shown((prefix, None)), follow.shown((prefix, 0)),
     )  # fmt: skip
 
 
@@ -148,10 +153,15 @@ def publish_dashboard(
     sla_months: Mapping[str, Sla],
     referral_states: Sequence[tuple[str, int]] = (),
     partners: Sequence[Turnaround] = (),
+    worked: frozenset[str] = frozenset(),
 ) -> Published:
+    """``worked``: the queues ("alerts", "crises") the viewer works through by name (the
+    centre's counsellors the district alert queue, a school's staff its alerts and crises):
+    such a count is the length of the list they open, so it is shown as it is, never "<10"
+    beside a list of two."""
     raw = sees_raw_counts(principal, figures)
     threshold, zeros = (1, ZeroPolicy.SHOWN) if raw else policy()
-    tables = _queue_tables(figures, threshold, zeros)
+    tables = _queue_tables(figures, threshold, zeros, WORKED if raw else worked)
     values, texts, series_hidden = _series(series, months, threshold, zeros)
     states: list[tuple[str, str]] = []
     if referral_states:

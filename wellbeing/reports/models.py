@@ -12,10 +12,12 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, SmallInteger, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base, created_at, uuidpk
+from ..core.crypto import Purpose
+from ..core.fields import Encrypted, EncryptedBlob, Kind
+from ..db import Base, UTCDateTime, created_at, uuidpk
 
 
 class ReportRelease(Base):
@@ -42,3 +44,81 @@ class ReportRelease(Base):
     @property
     def released_at(self) -> dt.datetime:
         return self.created_at
+
+
+class TierSnapshot(Base):
+    """How many enrolled students were at each tier, per school and grade, in one month
+    (``month`` "YYYY-MM", the district's local calendar): the history of the tiers report.
+    Written by the monthly job (``reports.snapshots``): the current month's rows are replaced
+    on each run until the month closes, a closed month is never written again, so history does
+    not change when students move, leave or change tier later."""
+
+    __tablename__ = "tier_snapshot"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"), primary_key=True)
+    grade: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    tier: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class NamedExport(Base):
+    """A list naming students downloaded from a report (the unscreened students, for the
+    school's psychology teacher): who, which school and campaign, how many names, and the
+    written reason (encrypted: free text). The audit entry (``...:export``, the supervisor's
+    export queue) points here by id and lists the students."""
+
+    __tablename__ = "report_named_export"
+    __table_args__ = (Index("ix_report_named_export_school_created", "school_id", "created_at"),)
+
+    id: Mapped[uuidpk]
+    created_at: Mapped[created_at]
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id"))
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"))
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("screening_campaign.id"))
+    report: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    reason_ct: Mapped[bytes] = mapped_column(EncryptedBlob)
+    reason = Encrypted("reason_ct", Kind.TEXT, Purpose.CLINICAL)
+
+
+class CoverageTally(Base):
+    """The screening coverage of a campaign per school and grade, counted by the job
+    (``reports.snapshots.tally_coverage``) every few minutes while the campaign runs and for a
+    while after it closes: the district view reads it instead of every response of the
+    campaign (the schools' own views count live)."""
+
+    __tablename__ = "coverage_tally"
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("screening_campaign.id"), primary_key=True
+    )
+    school_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("school.id"), primary_key=True)
+    grade: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    screened: Mapped[int] = mapped_column(Integer)
+    missing: Mapped[int] = mapped_column(Integer)
+    voided: Mapped[int] = mapped_column(Integer)
+    incomplete: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ResultsTally(Base):
+    """The campaign results page as a viewer who is not a case worker sees it, published by
+    the job (``reports.results_tally``) from the whole district's class-level counts: one row
+    per school of the campaign with answers (``cells``: its lines by school, grade and class,
+    each count as its published text, "<10" or "*" for a hidden one), and one row with
+    ``school_id`` null for the district's total line. Only published text is kept: never a
+    raw count below the threshold."""
+
+    __tablename__ = "results_tally"
+    __table_args__ = (Index("ix_results_tally_campaign_school", "campaign_id", "school_id"),)
+
+    id: Mapped[uuidpk]
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("screening_campaign.id"))
+    school_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("school.id"))
+    position: Mapped[int] = mapped_column(Integer)  # the school's place in the district's order
+    threshold: Mapped[int] = mapped_column(SmallInteger)
+    hidden: Mapped[bool] = mapped_column(Boolean)  # some count of these lines is hidden
+    cells: Mapped[dict[str, Any]] = mapped_column(JSON)
+    taken_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -12,4 +12,13 @@ NAV = [
     NavItem(
         "reports.district", _l("District dashboard"), Permission.STATS_DISTRICT, 71, group="reports"
     ),
+    # The reports (issue 16): school staff (STATS_SCHOOL) and district staff (STATS_DISTRICT).
+    NavItem(
+        "reports.report_index",
+        _l("Reports"),
+        Permission.SELF_SESSION,
+        72,
+        group="reports",
+        when=lambda p: bool(p.permissions() & {Permission.STATS_SCHOOL, Permission.STATS_DISTRICT}),
+    ),
 ]

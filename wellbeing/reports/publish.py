@@ -28,7 +28,8 @@ from .suppression import suppress as suppress_table
 INCOMPLETE = "incomplete"
 
 
-@functools.lru_cache(maxsize=256)
+# Small: a district's table by class keeps about 2 MB (its pattern and its key) per entry.
+@functools.lru_cache(maxsize=32)
 def _suppress(
     rows: tuple[tuple[Path, tuple[int, ...]], ...],
     columns: int,
@@ -47,9 +48,11 @@ def suppress(
     zeros: ZeroPolicy,
     row_totals: bool = True,
 ) -> Suppressed:
-    """:func:`suppression.suppress`, remembered for the same data: a district's table by class
-    takes seconds the first time (the pattern is deterministic, so the same data gives the same
-    one). The result is shared: read it, never change it."""
+    """:func:`suppression.suppress`, remembered for the same data (the pattern is deterministic,
+    so the same data gives the same one): a page, its chart, its exports and the release ledger
+    publish the same tables in turn, and a district's table by class takes from half a second
+    (1,200 classes) to seconds (7,200) the first time. The result is shared: read it, never
+    change it."""
     frozen = tuple((path, tuple(int(n) for n in counts)) for path, counts in rows)
     return _suppress(frozen, columns, threshold, zeros, row_totals)
 
@@ -79,6 +82,7 @@ class Line:
     tiers: list[str] = field(default_factory=list)
     screened: str = ""
     critical: str = ""
+    school_id: uuid.UUID | None = None
 
 
 @dataclass
@@ -87,6 +91,8 @@ class PublishedResults:
     total: Line
     threshold: int | None  # None when the viewer sees the counts as they are
     hidden: bool  # some count is hidden
+    counted_at: str | None = None  # "HH:MM" local when read from the job's tally (results_tally)
+    recount_minutes: int | None = None  # how often the job counts again, with counted_at
 
 
 def _band_columns(code: str, rows: list[ResultRow], order: Mapping[str, list[str]]) -> list[str]:
@@ -109,9 +115,23 @@ def publish_results(
     pages by school, by grade and by class show one consistent pattern and no page can be
     subtracted from another.
     """
-    depth = {"school": 1, "grade": 2, "class": 3}[by]
     raw = sees_raw_counts(principal, {r.school_id for r in rows})
     threshold, zeros = (1, ZeroPolicy.SHOWN) if raw else policy()
+    return publish_rows(rows, by, instruments, band_order, threshold, zeros, raw=raw)
+
+
+def publish_rows(
+    rows: list[ResultRow],
+    by: str,
+    instruments: list[str],
+    band_order: Mapping[str, list[str]],
+    threshold: int,
+    zeros: ZeroPolicy,
+    *,
+    raw: bool = False,
+) -> PublishedResults:
+    """:func:`publish_results` with the policy given (the results tally's job has no viewer)."""
+    depth = {"school": 1, "grade": 2, "class": 3}[by]
     paths: list[Path] = [(r.school_id, r.grade, r.class_id) for r in rows]
     tiers = suppress(list(zip(paths, [r.tiers for r in rows], strict=True)), 4,
                      threshold=threshold, zeros=zeros)  # fmt: skip
@@ -132,6 +152,7 @@ def publish_results(
             tiers=[tiers.shown((prefix, t)) for t in range(4)],
             screened=tiers.shown((prefix, None)),
             critical=critical.shown((prefix, 0)),
+            school_id=sample.school_id if sample else None,
         )
         for code, (columns, table) in bands.items():
             out.bands[code] = [

@@ -213,7 +213,7 @@ def sla(
     if school_ids is not None:
         where.append(Alert.school_id.in_(school_ids))
     acked = Alert.acknowledged_at.is_not(None)
-    month = _month_expr(session, Alert.raised_at, tz, now).label("month")
+    month = month_expr(session, Alert.raised_at, tz, now).label("month")
     rows = session.execute(
         select(
             month,
@@ -269,7 +269,7 @@ def month_start(key: str, tz: dt.tzinfo) -> dt.datetime:
     return dt.datetime(year, month, 1, tzinfo=tz).astimezone(dt.UTC)
 
 
-def _month_expr(
+def month_expr(
     session: Session, column: SQLColumnExpression[Any], tz: dt.tzinfo, now: dt.datetime
 ) -> ColumnElement[Any]:
     if session.get_bind().dialect.name == "postgresql":
@@ -298,7 +298,7 @@ def monthly_counts(
     if school_ids is None:
         sources.append(("hotline", HotlineCall.called_at, None))
     for name, column, where in sources:
-        month = _month_expr(session, column, tz, now).label("month")
+        month = month_expr(session, column, tz, now).label("month")
         stmt = select(month, func.count()).where(column >= since).group_by(month)
         if where is not None:
             stmt = stmt.where(where)

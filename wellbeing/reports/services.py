@@ -71,6 +71,10 @@ def _district_school_ids(session: Session, actor: Principal) -> list[uuid.UUID] 
     return [school.id for school in everything if school.district_id in district_ids]
 
 
+# The report pages (``report_services``) resolve the district view the same way.
+district_school_ids = _district_school_ids
+
+
 def dashboard_schools(session: Session, actor: Principal) -> list[School]:
     """Schools whose dashboard the actor may open (their own; every school for district staff)."""
     ensure(actor, Permission.STATS_SCHOOL)

@@ -32,8 +32,18 @@ a sparse table hides most of it. With ``ZeroPolicy.SUPPRESSED`` a zero is primar
 Complements, deterministically: hidden numbers are examined in a fixed order (level, row order
 as given, column, totals last); one not yet protected gets the cheapest circuit of numbers to
 hide that lets it move (a total dearest, then a shown zero, then how many, then their sum,
-ties by position), sought near it first (``_region``). Same data, same pattern. Cost: a
-school's table by class takes a fraction of a second, a district's 1,260 classes about ten.
+ties by position), sought near it first (a few steps around it, never on
+through the root of the rows or of a column, which would take in the whole district), then a
+little wider, then everywhere. Same data, same pattern.
+
+Cost (issue 16 item 6; ``make bench BENCH=suppression_bench``): a district's table by class
+(200 schools, 1,200 classes, 4 columns, about 4,600 numbers hidden) takes about half a second,
+from ten before the searches ran on integers, stopped at the hubs and skipped a number already
+shown to move by the threshold in an earlier search (``suppression_search``); a school's table
+a few milliseconds. Still slow: a district of 7,200 classes whose tiers 2 and 3 are mostly
+below the threshold in every class (the synthetic district's campaign results by class):
+seconds, growing with the square of the classes, as more and more of the hidden numbers are
+protected only through other schools and need a search of the whole network.
 
 Not covered: the marks say something themselves ("<10" is below the threshold, "*" is not),
 which the interval check leaves out as the issue's definition does; tables published apart
@@ -43,14 +53,12 @@ from the same children (an instrument's bands beside the tiers) are each protect
 from __future__ import annotations
 
 import enum
-import heapq
-from collections import deque
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+from . import suppression_search as search
+
 DEFAULT_THRESHOLD = 10  # a district may set its own (Settings.suppression_threshold)
-REGION_DEPTH = 2  # how far from a leaf cell its protection is sought first (see _region);
-# two steps more a level up: the circuit through a sibling grade or school is longer
 
 Path = tuple[Hashable, ...]
 Key = tuple[Path, int | None]  # (row prefix, column index or None for the row total)
@@ -215,218 +223,23 @@ def network(
     return edges
 
 
-# --------------------------------------------------------------------------- intervals
-
-
-Arc = tuple[Node, Edge, bool]  # (the node at the other end, the edge, whether along it)
-
-
-def adjacency(edges: Iterable[Edge]) -> dict[Node, list[Arc]]:
-    """Each node's edges, both ways."""
-    adj: dict[Node, list[Arc]] = {}
-    for e in edges:
-        _attach(adj, e)
-    return adj
-
-
-def _attach(adj: dict[Node, list[Arc]], e: Edge) -> None:
-    adj.setdefault(e.tail, []).append((e.head, e, True))
-    adj.setdefault(e.head, []).append((e.tail, e, False))
-
-
-def _max_flow(
-    adj: dict[Node, list[Arc]],
-    start: Node,
-    goal: Node,
-    limit: int,
-    skip: Key,
-    region: set[Node] | None = None,
-) -> tuple[int, dict[Key, int]]:
-    """Maximum flow from ``start`` to ``goal`` through the edges of ``adj`` but ``skip``
-    (shortest augmenting paths), stopping at ``limit``: along an edge without bound (up to
-    ``limit``), against it down to zero. Returns the flow and how much each edge moved."""
-    change: dict[Key, int] = {}
-
-    def room(e: Edge, forward: bool) -> int:
-        moved = change.get(e.key, 0)
-        return limit - moved if forward else e.value + moved
-
-    total = 0
-    while total < limit:
-        parent: dict[Node, Arc] = {}
-        seen, queue = {start}, deque([start])
-        while queue and goal not in seen:
-            node = queue.popleft()
-            for nxt, e, forward in adj.get(node, ()):
-                if nxt in seen or e.key == skip or (region is not None and nxt not in region):
-                    continue
-                if room(e, forward) > 0:
-                    seen.add(nxt)
-                    parent[nxt] = (node, e, forward)
-                    queue.append(nxt)
-        if goal not in seen:
-            break
-        path, node = [], goal
-        while node != start:
-            prev, e, forward = parent[node]
-            path.append((e, forward))
-            node = prev
-        push = min([limit - total, *(room(e, forward) for e, forward in path)])
-        for e, forward in path:
-            change[e.key] = change.get(e.key, 0) + (push if forward else -push)
-        total += push
-    return total, change
-
-
-def _interval(
-    adj: dict[Node, list[Arc]], edge: Edge, cap: int, region: set[Node] | None = None
-) -> tuple[int, int, dict[Key, int]]:
-    """(fall, rise, how the hidden numbers moved for the rise), together counted up to
-    ``cap`` (the search stops there: a full search is what costs). Within ``region`` only when
-    given: the numbers outside it taken as known, which can only narrow the interval, so a
-    number protected there is protected."""
-    down = _max_flow(adj, edge.tail, edge.head, min(edge.value, cap), edge.key, region)[0]
-    up, moved = _max_flow(adj, edge.head, edge.tail, cap - down, edge.key, region)
-    return down, up, moved
-
-
-def _region(every: dict[Node, list[Arc]], edge: Edge, depth: int = REGION_DEPTH) -> set[Node]:
-    """The nodes within ``depth`` steps of the edge's ends: its own subtable, its parent's
-    and its children's (a class's grade and school), not the whole district."""
-    region = {edge.tail, edge.head}
-    frontier = set(region)
-    for _step in range(depth):
-        frontier = {n for node in frontier for n, _e, _f in every.get(node, ())} - region
-        region |= frontier
-    return region
+# --------------------------------------------------------------------------- the searches
 
 
 def interval(edges: Sequence[Edge], hidden: set[Key], key: Key, cap: int) -> tuple[int, int]:
     """(how far the hidden number ``key`` can fall, how far it can rise), together counted up
     to ``cap``, given that every other published number not in ``hidden`` is known."""
-    free = [e for e in edges if e.key in hidden or not e.published]
-    edge = next(e for e in free if e.key == key)
-    down, up, _moved = _interval(adjacency(free), edge, cap)
-    return down, up
-
-
-# --------------------------------------------------------------------------- complements
+    secret = [e.key in hidden for e in edges]
+    return search.interval_of(
+        edges, secret, next(i for i, e in enumerate(edges) if e.key == key), cap
+    )
 
 
 def _complete(
     edges: list[Edge], hidden: set[Key], marks: dict[Key, Mark], threshold: int, zeros: ZeroPolicy
 ) -> None:
-    """Hide complements until every hidden number is protected. Hiding more only widens the
-    intervals, so a number once protected stays so and one pass in order suffices."""
-    by_key = {e.key: e for e in edges}
-    levels = max(len(e.key[0]) for e in edges)
-    free = adjacency(e for e in edges if e.key in hidden or not e.published)
-    every = adjacency(edges)
-    index = {node: i for i, node in enumerate(_nodes(edges))}
-    queue = deque(sorted(hidden, key=lambda k: by_key[k].order))
-    regions: dict[Key, set[Node]] = {}
-    while queue:
-        key = queue[0]
-        edge = by_key[key]
-        region = regions.setdefault(
-            key, _region(every, edge, REGION_DEPTH + 2 * (levels - len(key[0])))
-        )
-        down, up, moved = _interval(free, edge, threshold, region)
-        if down + up >= threshold:
-            queue.popleft()
-            continue
-        need = threshold - down - up
-        chosen = _circuit(every, index, hidden, edge, (need, threshold), zeros, moved, region)
-        chosen = chosen or _circuit(
-            every, index, hidden, edge, (1, threshold), zeros, moved, region
-        )
-        if not chosen:  # nothing more to hide near it: look at the whole network
-            down, up, moved = _interval(free, edge, threshold)
-            if down + up >= threshold:
-                queue.popleft()
-                continue
-            need = threshold - down - up
-            chosen = _circuit(every, index, hidden, edge, (need, threshold), zeros, moved)
-            chosen = chosen or _circuit(every, index, hidden, edge, (1, threshold), zeros, moved)
-        if not chosen:
-            # no circuit left to open (not seen: the grand total's always is): the first visible
-            fallback = next((e for e in edges if e.published and e.key not in hidden), None)
-            chosen = [] if fallback is None else [fallback]
-        if not chosen:  # everything is hidden already: nothing more can be done
-            queue.popleft()
-            continue
-        for edge in chosen:
-            hidden.add(edge.key)
-            marks[edge.key] = Mark.COMPLEMENT
-            _attach(free, edge)
-            queue.append(edge.key)
-
-
-def _circuit(
-    every: dict[Node, list[Arc]],
-    index: dict[Node, int],
-    hidden: set[Key],
-    edge: Edge,
-    need: tuple[int, int],
-    zeros: ZeroPolicy,
-    moved: dict[Key, int],
-    region: set[Node] | None = None,
-) -> list[Edge]:
-    """The cheapest visible numbers to hide so that ``edge`` can rise by ``need[0]`` more
-    than it already can (the flow ``moved``, capped at ``need[1]``): a path back from its head
-    to its tail in what that flow leaves, through a hidden number with room left, or a
-    visible one increased (forward) or decreased by at least ``need[0]`` (backward); priced
-    by the visible numbers it uses (totals dearest, then shown zeros, then how many, then
-    their sum; ties by position). Empty when none."""
-    least, limit = need
-    Cost = tuple[int, int, int, int]
-    best: dict[Node, Cost] = {edge.head: (0, 0, 0, 0)}
-    came: dict[Node, tuple[Node, Edge]] = {}
-    heap: list[tuple[Cost, int, Node]] = [((0, 0, 0, 0), index[edge.head], edge.head)]
-    done: set[Node] = set()
-    while heap:
-        cost, _i, node = heapq.heappop(heap)
-        if node in done:
-            continue
-        done.add(node)
-        if node == edge.tail:
-            break
-        for nxt, via, forward in every.get(node, ()):
-            if via.key == edge.key or nxt in done:
-                continue
-            visible = via.published and via.key not in hidden
-            if visible:
-                room = limit if forward else via.value
-            else:
-                change = moved.get(via.key, 0)
-                room = limit - change if forward else via.value + change
-            if room < least:
-                continue
-            if region is not None and nxt not in region:
-                continue
-            step: Cost = (0, 0, 0, 0)
-            if visible:
-                total = via.key[1] is None or not via.key[0]
-                zero = via.value == 0 and zeros is ZeroPolicy.SHOWN
-                step = (int(total), int(zero), 1, via.value)
-            new = (cost[0] + step[0], cost[1] + step[1], cost[2] + step[2], cost[3] + step[3])
-            if nxt not in best or new < best[nxt]:
-                best[nxt] = new
-                came[nxt] = (node, via)
-                heapq.heappush(heap, (new, index[nxt], nxt))
-    if edge.tail not in came:
-        return []
-    chosen, node = [], edge.tail
-    while node != edge.head:
-        node, via = came[node]
-        if via.published and via.key not in hidden:
-            chosen.append(via)
-    return sorted(chosen, key=lambda e: e.order)
-
-
-def _nodes(edges: list[Edge]) -> list[Node]:
-    seen: dict[Node, None] = {}
-    for e in edges:
-        seen.setdefault(e.tail)
-        seen.setdefault(e.head)
-    return list(seen)
+    """Hide complements until every hidden number is protected (``suppression_search``)."""
+    secret = [e.key in hidden for e in edges]
+    for i in search.complements(edges, secret, threshold, zeros is ZeroPolicy.SHOWN):
+        hidden.add(edges[i].key)
+        marks[edges[i].key] = Mark.COMPLEMENT

@@ -63,6 +63,9 @@ class ReportTable:
     shares: list[Share] = field(default_factory=list)
     statistics: list[Statistic] = field(default_factory=list)
     chart: str = "bars"  # "bars" (one group per row), "lines" (rows are months), "none"
+    # CSS class of each column's bars/lines (e.g. the tier colours); empty = the series palette
+    column_css: list[str] = field(default_factory=list)
+    show_total: bool = True  # False where adding the rows up means nothing (months)
     school_ids: set[uuid.UUID] = field(default_factory=set)  # schools the counts come from
 
 
@@ -101,7 +104,7 @@ class PublishedTable:
         """Every line (then the total line) as text cells in the order of :meth:`head`."""
         out = []
         totals = self.table.row_totals
-        for line in [*self.lines, self.total]:
+        for line in [*self.lines, *([self.total] if self.table.show_total else [])]:
             row = [*line.labels, *line.cells, *([line.total] if totals else [])]
             out.append([*row, *line.shares, *line.statistics])
         return out

@@ -10,12 +10,12 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
-from ..core.authz import Permission
+from ..core.authz import Permission, can
 from ..db import get_session, utcnow
 from ..orgs.models import School
-from ..screening.pages import RESULTS_SUPPRESSION
+from ..screening.pages import RESULTS_SUPPRESSION, RESULTS_TALLY
 from ..web import require
-from . import charts, dashboard_publish, publish, services
+from . import charts, dashboard_publish, publish, results_tally, services
 
 bp = Blueprint("reports", __name__)
 
@@ -24,6 +24,7 @@ bp = Blueprint("reports", __name__)
 def _plug_into_screening_results(state: BlueprintSetupState) -> None:
     """Hand the campaign results page (``screening``, below) its small-cell suppression."""
     state.app.extensions[RESULTS_SUPPRESSION] = publish.publish_results
+    state.app.extensions[RESULTS_TALLY] = results_tally.tallied_results
 
 
 SERIES_NAMES = {
@@ -51,12 +52,14 @@ def _charts(data: dict[str, Any], shown: dashboard_publish.Published) -> list[ch
     ]  # fmt: skip
 
 
-def _published(data: dict[str, Any], figures: dict[uuid.UUID, Any]) -> dashboard_publish.Published:
+def _published(
+    data: dict[str, Any], figures: dict[uuid.UUID, Any], worked: frozenset[str]
+) -> dashboard_publish.Published:
     referrals = data.get("referrals") or {}
     return dashboard_publish.publish_dashboard(
         g.principal, figures, months=data["months"], series=data["series"], sla=data["sla"],
         sla_months=data["sla_months"], referral_states=referrals.get("by_state", ()),
-        partners=referrals.get("partners", ()),
+        partners=referrals.get("partners", ()), worked=worked,
     )  # fmt: skip
 
 
@@ -80,7 +83,11 @@ def school() -> ResponseReturnValue:
     tz = current_app.extensions["wellbeing.settings"].tz
     data = services.school_dashboard(session, principal, chosen, now=utcnow(), tz=tz)
     counts = publish.dashboard_counts(principal, {chosen.id: data["figures"]}, data["by_grade"])
-    shown = _published(data, {chosen.id: data["figures"]})
+    worked = {"alerts": Permission.ALERTS_HANDLE, "crises": Permission.CRISIS_MANAGE}
+    shown = _published(
+        data, {chosen.id: data["figures"]},
+        frozenset(q for q, p in worked.items() if can(principal, p, chosen)),
+    )  # fmt: skip
     return render_template(
         "reports/school.html", choices=choices, charts=_charts(data, shown), now=utcnow(),
         counts=counts, shown=shown, **data,
@@ -93,8 +100,18 @@ def district() -> ResponseReturnValue:
     tz = current_app.extensions["wellbeing.settings"].tz
     data = services.district_dashboard(get_session(), g.principal, now=utcnow(), tz=tz)
     counts = publish.dashboard_counts(g.principal, data["figures"])
-    shown = _published(data, data["figures"])
+    # the centre works the district's alert queue by name (alerts.district), nothing else here
+    escalations = Permission.DISTRICT_ESCALATIONS in g.principal.permissions()
+    shown = _published(data, data["figures"], frozenset({"alerts"} if escalations else ()))
     return render_template(
         "reports/district.html", charts=_charts(data, shown), now=utcnow(), counts=counts,
         shown=shown, **data,
     )  # fmt: skip
+
+
+from .report_views import attach_report_pages  # noqa: E402  (needs bp: the report pages)
+
+attach_report_pages(bp)
+from .named_views import bp as named_bp  # noqa: E402  (lists of names with a reason, issue 16)
+
+BLUEPRINTS = (named_bp,)

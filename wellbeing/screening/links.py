@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
+from typing import TypeVar
 
 from flask_babel import format_date, get_locale
 from flask_babel import lazy_gettext as _l
@@ -25,9 +26,9 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from ..alerts import links as alert_links
-from ..alerts.links import LinkedItem
+from ..alerts.links import LinkedItem, rows_by_id
 from ..alerts.models import UNRESOLVED, Alert
-from ..alerts.services import may_handle
+from ..alerts.services import may_handle_many
 from ..core.authz import Permission, Principal, can
 from ..risk.models import TierDecision
 from ..students.models import Student
@@ -60,17 +61,28 @@ class Day:
 
 def responses_of_alert(session: Session, alert: Alert) -> list[Response]:
     """The screening response that raised ``alert`` (none for other alerts)."""
-    if alert.source_id is None:
-        return []
-    response_id: uuid.UUID | None = None
-    if alert.kind == "critical_item":
-        response_id = alert.source_id
-    elif alert.kind == "red_tier":
-        decision = session.get(TierDecision, alert.source_id)
-        if decision is not None and decision.source == SOURCE:
-            response_id = decision.source_id
-    response = session.get(Response, response_id) if response_id is not None else None
+    response = responses_of_alerts(session, [alert]).get(alert.id)
     return [response] if response is not None else []
+
+
+def responses_of_alerts(session: Session, alerts: Sequence[Alert]) -> dict[uuid.UUID, Response]:
+    """:func:`responses_of_alert` of many alerts (by alert id), in two queries at most."""
+    decisions = rows_by_id(
+        session, TierDecision,
+        [a.source_id for a in alerts if a.kind == "red_tier" and a.source_id is not None],
+    )  # fmt: skip
+    response_ids: dict[uuid.UUID, uuid.UUID] = {}
+    for alert in alerts:
+        if alert.source_id is None:
+            continue
+        if alert.kind == "critical_item":
+            response_ids[alert.id] = alert.source_id
+        elif alert.kind == "red_tier":
+            decision = decisions.get(alert.source_id)
+            if decision is not None and decision.source == SOURCE and decision.source_id:
+                response_ids[alert.id] = decision.source_id
+    responses = rows_by_id(session, Response, response_ids.values())
+    return {a: responses[r] for a, r in response_ids.items() if r in responses}
 
 
 def response_item(response: Response) -> LinkedItem:
@@ -85,13 +97,17 @@ def response_item(response: Response) -> LinkedItem:
     )  # fmt: skip
 
 
-def screening_links(session: Session, principal: Principal, alert: Alert) -> list[LinkedItem]:
-    """The response that raised the alert, for people who may read the student's screening."""
-    items = []
-    for response in responses_of_alert(session, alert):
-        student = session.get(Student, response.student_id)
+def screening_links(
+    session: Session, principal: Principal, alerts: Sequence[Alert]
+) -> dict[uuid.UUID, list[LinkedItem]]:
+    """The response that raised each alert, for people who may read the student's screening."""
+    responses = responses_of_alerts(session, alerts)
+    students = rows_by_id(session, Student, [r.student_id for r in responses.values()])
+    items: dict[uuid.UUID, list[LinkedItem]] = {}
+    for alert_id, response in responses.items():
+        student = students.get(response.student_id)
         if student is not None and can(principal, Permission.SCREENING_READ, student):
-            items.append(response_item(response))
+            items[alert_id] = [response_item(response)]
     return items
 
 
@@ -135,14 +151,32 @@ def alerts_of_responses(session: Session, response_ids: ResponseIds) -> list[Ale
 
 
 def _event_items(session: Session, principal: Principal, alerts: list[Alert]) -> list[LinkedItem]:
-    items: list[LinkedItem] = []
-    for alert in alerts:
-        if may_handle(session, principal, alert):
-            items.append(alert_links.alert_item(alert))
-        for item in alert_links.linked_items(session, principal, alert):
-            if item.kind != "screening" and item.id not in {i.id for i in items}:
-                items.append(item)
-    return items
+    return _event_items_of(session, principal, {None: alerts}).get(None, [])
+
+
+Key = TypeVar("Key")
+
+
+def _event_items_of(
+    session: Session, principal: Principal, groups: Mapping[Key, list[Alert]]
+) -> dict[Key, list[LinkedItem]]:
+    """Per group of alerts: each alert (for people who may handle it), then what is linked to
+    it (not the screening side: the page is the screening's), without repeats; the same
+    queries whatever the number of alerts."""
+    every = [alert for alerts in groups.values() for alert in alerts]
+    handled = may_handle_many(session, principal, every)
+    linked = alert_links.linked_items_of(session, principal, every)
+    found: dict[Key, list[LinkedItem]] = {}
+    for key, alerts in groups.items():
+        items: list[LinkedItem] = []
+        for alert in alerts:
+            if alert.id in handled:
+                items.append(alert_links.alert_item(alert))
+            for item in linked[alert.id]:
+                if item.kind != "screening" and item.id not in {i.id for i in items}:
+                    items.append(item)
+        found[key] = items
+    return found
 
 
 def event_items_of_responses(
@@ -165,7 +199,7 @@ def event_items_by_student(
     for alert in alerts_of_responses(session, responses):
         if alert.student_id is not None and alert.state in UNRESOLVED:
             by_student.setdefault(alert.student_id, []).append(alert)
-    found = {sid: _event_items(session, principal, alerts) for sid, alerts in by_student.items()}
+    found = _event_items_of(session, principal, by_student)
     return {sid: items for sid, items in found.items() if items}
 
 

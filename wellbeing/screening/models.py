@@ -136,6 +136,10 @@ class Response(Base):
             "student_id",
         ),
         Index("ix_screening_response_student", "student_id", "created_at"),
+        # Reports: each student's coverage status in a campaign (covering, reports.library).
+        Index(
+            "ix_screening_response_coverage", "campaign_id", "student_id", "voided", "incomplete"
+        ),
     )
 
     id: Mapped[uuidpk]

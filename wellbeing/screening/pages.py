@@ -54,3 +54,14 @@ def results_suppression() -> Callable[..., Any]:
     if not callable(found):
         raise RuntimeError("the reports module is not registered: the results page needs it")
     return cast(Callable[..., Any], found)
+
+
+# The results page of the district from the job's tally (``reports.results_tally``; issue 16
+# item 6), handed over the same way; absent, the page counts live (suppressed as above).
+RESULTS_TALLY = "wellbeing.results_tally"
+
+
+def results_tally() -> Callable[..., Any] | None:
+    """``reports.results_tally.tallied_results`` when the reports module is registered."""
+    found = current_app.extensions.get(RESULTS_TALLY)
+    return cast(Callable[..., Any], found) if callable(found) else None

@@ -45,7 +45,14 @@ from .forms import (
 from .intake.importer import import_file
 from .intake.messages import instrument_names, translate_message
 from .links import event_items_of_responses
-from .pages import campaign_for, pick_school, questionnaire, results_suppression, school_choices
+from .pages import (
+    campaign_for,
+    pick_school,
+    questionnaire,
+    results_suppression,
+    results_tally,
+    school_choices,
+)
 
 
 @bp.app_template_filter("instrument_names")
@@ -116,12 +123,18 @@ def results(campaign_id: uuid.UUID) -> ResponseReturnValue:
     by = request.args.get("by", "grade")
     if by not in ("school", "grade", "class"):
         abort(400)
-    # The class-level rows whatever the level shown: suppression protects the linked tables
-    # (classes, grades, schools) together, so no page can be subtracted from another.
-    rows = queries.results(get_session(), campaign, [s.id for s in schools], by="class")
     labels = queries.band_labels(campaign.instruments, str(get_locale()))
-    order = {code: list(bands) for code, bands in labels.items()}
-    published = results_suppression()(g.principal, rows, by, campaign.instruments, order)
+    # The district's table as the job published it when fresh (one school's page shows its
+    # lines of the same pattern); else the class-level rows whatever the level shown:
+    # suppression protects the linked tables (classes, grades, schools) together, so no page
+    # can be subtracted from another.
+    tallied = results_tally()
+    school_ids = [s.id for s in schools]
+    published = tallied(get_session(), g.principal, campaign, school_ids, by) if tallied else None
+    if published is None:
+        rows = queries.results(get_session(), campaign, school_ids, by="class")
+        order = {code: list(bands) for code, bands in labels.items()}
+        published = results_suppression()(g.principal, rows, by, campaign.instruments, order)
     return render_template(
         "screening/results.html", campaign=campaign, published=published, by=by, labels=labels
     )

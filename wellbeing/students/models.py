@@ -63,6 +63,10 @@ class Student(Base):
         Index("ix_student_initials_bidx", "name_initials_bidx"),
         # Dashboards: tier counts per school and grade (one index serves school and district).
         Index("ix_student_status_school_grade_tier", "status", "school_id", "grade", "tier"),
+        # Reports: screening coverage per school, grade and class (covering: id for the join).
+        Index(
+            "ix_student_status_school_grade_class", "status", "school_id", "grade", "class_id", "id"
+        ),
         # Counsellors' list of students escalated to the district.
         Index("ix_student_district_tier", "district_involved", "tier"),
     )
